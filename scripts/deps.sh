@@ -31,10 +31,10 @@ ensure_azurite() {
 
 ensure_dotnet_restore() {
   local stamp="$BUILD_DIR/restore.stamp"
-  local newest
-  newest=$(find "$REPO_ROOT" -path "$REPO_ROOT/node_modules" -prune -o -path "$BUILD_DIR" -prune -o \
+  local newest=""
+  [ -f "$stamp" ] && newest=$(find "$REPO_ROOT" -path "$REPO_ROOT/node_modules" -prune -o -path "$BUILD_DIR" -prune -o \
     \( -name '*.csproj' -o -name 'Directory.*.props' -o -name 'Directory.*.targets' -o -name '*.sln' \) \
-    -newer "$stamp" -print 2>/dev/null | head -n 1)
+    -newer "$stamp" -print | head -n 1)
   if [ -f "$stamp" ] && [ -z "$newest" ]; then return 0; fi
   say "restoring NuGet packages (first run downloads libtorch, ~1 GB)"
   dotnet restore "$REPO_ROOT/DpqServerless.sln" --verbosity quiet

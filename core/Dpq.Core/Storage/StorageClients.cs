@@ -1,0 +1,63 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
+
+namespace Dpq.Storage;
+
+/// <summary>
+/// The three service clients of one storage account, built once and shared (they are thread-safe).
+/// Transient faults are retried by the SDK's own pipeline with bounded exponential backoff.
+/// </summary>
+public sealed class StorageClients
+{
+    public BlobServiceClient Blobs { get; }
+    public QueueServiceClient Queues { get; }
+    public TableServiceClient Tables { get; }
+    public StorageNames Names { get; }
+
+    public StorageClients(StorageConnection connection, StorageNames? names = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        Names = names ?? StorageNames.Default;
+        var blobOptions = Configure(new BlobClientOptions());
+        // Queue messages are base64 so that the Functions/WebJobs queue trigger reads them as text.
+        var queueOptions = Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+        var tableOptions = Configure(new TableClientOptions());
+        if (connection.ConnectionString is { } cs)
+        {
+            Blobs = new BlobServiceClient(cs, blobOptions);
+            Queues = new QueueServiceClient(cs, queueOptions);
+            Tables = new TableServiceClient(cs, tableOptions);
+        }
+        else
+        {
+            var credential = connection.CreateCredential();
+            Blobs = new BlobServiceClient(connection.BlobServiceUri, credential, blobOptions);
+            Queues = new QueueServiceClient(connection.QueueServiceUri, credential, queueOptions);
+            Tables = new TableServiceClient(connection.TableServiceUri, credential, tableOptions);
+        }
+    }
+
+    public BlobContainerClient Container(string name) => Blobs.GetBlobContainerClient(name);
+    public QueueClient Queue(string name) => Queues.GetQueueClient(name);
+    public TableClient Table(string name) => Tables.GetTableClient(name);
+
+    /// <summary>Creates every container, queue and table in <see cref="Names"/> that does not exist yet.</summary>
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var c in Names.Containers) await Container(c).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        foreach (var q in Names.Queues) await Queue(q).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        foreach (var t in Names.Tables) await Table(t).CreateIfNotExistsAsync(cancellationToken);
+    }
+
+    private static T Configure<T>(T options) where T : ClientOptions
+    {
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = 5;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(5);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        return options;
+    }
+}
