@@ -1,0 +1,93 @@
+using SkiaSharp;
+
+namespace Dpq.Imaging;
+
+/// <summary>An image that can never be decoded; the message says why, for the failures table.</summary>
+public sealed class ImageRejectedException(string reason) : Exception(reason)
+{
+    public string Reason => Message;
+}
+
+/// <summary>
+/// Turns uploaded bytes into the model's input: one grayscale plane of the model's height x width,
+/// values in [0, 1]. Checks limits on the header before decoding anything.
+/// </summary>
+public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null)
+{
+    private readonly ImageLimits _limits = limits ?? ImageLimits.Default;
+
+    public int Width { get; } = width > 0 ? width : throw new ArgumentOutOfRangeException(nameof(width));
+    public int Height { get; } = height > 0 ? height : throw new ArgumentOutOfRangeException(nameof(height));
+    public int PixelCount => Width * Height;
+
+    /// <summary>Checks size and header; throws <see cref="ImageRejectedException"/> with the reason.</summary>
+    public ImageHeader Check(ReadOnlySpan<byte> data)
+    {
+        if (data.Length == 0) throw new ImageRejectedException("the file is empty");
+        if (data.Length > _limits.MaxBytes) throw new ImageRejectedException($"the file has {data.Length} bytes; the limit is {_limits.MaxBytes}");
+        if (!ImageHeader.TryRead(data, out var header)) throw new ImageRejectedException("not a PNG or JPEG image (unrecognised or truncated header)");
+        if (header.Width > _limits.MaxSide || header.Height > _limits.MaxSide || (long)header.Width * header.Height > _limits.MaxPixels)
+            throw new ImageRejectedException($"the image is {header.Width}x{header.Height} pixels; the limit is {_limits.MaxSide} per side and {_limits.MaxPixels} in all");
+        return header;
+    }
+
+    /// <summary>Decodes <paramref name="data"/> into <paramref name="destination"/> (Height*Width floats in [0,1]).</summary>
+    public void Decode(ReadOnlySpan<byte> data, Span<float> destination)
+    {
+        if (destination.Length != PixelCount) throw new ArgumentException($"destination must hold {PixelCount} floats", nameof(destination));
+        Check(data);
+        using var decoded = DecodeFully(data);
+        using var image = SKImage.FromBitmap(decoded);
+        var info = new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque);
+        using var bitmap = new SKBitmap(info);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.Clear(SKColors.Black);
+            var sampling = image.Width == Width && image.Height == Height
+                ? new SKSamplingOptions(SKFilterMode.Nearest)
+                : new SKSamplingOptions(SKCubicResampler.Mitchell);
+            canvas.DrawImage(image, new SKRect(0, 0, Width, Height), sampling);
+        }
+        var pixels = bitmap.GetPixelSpan();
+        var rowBytes = bitmap.RowBytes;
+        for (var y = 0; y < Height; y++)
+        {
+            var row = pixels.Slice(y * rowBytes, Width);
+            for (var x = 0; x < Width; x++) destination[y * Width + x] = row[x] / 255f;
+        }
+    }
+
+    /// <summary>
+    /// Decodes at full size and insists on complete success: a truncated file would otherwise
+    /// decode "incompletely" into a partly blank image and be indexed as if it were whole.
+    /// </summary>
+    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data)
+    {
+        using var skData = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(skData)
+            ?? throw new ImageRejectedException("the image data is corrupt and could not be decoded");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result != SKCodecResult.Success)
+        {
+            bitmap.Dispose();
+            throw new ImageRejectedException(result == SKCodecResult.IncompleteInput
+                ? "the image data is truncated (corrupt)"
+                : $"the image data is corrupt and could not be decoded ({result})");
+        }
+        return bitmap;
+    }
+
+    /// <summary>Encodes a grayscale plane (values 0..255) as PNG: what the demo uploads.</summary>
+    public static byte[] EncodePng(ReadOnlySpan<byte> gray, int width, int height)
+    {
+        if (gray.Length != width * height) throw new ArgumentException("gray must hold width*height bytes", nameof(gray));
+        var info = new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque);
+        using var bitmap = new SKBitmap(info);
+        var dst = bitmap.GetPixelSpan();
+        for (var y = 0; y < height; y++) gray.Slice(y * width, width).CopyTo(dst.Slice(y * bitmap.RowBytes, width));
+        using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
+    }
+}
