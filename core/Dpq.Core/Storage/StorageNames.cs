@@ -36,6 +36,9 @@ public sealed record StorageNames
     }
 
     public IEnumerable<string> Containers => [ImagesContainer, ModelsContainer, SegmentsContainer];
-    public IEnumerable<string> Queues => [EncodeQueue];
+    /// <summary>Where messages that failed too often go: "{queue}-poison", the Functions host's convention.</summary>
+    public string EncodePoisonQueue => EncodeQueue + "-poison";
+
+    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue];
     public IEnumerable<string> Tables => [CodesTable, ManifestsTable, FailuresTable];
 }

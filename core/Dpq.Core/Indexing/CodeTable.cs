@@ -1,0 +1,67 @@
+using Azure.Data.Tables;
+
+namespace Dpq.Indexing;
+
+/// <summary>
+/// Codes in Table storage, one row per image and model version (see <see cref="IndexKeys"/>).
+/// Writes are upserts in partition-grouped transactions: writing the same images again leaves
+/// exactly one correct row each, which is what makes a redelivered queue message harmless.
+/// </summary>
+public sealed class CodeTable(TableClient table)
+{
+    private const int MaxTransactionSize = 100; // Table storage's limit per entity group transaction
+
+    /// <summary>Writes <paramref name="images"/> for <paramref name="modelVersion"/>; returns the shards touched.</summary>
+    public async Task<IReadOnlyCollection<int>> WriteAsync(string modelVersion, int shardCount, IReadOnlyList<IndexedImage> images, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        // The same image twice in one batch would make its transaction fail: the last one wins.
+        var latest = new Dictionary<ImageId, IndexedImage>();
+        foreach (var image in images) latest[image.Id] = image;
+
+        var shards = new List<int>();
+        foreach (var group in latest.Values.GroupBy(i => i.Id.Shard(shardCount)).OrderBy(g => g.Key))
+        {
+            var partition = IndexKeys.Partition(modelVersion, group.Key);
+            foreach (var chunk in group.Chunk(MaxTransactionSize))
+            {
+                var actions = chunk.Select(i => new TableTransactionAction(TableTransactionActionType.UpsertReplace, ToEntity(partition, i)));
+                await table.SubmitTransactionAsync(actions, cancellationToken);
+            }
+            shards.Add(group.Key);
+        }
+        return shards;
+    }
+
+    /// <summary>Every image of one shard of one model version.</summary>
+    public async IAsyncEnumerable<IndexedImage> ReadShardAsync(string modelVersion, int shard,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var partition = IndexKeys.Partition(modelVersion, shard);
+        await foreach (var e in table.QueryAsync<TableEntity>(x => x.PartitionKey == partition, cancellationToken: cancellationToken))
+            yield return FromEntity(e);
+    }
+
+    public async Task<IndexedImage?> FindAsync(string modelVersion, int shardCount, ImageId id, CancellationToken cancellationToken = default)
+    {
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(IndexKeys.Partition(modelVersion, id.Shard(shardCount)), id.ToString(), cancellationToken: cancellationToken);
+        return row.HasValue && row.Value is { } e ? FromEntity(e) : null;
+    }
+
+    private static TableEntity ToEntity(string partition, IndexedImage image)
+    {
+        var entity = new TableEntity(partition, image.Id.ToString())
+        {
+            ["BlobName"] = image.BlobName,
+            ["Code"] = image.Code,
+            ["SourceETag"] = image.SourceETag,
+        };
+        if (image.Label is { } label) entity["Label"] = label;
+        return entity;
+    }
+
+    private static IndexedImage FromEntity(TableEntity e) => new(
+        ImageId.Parse(e.RowKey), e.GetString("BlobName"), e.GetInt32("Label"),
+        e.GetBinary("Code") ?? throw new InvalidDataException($"code row {e.PartitionKey}/{e.RowKey} has no Code"),
+        e.GetString("SourceETag"));
+}

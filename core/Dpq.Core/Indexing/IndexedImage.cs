@@ -1,0 +1,4 @@
+namespace Dpq.Indexing;
+
+/// <summary>One image's code as stored: M level indices (one byte each), plus what a result shows.</summary>
+public sealed record IndexedImage(ImageId Id, string BlobName, int? Label, byte[] Code, string? SourceETag);

@@ -1,0 +1,112 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Azure;
+using Dpq.Imaging;
+using Dpq.Indexing;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.Ingest;
+
+/// <summary>The fate of each request in a batch: done (its message may be deleted) or to be retried.</summary>
+public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyList<EncodeRequest> Retry, int Indexed, int Failed);
+
+/// <summary>
+/// Encodes one batch of upload requests: downloads the blobs in parallel, decodes them with limits,
+/// encodes every good image in one forward pass, writes the codes (idempotent upserts) and bumps
+/// the shard manifest. An image that can never decode is recorded in the failures table and is
+/// done; anything that may work next time (storage faults) is left for a retry.
+/// </summary>
+public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+{
+    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
+    private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
+    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
+
+    private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, int? Label);
+
+    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<EncodeRequest> batch, IImageEncoder encoder, CancellationToken cancellationToken = default)
+    {
+        var done = new ConcurrentBag<EncodeRequest>();
+        var retry = new ConcurrentBag<EncodeRequest>();
+        var downloaded = new ConcurrentBag<Downloaded>();
+        var failed = 0;
+        var images = storage.Container(storage.Names.ImagesContainer);
+
+        await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken }, async (request, ct) =>
+        {
+            try
+            {
+                var result = await images.GetBlobClient(request.BlobName).DownloadContentAsync(ct);
+                downloaded.Add(new Downloaded(request, result.Value.Content, result.Value.Details.ETag, ParseLabel(result.Value.Details.Metadata)));
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                logger.LogInformation("Blob {BlobName} is gone; nothing to encode", request.BlobName);
+                done.Add(request);
+            }
+            catch (RequestFailedException e)
+            {
+                logger.LogWarning(e, "Download of {BlobName} failed; it will be retried", request.BlobName);
+                retry.Add(request);
+            }
+        });
+
+        // Decode in parallel into one pixel buffer; rejected images leave the batch here.
+        var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
+        var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, options.Limits);
+        var pixels = new float[items.Length * pre.PixelCount];
+        var rejected = new string?[items.Length];
+        Parallel.For(0, items.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        {
+            try
+            {
+                pre.Decode(items[i].Content.ToMemory().Span, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount));
+            }
+            catch (ImageRejectedException e)
+            {
+                rejected[i] = e.Reason;
+            }
+        });
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (rejected[i] is not { } reason) continue;
+            logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", items[i].Request.BlobName, reason);
+            await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+            done.Add(items[i].Request);
+            failed++;
+        }
+
+        var good = Enumerable.Range(0, items.Length).Where(i => rejected[i] is null).ToArray();
+        if (good.Length > 0)
+        {
+            var packed = new float[good.Length * pre.PixelCount];
+            for (var j = 0; j < good.Length; j++)
+                pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(packed.AsSpan(j * pre.PixelCount));
+            var codes = encoder.EncodeCodes(packed, good.Length);
+            var m = encoder.Levels;
+            var indexed = good.Select((g, j) => new IndexedImage(
+                ImageId.FromBlobName(items[g].Request.BlobName), items[g].Request.BlobName, items[g].Label,
+                codes.AsSpan(j * m, m).ToArray(), items[g].ETag.ToString())).ToList();
+            try
+            {
+                var shards = await _codes.WriteAsync(encoder.ModelVersion, options.ShardCount, indexed, cancellationToken);
+                await _manifest.BumpAsync(encoder.ModelVersion, options.ShardCount, shards, time, cancellationToken);
+                foreach (var g in good) done.Add(items[g].Request);
+            }
+            catch (RequestFailedException e)
+            {
+                logger.LogWarning(e, "Writing {Count} codes failed; the batch will be retried", indexed.Count);
+                foreach (var g in good) retry.Add(items[g].Request);
+            }
+        }
+        var ok = done.Count - failed;
+        logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Retry} to retry",
+            batch.Count, ok, encoder.ModelVersion, failed, retry.Count);
+        return new BatchOutcome(done.ToList(), retry.ToList(), ok, failed);
+    }
+
+    /// <summary>The image's class label from blob metadata "label", when it is a whole number.</summary>
+    private static int? ParseLabel(IDictionary<string, string> metadata) =>
+        metadata.TryGetValue("label", out var s) && int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
+}

@@ -1,0 +1,34 @@
+using System.ComponentModel.DataAnnotations;
+using Dpq.Imaging;
+using Dpq.Indexing;
+
+namespace Dpq.Ingest;
+
+/// <summary>How the encode worker drains its queue. Bound from configuration section "Encode".</summary>
+public sealed record EncodeWorkerOptions
+{
+    public const string Section = "Encode";
+
+    /// <summary>Most messages encoded in one forward pass.</summary>
+    [Range(1, 4096)] public int BatchSize { get; init; } = 256;
+
+    /// <summary>Longest wait for a batch to fill once its first message has arrived.</summary>
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Blob downloads in flight at once.</summary>
+    [Range(1, 256)] public int DownloadParallelism { get; init; } = 32;
+
+    /// <summary>After this many deliveries a message goes to the poison queue and its image to the failures table.</summary>
+    [Range(1, 100)] public int MaxDequeueCount { get; init; } = 5;
+
+    /// <summary>How long a received message stays invisible; a crashed worker's messages reappear after it.</summary>
+    public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Shards per model version (table partitions and manifest rows).</summary>
+    [Range(1, 999)] public int ShardCount { get; init; } = IndexKeys.DefaultShardCount;
+
+    /// <summary>Pause between polls of an empty queue.</summary>
+    public TimeSpan IdleDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public ImageLimits Limits { get; init; } = ImageLimits.Default;
+}

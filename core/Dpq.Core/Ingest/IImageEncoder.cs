@@ -1,0 +1,20 @@
+namespace Dpq.Ingest;
+
+/// <summary>
+/// What the pipeline needs of a trained model: its version, its input size, and codes for a batch
+/// of preprocessed images computed in one forward pass.
+/// </summary>
+public interface IImageEncoder
+{
+    string ModelVersion { get; }
+    int InputWidth { get; }
+    int InputHeight { get; }
+    /// <summary>M, the number of quantization levels (bytes per code).</summary>
+    int Levels { get; }
+
+    /// <summary>
+    /// <paramref name="pixels"/> holds <paramref name="count"/> images of InputHeight x InputWidth
+    /// values in [0, 1]; returns count x Levels level indices, row-major.
+    /// </summary>
+    byte[] EncodeCodes(ReadOnlySpan<float> pixels, int count);
+}
