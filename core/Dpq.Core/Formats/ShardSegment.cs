@@ -1,0 +1,66 @@
+namespace Dpq.Formats;
+
+/// <summary>
+/// One shard's items in memory, as the scanner reads them: compact ids, a label byte per item and the
+/// codes in the layout of <see cref="Layout"/>. Item i is the i-th id in UTF-8 byte order. Built by
+/// <see cref="ShardSegmentBuilder"/> or read by <see cref="ShardSegmentReader"/>; immutable.
+/// </summary>
+public sealed class ShardSegment
+{
+    private readonly byte[] _labels;
+    private readonly byte[] _codes;
+
+    internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes)
+    {
+        if (labels.Length != ids.Count)
+            throw new InvalidDataException($"segment has {ids.Count} ids but {labels.Length} labels");
+        long expected = BlockedCodes.LayoutLength(format, ids.Count);
+        if (codes.LongLength != expected)
+            throw new InvalidDataException($"segment has {codes.LongLength} code bytes; {ids.Count} items of {format} need {expected}");
+        Format = format;
+        ModelVersion = modelVersion;
+        Ids = ids;
+        _labels = labels;
+        _codes = codes;
+    }
+
+    public CodeFormat Format { get; }
+
+    /// <summary>Version of the model whose codebooks produced the codes; tables of another model are meaningless here.</summary>
+    public string ModelVersion { get; }
+
+    public FrontCodedIds Ids { get; }
+
+    public int Count => Ids.Count;
+
+    public CodeLayout Layout => BlockedCodes.For(Format);
+
+    public ReadOnlySpan<byte> Labels => _labels;
+
+    /// <summary>Codes in <see cref="Layout"/> order (blocked for K = 16, so not one code after another).</summary>
+    internal ReadOnlySpan<byte> LaidOutCodes => _codes;
+
+    internal byte[] LabelArray => _labels;
+
+    internal byte[] CodeArray => _codes;
+
+    /// <summary>Managed bytes held by codes, labels and ids, for memory accounting.</summary>
+    public long HeldBytes => _codes.LongLength + _labels.LongLength + Ids.HeldBytes;
+
+    /// <summary>Copies item <paramref name="item"/>'s packed code (<see cref="CodeFormat.BytesPerCode"/> bytes) to <paramref name="code"/>.</summary>
+    public void CopyCode(int item, Span<byte> code)
+    {
+        if ((uint)item >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(item), item, $"item must be below {Count}");
+        int bytes = Format.BytesPerCode;
+        if (code.Length < bytes)
+            throw new ArgumentException($"destination needs {bytes} bytes", nameof(code));
+        if (Layout == CodeLayout.RowMajor)
+        {
+            _codes.AsSpan(item * bytes, bytes).CopyTo(code);
+            return;
+        }
+        for (int p = 0; p < bytes; p++)
+            code[p] = _codes[BlockedCodes.Offset(item, p, bytes)];
+    }
+}

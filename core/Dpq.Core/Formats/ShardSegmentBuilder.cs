@@ -1,0 +1,89 @@
+using System.Text;
+
+namespace Dpq.Formats;
+
+/// <summary>
+/// Collects (id, packed code, label) triples in memory and builds a <see cref="ShardSegment"/> or its
+/// file bytes. Items are ordered by id (UTF-8 bytes) whatever the order they were added in, so the same
+/// items always give the same file: writes keyed by content stay idempotent.
+/// </summary>
+public sealed class ShardSegmentBuilder
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private readonly List<byte[]> _ids = [];
+    private readonly List<byte> _labels = [];
+    private readonly List<byte> _codes = [];
+
+    public ShardSegmentBuilder(CodeFormat format, string modelVersion)
+    {
+        if (format.Levels == 0)
+            throw new ArgumentException("format is uninitialised; construct it with new CodeFormat(k, m)", nameof(format));
+        ArgumentException.ThrowIfNullOrEmpty(modelVersion);
+        if (Encoding.UTF8.GetByteCount(modelVersion) > ShardSegmentFormat.MaxModelVersionBytes)
+            throw new ArgumentException($"model version is longer than {ShardSegmentFormat.MaxModelVersionBytes} UTF-8 bytes", nameof(modelVersion));
+        Format = format;
+        ModelVersion = modelVersion;
+    }
+
+    public CodeFormat Format { get; }
+
+    public string ModelVersion { get; }
+
+    public int Count => _ids.Count;
+
+    /// <summary>Adds one item. <paramref name="label"/> is the byte the scanner can filter on (0 when unused).</summary>
+    public void Add(string id, ReadOnlySpan<byte> packedCode, byte label = 0)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        Format.CheckPacked(packedCode, nameof(packedCode));
+        byte[] utf8;
+        try
+        {
+            utf8 = StrictUtf8.GetBytes(id);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException($"id '{id}' is not valid Unicode", nameof(id), e);
+        }
+        if (utf8.Length > FrontCodedIds.MaxIdBytes)
+            throw new ArgumentException($"id is {utf8.Length} UTF-8 bytes; the limit is {FrontCodedIds.MaxIdBytes}", nameof(id));
+        _ids.Add(utf8);
+        _labels.Add(label);
+        foreach (byte b in packedCode) _codes.Add(b);
+    }
+
+    /// <summary>Sorts the items by id and lays the codes out for the scanner. Throws on a duplicate id.</summary>
+    public ShardSegment Build()
+    {
+        int n = _ids.Count, bytes = Format.BytesPerCode;
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        Array.Sort(order, (a, b) => _ids[a].AsSpan().SequenceCompareTo(_ids[b]));
+
+        var sortedIds = new byte[n][];
+        var labels = new byte[n];
+        var codes = new byte[BlockedCodes.LayoutLength(Format, n)];
+        bool blocked = BlockedCodes.For(Format) == CodeLayout.Blocked64;
+        for (int i = 0; i < n; i++)
+        {
+            int source = order[i];
+            sortedIds[i] = _ids[source];
+            if (i > 0 && sortedIds[i].AsSpan().SequenceEqual(sortedIds[i - 1]))
+                throw new InvalidOperationException($"id '{Encoding.UTF8.GetString(sortedIds[i])}' was added twice");
+            labels[i] = _labels[source];
+            for (int p = 0; p < bytes; p++)
+            {
+                long at = blocked ? BlockedCodes.Offset(i, p, bytes) : (long)i * bytes + p;
+                codes[at] = _codes[source * bytes + p];
+            }
+        }
+        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes);
+    }
+
+    /// <summary>Builds the segment and writes its file bytes to <paramref name="destination"/>.</summary>
+    public void WriteTo(Stream destination) => ShardSegmentWriter.Write(Build(), destination);
+
+    /// <summary>Builds the segment and returns its file bytes.</summary>
+    public byte[] ToArray() => ShardSegmentWriter.ToArray(Build());
+}

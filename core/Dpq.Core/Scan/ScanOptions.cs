@@ -1,0 +1,44 @@
+namespace Dpq.Scan;
+
+/// <summary>Which scoring code a scan runs. Every path returns the same hits; they differ in speed.</summary>
+public enum ScanPath
+{
+    /// <summary>The fastest quantized path the CPU accelerates (see docs/scanner.md).</summary>
+    Auto,
+
+    /// <summary>Float table sums for every item, scalar: the test oracle.</summary>
+    Exact,
+
+    /// <summary>8-bit tables, scalar sums, exact re-rank of the candidates.</summary>
+    QuantizedScalar,
+
+    /// <summary>8-bit tables, 256-bit vectors (AVX2 shuffles for K = 16, gathers for K = 256), exact re-rank.</summary>
+    QuantizedVector256,
+
+    /// <summary>
+    /// 8-bit tables, 512-bit vectors (AVX-512 shuffles for K = 16), exact re-rank. Runs in software where the
+    /// CPU lacks AVX-512 (correct, slow). K = 256 has no 512-bit kernel and runs the 256-bit one.
+    /// </summary>
+    QuantizedVector512,
+}
+
+public sealed record ScanOptions
+{
+    /// <summary>Worker threads: 1 scans on the calling thread, 0 uses every core.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>When set, only items whose label is in the filter are scored.</summary>
+    public LabelFilter? Labels { get; init; }
+
+    public ScanPath Path { get; init; } = ScanPath.Auto;
+
+    /// <summary>Items per unit of parallel work, a multiple of 64; tests shrink it to exercise merging.</summary>
+    internal int ChunkItems { get; init; } = SegmentScanner.DefaultChunkItems;
+}
+
+/// <summary>
+/// One result: item <see cref="Item"/> of segment <see cref="Segment"/> (its position in the list given to
+/// the scan) and its exact score. Hits are ordered by score descending; equal scores by segment, then item,
+/// ascending (lower index wins), so results never depend on threads or path.
+/// </summary>
+public readonly record struct ScanHit(int Segment, int Item, float Score);

@@ -1,0 +1,198 @@
+using System.Buffers.Binary;
+using Dpq.Formats;
+using static Dpq.Tests.Formats.SegmentFiles;
+
+namespace Dpq.Tests.Formats;
+
+public sealed class ShardSegmentTests
+{
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 256, 4, 0 }, { 256, 4, 1 }, { 256, 3, 100 }, { 16, 8, 63 }, { 16, 8, 64 }, { 16, 5, 130 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void RoundTripKeepsIdsLabelsAndCodes(int k, int m, int count)
+    {
+        var format = new CodeFormat(k, m);
+        var built = SmallBuilder(format, count).Build();
+        var read = ShardSegmentReader.Read(ShardSegmentWriter.ToArray(built));
+
+        Assert.Equal(format, read.Format);
+        Assert.Equal("model-7", read.ModelVersion);
+        Assert.Equal(count, read.Count);
+        var expected = new byte[format.BytesPerCode];
+        var actual = new byte[format.BytesPerCode];
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal($"images/{i:D6}.png", read.Ids[i]);
+            Assert.Equal(i % 10, read.Labels[i]);
+            built.CopyCode(i, expected);
+            read.CopyCode(i, actual);
+            Assert.Equal(expected, actual);
+        }
+    }
+
+    [Fact]
+    public void BuilderSortsByIdSoInsertionOrderDoesNotChangeTheFile()
+    {
+        var format = new CodeFormat(16, 8);
+        Assert.Equal(SmallBuilder(format, 70, seed: 1).ToArray(), SmallBuilder(format, 70, seed: 1).ToArray());
+
+        var a = new ShardSegmentBuilder(format, "m");
+        var b = new ShardSegmentBuilder(format, "m");
+        byte[] x = [1, 2, 3, 4], y = [5, 6, 7, 8];
+        a.Add("x", x, 1);
+        a.Add("y", y, 2);
+        b.Add("y", y, 2);
+        b.Add("x", x, 1);
+        Assert.Equal(a.ToArray(), b.ToArray());
+    }
+
+    [Fact]
+    public void IdsWithSharedPrefixesAndNonAsciiDecodeAcrossBlocks()
+    {
+        var format = new CodeFormat(256, 1);
+        var ids = Enumerable.Range(0, 40).Select(i => i % 3 == 0 ? $"dé/{i:D3}/猫" : $"d/{i}").ToList();
+        var builder = new ShardSegmentBuilder(format, "m");
+        foreach (var id in ids) builder.Add(id, [7]);
+        var read = ShardSegmentReader.Read(builder.ToArray());
+        var sorted = ids.OrderBy(id => System.Text.Encoding.UTF8.GetBytes(id), Comparer<byte[]>.Create((p, q) => p.AsSpan().SequenceCompareTo(q))).ToList();
+        Assert.Equal(sorted, Enumerable.Range(0, read.Count).Select(i => read.Ids[i]));
+    }
+
+    [Fact]
+    public void OneMillionIdsLikeImagePathsTakeAboutSevenBytesEach()
+    {
+        var format = new CodeFormat(256, 4);
+        var builder = new ShardSegmentBuilder(format, "m");
+        for (int i = 0; i < 100_000; i++) builder.Add($"images/{i:D6}.png", [1, 2, 3, 4]);
+        var segment = builder.Build();
+        // 17-byte ids share 10 to 16 bytes with their predecessor: two length bytes plus a short suffix.
+        Assert.InRange(segment.Ids.HeldBytes / (double)segment.Count, 5, 9);
+        Assert.Equal("images/012345.png", segment.Ids[12345]);
+    }
+
+    [Fact]
+    public void BuilderRejectsBadItems()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(16, 3), "m");
+        Assert.Throws<ArgumentException>(() => builder.Add("", [0, 0]));
+        Assert.Throws<ArgumentException>(() => builder.Add("a", [0, 0, 0]));
+        Assert.Throws<ArgumentException>(() => builder.Add("a", [0, 0x10]));
+        Assert.Throws<ArgumentException>(() => builder.Add("\ud800", [0, 0]));
+        Assert.Throws<ArgumentException>(() => builder.Add(new string('a', FrontCodedIds.MaxIdBytes + 1), [0, 0]));
+        builder.Add("a", [0, 0]);
+        builder.Add("a", [1, 0]);
+        var e = Assert.Throws<InvalidOperationException>(builder.Build);
+        Assert.Contains("'a' was added twice", e.Message);
+        Assert.Throws<ArgumentException>(() => new ShardSegmentBuilder(new CodeFormat(16, 3), ""));
+        Assert.Throws<ArgumentException>(() => new ShardSegmentBuilder(default, "m"));
+    }
+
+    [Fact]
+    public void TryReadSaysNoForOtherFormatsAndReadThrows()
+    {
+        foreach (var bytes in new[] { Array.Empty<byte>(), "DPQ"u8.ToArray(), "PK\u0003\u0004rest"u8.ToArray() })
+        {
+            Assert.False(ShardSegmentReader.TryRead(new MemoryStream(bytes), out var segment));
+            Assert.Null(segment);
+            Assert.Contains("not a shard segment", ReadFails(bytes).Message);
+        }
+    }
+
+    [Fact]
+    public void EveryTruncationIsRejectedFromSeekableAndForwardOnlyStreams()
+    {
+        var file = SmallBuilder(new CodeFormat(16, 5), 20).ToArray();
+        for (int length = 4; length < file.Length; length++)
+        {
+            var prefix = file[..length];
+            var seekable = ReadFails(prefix);
+            Assert.Contains("truncated", seekable.Message);
+            var forward = Assert.Throws<InvalidDataException>(() => ShardSegmentReader.Read(new ForwardOnlyStream(prefix)));
+            Assert.Contains("truncated", forward.Message);
+        }
+    }
+
+    [Fact]
+    public void TrailingBytesAreRejected()
+    {
+        var file = SmallBuilder(new CodeFormat(256, 2), 3).ToArray();
+        Assert.Contains("after its end", ReadFails([.. file, 0]).Message);
+    }
+
+    [Fact]
+    public void EveryFlippedBitIsRejected()
+    {
+        var file = SmallBuilder(new CodeFormat(256, 4), 20).ToArray();
+        for (int i = 0; i < file.Length; i++)
+        {
+            foreach (int bit in new[] { 0, 7 })
+            {
+                var corrupt = (byte[])file.Clone();
+                corrupt[i] ^= (byte)(1 << bit);
+                ReadFails(corrupt);
+            }
+        }
+    }
+
+    [Fact]
+    public void ChecksumMismatchIsReportedAsCorruption()
+    {
+        var file = SmallBuilder(new CodeFormat(256, 4), 20).ToArray();
+        file[^20] ^= 1;
+        Assert.Contains("checksum mismatch", ReadFails(file).Message);
+    }
+
+    [Fact]
+    public void AnotherFormatVersionIsNamedInTheError()
+    {
+        var file = SmallBuilder(new CodeFormat(256, 4), 2).ToArray();
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 2);
+        Reseal(file);
+        Assert.Contains("version 2 is not supported", ReadFails(file).Message);
+    }
+
+    [Fact]
+    public void UnsortedIdsBehindAValidChecksumAreRejected()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+        builder.Add("a", [1]);
+        builder.Add("b", [2]);
+        var file = builder.ToArray();
+        int header = ShardSegmentFormat.HeaderLengthFor(1);
+        // Blob after one 4-byte block start: [0,1,'a'][0,1,'b']; make the second id "a" again.
+        Assert.Equal((byte)'b', file[header + 4 + 5]);
+        file[header + 4 + 5] = (byte)'a';
+        Reseal(file);
+        Assert.Contains("not greater than id 0", ReadFails(file).Message);
+    }
+
+    [Fact]
+    public void ImpossibleHeaderFieldsBehindAValidChecksumAreRejected()
+    {
+        var file = SmallBuilder(new CodeFormat(16, 8), 10).ToArray();
+        var badK = (byte[])file.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(badK.AsSpan(8), 17);
+        Reseal(badK);
+        Assert.Contains("K=17", ReadFails(badK).Message);
+
+        var badLayout = (byte[])file.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(badLayout.AsSpan(12), (ushort)CodeLayout.RowMajor);
+        Reseal(badLayout);
+        Assert.Contains("layout", ReadFails(badLayout).Message);
+    }
+
+    [Fact]
+    public void MismatchedModelOrCodeFormatIsRejected()
+    {
+        var file = SmallBuilder(new CodeFormat(16, 8), 10).ToArray();
+        Assert.NotNull(ShardSegmentReader.Read(file, "model-7", new CodeFormat(16, 8)));
+        var model = Assert.Throws<InvalidDataException>(() => ShardSegmentReader.Read(file, expectedModelVersion: "model-8"));
+        Assert.Contains("'model-7'", model.Message);
+        var format = Assert.Throws<InvalidDataException>(() => ShardSegmentReader.Read(file, expectedFormat: new CodeFormat(256, 4)));
+        Assert.Contains("K=16, M=8", format.Message);
+    }
+}

@@ -1,0 +1,118 @@
+using Dpq.Formats;
+using Dpq.Scan;
+
+namespace Dpq.Tests.Scan;
+
+/// <summary>Every scan path, forced explicitly, returns exactly the naive reference's hits.</summary>
+public sealed class SegmentScannerTests
+{
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void EveryCountFrom0To257MatchesTheReference(int k, int m)
+    {
+        var format = new CodeFormat(k, m);
+        for (int n = 0; n <= 257; n++)
+        {
+            var data = ScanData.Random(format, seed: n, n);
+            data.AssertAllPathsMatch(ScanData.RandomTables(k, m, seed: 1000 + n), k: 10);
+        }
+    }
+
+    [Theory]
+    [InlineData(256, 3)]
+    [InlineData(256, 8)]
+    [InlineData(16, 5)]
+    [InlineData(16, 8)]
+    public void EveryPrefixLengthMatchesTheReference(int k, int m)
+    {
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 3, 301, 64, 5);
+        for (int prefix = 1; prefix <= m; prefix++)
+            data.AssertAllPathsMatch(ScanData.RandomTables(k, prefix, seed: prefix), k: 17);
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void KLargerThanTheItemCountReturnsEveryItem(int k, int m)
+    {
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 4, 30, 0, 11);
+        var tables = ScanData.RandomTables(k, m, seed: 5);
+        data.AssertAllPathsMatch(tables, k: 100);
+        Assert.Equal(41, SegmentScanner.Search(data.Segments, tables, 100).Length);
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void TiesGoToTheLowerSegmentThenTheLowerItem(int k, int m)
+    {
+        // Table values 0, 1 and 2: sums collide all the time.
+        var rng = new Random(6);
+        var tables = new LookupTables(k, m, Enumerable.Range(0, k * m).Select(_ => (float)rng.Next(3)).ToArray());
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 7, 200, 150);
+        data.AssertAllPathsMatch(tables, k: 25);
+
+        var constant = new LookupTables(k, m, Enumerable.Repeat(0.5f, k * m).ToArray());
+        var hits = SegmentScanner.Search(data.Segments, constant, 5);
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => new ScanHit(0, i, 0.5f * m)), hits);
+        data.AssertAllPathsMatch(constant, k: 5);
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void LabelFilterKeepsOnlyAllowedLabels(int k, int m)
+    {
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 8, 500, 77);
+        var tables = ScanData.RandomTables(k, m, seed: 9);
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(2));
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(1, 3));
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(200));
+        foreach (var hit in SegmentScanner.Search(data.Segments, tables, 20, new ScanOptions { Labels = LabelFilter.Of(2) }))
+            Assert.Equal(2, data.Segments[hit.Segment].Labels[hit.Item]);
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void CoarseQuantizationStillReturnsExactHits(int k, int m)
+    {
+        // Level 0 spans a range 30 times wider than the others, so the shared 8-bit scale leaves the
+        // other levels a few steps each and rounding reorders many near neighbours of the k-th item:
+        // the slack must keep every true top-k item.
+        var rng = new Random(10);
+        var values = new float[k * m];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)rng.NextDouble() * (i < k ? 30f : 1f);
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 11, 5000);
+        data.AssertAllPathsMatch(new LookupTables(k, m, values), k: 50);
+    }
+
+    [Fact]
+    public void ManyChunksOnAllCoresMatchOneThread()
+    {
+        var data = ScanData.Random(new CodeFormat(16, 8), seed: 12, 3000, 2000);
+        var tables = ScanData.RandomTables(16, 8, seed: 13);
+        var one = SegmentScanner.Search(data.Segments, tables, 100, new ScanOptions { Threads = 1 });
+        var all = SegmentScanner.Search(data.Segments, tables, 100, new ScanOptions { Threads = 0, ChunkItems = 128 });
+        Assert.Equal(data.Reference(tables, 100), one);
+        Assert.Equal(one, all);
+    }
+
+    [Fact]
+    public void RejectsInconsistentRequests()
+    {
+        var data = ScanData.Random(new CodeFormat(16, 8), seed: 14, 10);
+        var other = ScanData.Random(new CodeFormat(16, 6), seed: 14, 10);
+        var tables = ScanData.RandomTables(16, 8, seed: 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SegmentScanner.Search(data.Segments, tables, 0));
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(data.Segments, ScanData.RandomTables(256, 4, 1), 5));
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(other.Segments, tables, 5));
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search([.. data.Segments, .. other.Segments], ScanData.RandomTables(16, 2, 1), 5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Threads = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Path = (ScanPath)99 }));
+        Assert.Throws<ArgumentException>(() => new LookupTables(16, 1, [.. new float[15], float.NaN]));
+        Assert.Throws<ArgumentException>(() => new LookupTables(16, 1, new float[15]));
+        Assert.Throws<ArgumentException>(() => new LookupTables(16, 1, [.. new float[15], 1e31f]));
+    }
+}
