@@ -1,0 +1,49 @@
+namespace Dpq.Data;
+
+/// <summary>
+/// Labelled grayscale images held as bytes: <see cref="Pixels"/> is Count x Height x Width,
+/// row-major, 0..255; <see cref="Labels"/> holds one class index per image.
+/// </summary>
+public sealed class ImageSet
+{
+    public ImageSet(int count, int height, int width, byte[] pixels, byte[] labels, int classes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
+        if (pixels.LongLength != (long)count * height * width)
+            throw new ArgumentException($"{pixels.Length} pixels for {count} images of {height}x{width}", nameof(pixels));
+        if (labels.Length != count) throw new ArgumentException($"{labels.Length} labels for {count} images", nameof(labels));
+        foreach (var label in labels)
+            if (label >= classes) throw new ArgumentException($"label {label} is out of range for {classes} classes", nameof(labels));
+        (Count, Height, Width, Pixels, Labels, Classes) = (count, height, width, pixels, labels, classes);
+    }
+
+    public int Count { get; }
+    public int Height { get; }
+    public int Width { get; }
+    public int Classes { get; }
+    public byte[] Pixels { get; }
+    public byte[] Labels { get; }
+    public int PixelsPerImage => Height * Width;
+
+    /// <summary>The images <paramref name="start"/> .. start+count-1 as a new set (copies).</summary>
+    public ImageSet Slice(int start, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Count);
+        return new ImageSet(count, Height, Width,
+            Pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage).ToArray(),
+            Labels.AsSpan(start, count).ToArray(), Classes);
+    }
+
+    /// <summary>Writes images start..start+count-1 as floats in [0, 1] (pixel / 255).</summary>
+    public void CopyUnitPixels(int start, int count, Span<float> destination)
+    {
+        var source = Pixels.AsSpan(start * PixelsPerImage, count * PixelsPerImage);
+        if (destination.Length < source.Length) throw new ArgumentException("destination too short", nameof(destination));
+        for (int i = 0; i < source.Length; i++) destination[i] = source[i] * (1f / 255f);
+    }
+}
