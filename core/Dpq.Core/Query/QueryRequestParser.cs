@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Dpq.Query;
+
+/// <summary>
+/// Reads a query from an HTTP request's parts without depending on any host: the content type,
+/// the body, and the query-string parameters. Image bodies (image/png, image/jpeg,
+/// application/octet-stream) take k, bits and labels from the query string; JSON bodies carry
+/// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": [1, 2]}.
+/// Everything wrong throws <see cref="QueryValidationException"/> saying what to fix.
+/// </summary>
+public static class QueryRequestParser
+{
+    public const int DefaultK = 10;
+
+    public static QueryRequest Parse(string? contentType, ReadOnlyMemory<byte> body, Func<string, string?> queryParameter, QueryOptions options)
+    {
+        if (body.Length == 0) throw Invalid("Empty request", "POST an image (image/png or image/jpeg) or a JSON body with \"id\" or \"vector\".");
+        if (body.Length > options.MaxBodyBytes) throw Invalid("Request too large", $"the body has {body.Length} bytes; the limit is {options.MaxBodyBytes}");
+        var mediaType = contentType?.Split(';')[0].Trim().ToLowerInvariant();
+        return mediaType switch
+        {
+            "application/json" => ParseJson(body, options),
+            "image/png" or "image/jpeg" or "application/octet-stream" or null or "" => new QueryRequest(
+                body.ToArray(), null, null,
+                ParseK(queryParameter("k"), options), ParseBits(queryParameter("bits")), ParseLabels(queryParameter("labels"))),
+            _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, application/octet-stream or application/json"),
+        };
+    }
+
+    private static QueryRequest ParseJson(ReadOnlyMemory<byte> body, QueryOptions options)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw Invalid("Malformed JSON", e.Message);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw Invalid("Malformed query", "the JSON body must be an object");
+            foreach (var p in root.EnumerateObject())
+            {
+                if (p.Name is not ("id" or "vector" or "k" or "bits" or "labels"))
+                    throw Invalid("Unknown property", $"'{p.Name}' is not a query property (id, vector, k, bits, labels)");
+            }
+            var id = root.TryGetProperty("id", out var idElement) ? ReadId(idElement) : null;
+            var vector = root.TryGetProperty("vector", out var v) ? ReadVector(v) : null;
+            if ((id is null) == (vector is null)) throw Invalid("Malformed query", "give exactly one of \"id\" and \"vector\" (or POST an image)");
+            var k = root.TryGetProperty("k", out var kElement) ? ParseK(ReadNumberText(kElement, "k"), options) : DefaultK;
+            var bits = root.TryGetProperty("bits", out var b) ? ParseBits(ReadNumberText(b, "bits")) : null;
+            IReadOnlySet<byte>? labels = null;
+            if (root.TryGetProperty("labels", out var l))
+            {
+                if (l.ValueKind != JsonValueKind.Array) throw Invalid("Invalid labels", "\"labels\" must be an array of whole numbers 0-254");
+                labels = l.EnumerateArray().Select(e => ParseLabel(ReadNumberText(e, "labels"))).ToHashSet();
+                if (labels.Count == 0) throw Invalid("Invalid labels", "\"labels\" must not be empty (leave it out to search every label)");
+            }
+            return new QueryRequest(null, id, vector, k, bits, labels);
+        }
+    }
+
+    private static string ReadId(JsonElement e) =>
+        e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 and <= 1024 } s
+            ? s
+            : throw Invalid("Invalid id", "\"id\" must be a non-empty string: an image id or a blob name");
+
+    private static float[] ReadVector(JsonElement e)
+    {
+        if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0) throw Invalid("Invalid vector", "\"vector\" must be a non-empty array of numbers");
+        var vector = new float[e.GetArrayLength()];
+        var i = 0;
+        foreach (var x in e.EnumerateArray())
+        {
+            if (x.ValueKind != JsonValueKind.Number || !x.TryGetSingle(out var f) || !float.IsFinite(f))
+                throw Invalid("Invalid vector", $"element {i} of \"vector\" is not a finite number");
+            vector[i++] = f;
+        }
+        return vector;
+    }
+
+    private static string ReadNumberText(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Number ? e.GetRawText() : throw Invalid($"Invalid {name}", $"\"{name}\" must be a number");
+
+    private static int ParseK(string? text, QueryOptions options)
+    {
+        if (text is null) return DefaultK;
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var k) && k >= 1 && k <= options.MaxK
+            ? k
+            : throw Invalid("Invalid k", $"k must be a whole number from 1 to {options.MaxK} (got '{text}')");
+    }
+
+    private static int? ParseBits(string? text)
+    {
+        if (text is null) return null;
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bits) && bits > 0
+            ? bits
+            : throw Invalid("Invalid bits", $"bits must be a positive whole number (got '{text}')");
+    }
+
+    private static IReadOnlySet<byte>? ParseLabels(string? text) =>
+        text is null ? null : text.Split(',', StringSplitOptions.TrimEntries).Select(ParseLabel).ToHashSet();
+
+    private static byte ParseLabel(string text) =>
+        byte.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) && b < byte.MaxValue
+            ? b
+            : throw Invalid("Invalid labels", $"labels are whole numbers from 0 to 254 (got '{text}')");
+
+    private static QueryValidationException Invalid(string title, string detail) => new(title, detail);
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Dpq.Formats;
+using Dpq.Imaging;
+using Dpq.Indexing;
+using Dpq.Models;
+using Dpq.Scan;
+using Dpq.Storage;
+
+namespace Dpq.Query;
+
+/// <summary>
+/// Answers similarity queries: turns the request into a query feature (encoding an image, reading
+/// an indexed item's code, or taking a vector as is), builds the m x K lookup tables for the
+/// requested code length, and scans the compact codes of the active model version.
+/// </summary>
+public sealed class QueryService(StorageClients storage, ActiveModelCache models, IndexCache index, QueryOptions options)
+{
+    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
+
+    public async Task<QueryResponse> QueryAsync(QueryRequest request, CancellationToken cancellationToken = default)
+    {
+        var total = Stopwatch.StartNew();
+        var model = await models.GetAsync(cancellationToken)
+            ?? throw new ModelUnavailableException("no model is active yet: train and publish one (./dpq demo does both), then query again");
+        var modelMs = total.Elapsed.TotalMilliseconds;
+
+        var bitsPerLevel = model.Codebooks.BitsPerLevel;
+        var bits = request.Bits ?? model.CodeLengths[^1];
+        if (!model.CodeLengths.Contains(bits))
+            throw new QueryValidationException("Invalid bits", $"model {model.ModelVersion} offers {string.Join(", ", model.CodeLengths)} bits (got {bits})");
+        var levels = bits / bitsPerLevel;
+
+        var step = Stopwatch.StartNew();
+        var snapshot = await index.GetAsync(model.ModelVersion, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
+        var indexMs = step.Elapsed.TotalMilliseconds;
+
+        step.Restart();
+        var feature = await QueryFeatureAsync(request, model, cancellationToken);
+        var encodeMs = step.Elapsed.TotalMilliseconds;
+
+        step.Restart();
+        var tables = new LookupTables(model.Codewords, levels, model.Codebooks.LookupTables(feature, levels));
+        var scan = new ScanOptions
+        {
+            Threads = options.ScanThreads,
+            Labels = request.Labels is null ? null : new LabelFilter(request.Labels),
+        };
+        var hits = SegmentScanner.Search(snapshot.Segments, tables, request.K, scan, cancellationToken);
+        var results = hits.Select(h =>
+        {
+            var segment = snapshot.Segments[h.Segment];
+            var blobName = segment.Ids[h.Item];
+            var label = segment.Labels[h.Item];
+            return new QueryHit(ImageId.FromBlobName(blobName).ToString(), blobName, h.Score, label == IndexCache.NoLabel ? null : label);
+        }).ToList();
+        var scanMs = step.Elapsed.TotalMilliseconds;
+
+        return new QueryResponse(model.ModelVersion, bits, request.K, snapshot.Items, results,
+            new QueryTimings(total.Elapsed.TotalMilliseconds, modelMs, indexMs, encodeMs, scanMs));
+    }
+
+    private async Task<float[]> QueryFeatureAsync(QueryRequest request, LoadedModel model, CancellationToken cancellationToken)
+    {
+        if (request.Vector is { } vector)
+        {
+            return vector.Length == model.FeatureDimension
+                ? vector
+                : throw new QueryValidationException("Invalid vector", $"model {model.ModelVersion} has {model.FeatureDimension}-dimensional features; the vector has {vector.Length}");
+        }
+        if (request.Id is { } id)
+        {
+            var imageId = id.Length == 32 && id.All(char.IsAsciiHexDigitLower) ? ImageId.Parse(id) : ImageId.FromBlobName(id);
+            var shardCount = await ShardCountAsync(model.ModelVersion, cancellationToken);
+            var item = shardCount is { } n ? await _codes.FindAsync(model.ModelVersion, n, imageId, cancellationToken) : null;
+            if (item is null) throw new QueryValidationException("Unknown id", $"no image '{id}' is indexed for model {model.ModelVersion}");
+            // An indexed image is known by its code: its feature is approximated by the sum of its codewords.
+            var reconstructed = new float[model.FeatureDimension];
+            model.Codebooks.Decode(item.Code, reconstructed);
+            return reconstructed;
+        }
+        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight);
+        var pixels = new float[pre.PixelCount];
+        try
+        {
+            pre.Decode(request.Image, pixels);
+        }
+        catch (ImageRejectedException e)
+        {
+            throw new QueryValidationException("Invalid image", e.Reason);
+        }
+        return model.EncodeFeatures(pixels, 1);
+    }
+
+    private async Task<int?> ShardCountAsync(string modelVersion, CancellationToken cancellationToken)
+    {
+        var shards = await new ShardManifest(storage.Table(storage.Names.ManifestsTable)).ReadAsync(modelVersion, cancellationToken);
+        return shards.Count == 0 ? null : shards[0].ShardCount;
+    }
+}
