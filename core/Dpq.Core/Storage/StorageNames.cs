@@ -11,6 +11,7 @@ public sealed record StorageNames
     public string ModelsContainer { get; init; } = "models";
     public string SegmentsContainer { get; init; } = "segments";
     public string EncodeQueue { get; init; } = "encode-requests";
+    public string TrainQueue { get; init; } = "train-requests";
     public string CodesTable { get; init; } = "codes";
     public string ManifestsTable { get; init; } = "manifests";
     public string FailuresTable { get; init; } = "failures";
@@ -29,16 +30,64 @@ public sealed record StorageNames
             ModelsContainer = $"{prefix}-{d.ModelsContainer}",
             SegmentsContainer = $"{prefix}-{d.SegmentsContainer}",
             EncodeQueue = $"{prefix}-{d.EncodeQueue}",
+            TrainQueue = $"{prefix}-{d.TrainQueue}",
             CodesTable = prefix + d.CodesTable,
             ManifestsTable = prefix + d.ManifestsTable,
             FailuresTable = prefix + d.FailuresTable,
         };
     }
 
+    /// <summary>
+    /// The setting names, as the trigger attributes use them (<c>%DPQ_IMAGES_CONTAINER%/{name}</c>),
+    /// so one setting names a resource for the triggers and for our own clients alike.
+    /// </summary>
+    public static class Settings
+    {
+        public const string ImagesContainer = "DPQ_IMAGES_CONTAINER";
+        public const string ModelsContainer = "DPQ_MODELS_CONTAINER";
+        public const string SegmentsContainer = "DPQ_SEGMENTS_CONTAINER";
+        public const string EncodeQueue = "DPQ_ENCODE_QUEUE";
+        public const string TrainQueue = "DPQ_TRAIN_QUEUE";
+        public const string CodesTable = "DPQ_CODES_TABLE";
+        public const string ManifestsTable = "DPQ_MANIFESTS_TABLE";
+        public const string FailuresTable = "DPQ_FAILURES_TABLE";
+    }
+
+    /// <summary>The names from configuration; any setting left out keeps its default.</summary>
+    public static StorageNames FromConfiguration(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        var d = Default;
+        string Read(string key, string fallback) => configuration[key] is { Length: > 0 } v ? v : fallback;
+        return new StorageNames
+        {
+            ImagesContainer = Read(Settings.ImagesContainer, d.ImagesContainer),
+            ModelsContainer = Read(Settings.ModelsContainer, d.ModelsContainer),
+            SegmentsContainer = Read(Settings.SegmentsContainer, d.SegmentsContainer),
+            EncodeQueue = Read(Settings.EncodeQueue, d.EncodeQueue),
+            TrainQueue = Read(Settings.TrainQueue, d.TrainQueue),
+            CodesTable = Read(Settings.CodesTable, d.CodesTable),
+            ManifestsTable = Read(Settings.ManifestsTable, d.ManifestsTable),
+            FailuresTable = Read(Settings.FailuresTable, d.FailuresTable),
+        };
+    }
+
+    /// <summary>These names as settings: what a host adds to its configuration so %SETTING% expressions resolve.</summary>
+    public IReadOnlyDictionary<string, string?> ToSettings() => new Dictionary<string, string?>
+    {
+        [Settings.ImagesContainer] = ImagesContainer,
+        [Settings.ModelsContainer] = ModelsContainer,
+        [Settings.SegmentsContainer] = SegmentsContainer,
+        [Settings.EncodeQueue] = EncodeQueue,
+        [Settings.TrainQueue] = TrainQueue,
+        [Settings.CodesTable] = CodesTable,
+        [Settings.ManifestsTable] = ManifestsTable,
+        [Settings.FailuresTable] = FailuresTable,
+    };
+
     public IEnumerable<string> Containers => [ImagesContainer, ModelsContainer, SegmentsContainer];
     /// <summary>Where messages that failed too often go: "{queue}-poison", the Functions host's convention.</summary>
     public string EncodePoisonQueue => EncodeQueue + "-poison";
 
-    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue];
+    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue, TrainQueue];
     public IEnumerable<string> Tables => [CodesTable, ManifestsTable, FailuresTable];
 }

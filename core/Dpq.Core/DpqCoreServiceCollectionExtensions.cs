@@ -1,0 +1,45 @@
+using Dpq.Ingest;
+using Dpq.Models;
+using Dpq.Query;
+using Dpq.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Dpq;
+
+/// <summary>The one composition root that every host (Functions, the local host, the worker) calls.</summary>
+public static class DpqCoreServiceCollectionExtensions
+{
+    public static IServiceCollection AddDpqCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(_ => StorageConnection.FromConfiguration(configuration));
+        services.TryAddSingleton(_ => StorageNames.FromConfiguration(configuration));
+        services.TryAddSingleton(sp => new StorageClients(sp.GetRequiredService<StorageConnection>(), sp.GetRequiredService<StorageNames>()));
+
+        AddOptions<EncodeWorkerOptions>(services, EncodeWorkerOptions.Section);
+        AddOptions<QueryOptions>(services, QueryOptions.Section);
+        AddOptions<ModelCacheOptions>(services, ModelCacheOptions.Section);
+        services.TryAddSingleton(UploadPolicy.Default);
+
+        services.TryAddSingleton<UploadIntake>();
+        services.TryAddSingleton<IntakePoison>();
+        services.TryAddSingleton<RetrainScheduler>();
+        services.TryAddSingleton<ActiveModelCache>();
+        services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<ActiveModelCache>());
+        services.TryAddSingleton<EncodeBatchProcessor>();
+        services.TryAddSingleton<EncodeQueueDrainer>();
+        services.TryAddSingleton<IndexCache>();
+        services.TryAddSingleton<QueryService>();
+        services.TryAddSingleton<QueryHttpHandler>();
+        return services;
+    }
+
+    private static void AddOptions<T>(IServiceCollection services, string section) where T : class
+    {
+        services.AddOptions<T>().BindConfiguration(section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<T>>().Value);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text.Json;
+using Dpq.Indexing;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.Ingest;
+
+/// <summary>
+/// Records uploads whose blob trigger failed so often that the host gave up on them. The host
+/// writes a JSON message naming the container and blob to <see cref="QueueName"/>.
+/// </summary>
+public sealed class IntakePoison(StorageClients storage, TimeProvider time, ILogger<IntakePoison> logger)
+{
+    public const string QueueName = "webjobs-blobtrigger-poison";
+
+    public async Task RecordAsync(string message, CancellationToken cancellationToken = default)
+    {
+        string? blobName = null;
+        try
+        {
+            using var doc = JsonDocument.Parse(message);
+            if (doc.RootElement.TryGetProperty("BlobName", out var b)) blobName = b.GetString();
+        }
+        catch (JsonException)
+        {
+        }
+        if (string.IsNullOrEmpty(blobName))
+        {
+            logger.LogError("Unreadable blob-trigger poison message; kept in the log only: {Message}", message);
+            return;
+        }
+        logger.LogError("The upload trigger gave up on {BlobName}", blobName);
+        await new FailureLog(storage.Table(storage.Names.FailuresTable)).RecordAsync(
+            new FailureRecord(blobName, FailureStage.Intake, "the upload trigger failed repeatedly for this blob", time.GetUtcNow()), cancellationToken);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.Query;
+
+/// <summary>An HTTP answer without a host: status, media type and a JSON body.</summary>
+public sealed record HttpAnswer(int Status, string ContentType, byte[] Body, TimeSpan? RetryAfter = null);
+
+/// <summary>RFC 9457 problem details.</summary>
+public sealed record ProblemDetails(string Type, string Title, int Status, string Detail);
+
+/// <summary>What GET /api/index reports: the active model and how many images each version has.</summary>
+public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards);
+
+/// <summary>
+/// The HTTP functions' logic, shared by the Azure Functions app and the local Kestrel host: both
+/// pass the request's parts in and write the <see cref="HttpAnswer"/> out. Every bad request
+/// becomes a 400 problem-details answer and a missing model a 503; nothing a caller sends yields a 500.
+/// </summary>
+public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCache models, IndexCache index, QueryOptions options, ILogger<QueryHttpHandler> logger)
+{
+    public async Task<HttpAnswer> QueryAsync(string? contentType, Stream body, Func<string, string?> queryParameter, CancellationToken cancellationToken)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = await ReadBodyAsync(body, options.MaxBodyBytes, cancellationToken);
+            var request = QueryRequestParser.Parse(contentType, bytes, queryParameter, options);
+            var response = await queries.QueryAsync(request, cancellationToken);
+            return Json(200, response, HttpJson.Default.QueryResponse);
+        }
+        catch (QueryValidationException e)
+        {
+            logger.LogInformation("Query rejected: {Title}: {Detail}", e.Title, e.Detail);
+            return Problem(400, e.Title, e.Detail);
+        }
+        catch (ModelUnavailableException e)
+        {
+            return Problem(503, "No model", e.Message) with { RetryAfter = TimeSpan.FromSeconds(30) };
+        }
+    }
+
+    public async Task<HttpAnswer> StatusAsync(CancellationToken cancellationToken)
+    {
+        var model = await models.GetAsync(cancellationToken);
+        if (model is null) return Json(200, new IndexStatus(null, [], 0, 0), HttpJson.Default.IndexStatus);
+        var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
+        return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length), HttpJson.Default.IndexStatus);
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(Stream body, int limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit) throw new QueryValidationException("Request too large", $"the body is larger than the limit of {limit} bytes");
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static HttpAnswer Problem(int status, string title, string detail) =>
+        new(status, "application/problem+json",
+            JsonSerializer.SerializeToUtf8Bytes(new ProblemDetails($"https://www.rfc-editor.org/rfc/rfc9110#status.{status}", title, status, detail), HttpJson.Default.ProblemDetails));
+
+    private static HttpAnswer Json<T>(int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        new(status, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, type));
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(QueryResponse))]
+[JsonSerializable(typeof(IndexStatus))]
+[JsonSerializable(typeof(ProblemDetails))]
+public sealed partial class HttpJson : JsonSerializerContext;

@@ -1,0 +1,8 @@
+using Dpq;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+builder.Services.AddDpqCore(builder.Configuration);
+builder.Build().Run();

@@ -1,0 +1,19 @@
+using Dpq.Query;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+
+namespace Dpq.Functions;
+
+/// <summary>POST /api/query (an image, or JSON with an id or a vector) and GET /api/index.</summary>
+public sealed class QueryHttpTrigger(QueryHttpHandler handler)
+{
+    [Function("Query")]
+    public async Task<IResult> Query(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "query")] HttpRequest request, CancellationToken cancellationToken) =>
+        HttpAnswerResult.From(await handler.QueryAsync(request.ContentType, request.Body, k => request.Query[k].FirstOrDefault(), cancellationToken));
+
+    [Function("IndexStatus")]
+    public async Task<IResult> Status(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "index")] HttpRequest request, CancellationToken cancellationToken) =>
+        HttpAnswerResult.From(await handler.StatusAsync(cancellationToken));
+}
