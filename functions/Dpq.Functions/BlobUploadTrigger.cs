@@ -8,11 +8,8 @@ namespace Dpq.Functions;
 public sealed class BlobUploadTrigger(UploadIntake intake)
 {
     [Function(nameof(BlobUploadTrigger))]
-    public async Task Run(
+    public Task Run(
         [BlobTrigger("%DPQ_IMAGES_CONTAINER%/{name}", Source = BlobTriggerSource.EventGrid, Connection = "DpqStorage")] BlobClient blob,
-        string name, CancellationToken cancellationToken)
-    {
-        var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
-        await intake.HandleAsync(name, properties.ContentLength, properties.ContentType, properties.ETag.ToString(), cancellationToken);
-    }
+        CancellationToken cancellationToken) =>
+        intake.HandleBlobAsync(blob, cancellationToken);
 }

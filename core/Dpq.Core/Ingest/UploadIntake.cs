@@ -13,6 +13,13 @@ public enum IntakeOutcome { Enqueued, Rejected }
 /// </summary>
 public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, TimeProvider time, ILogger<UploadIntake> logger)
 {
+    /// <summary>What both hosts' blob triggers call with the blob they were handed.</summary>
+    public async Task<IntakeOutcome> HandleBlobAsync(Azure.Storage.Blobs.BlobClient blob, CancellationToken cancellationToken = default)
+    {
+        var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
+        return await HandleAsync(blob.Name, properties.ContentLength, properties.ContentType, properties.ETag.ToString(), cancellationToken);
+    }
+
     public async Task<IntakeOutcome> HandleAsync(string blobName, long length, string? contentType, string? etag, CancellationToken cancellationToken = default)
     {
         var problem = policy.Check(blobName, length, contentType);

@@ -1,0 +1,5 @@
+using Dpq;
+using Dpq.LocalHost;
+
+var app = LocalHost.Build(args);
+app.Run();

@@ -1,0 +1,7 @@
+using Dpq;
+using Dpq.Worker;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.Services.AddDpqCore(builder.Configuration);
+builder.Services.AddHostedService<EncodeQueueWorker>();
+builder.Build().Run();
