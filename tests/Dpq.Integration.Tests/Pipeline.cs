@@ -1,0 +1,63 @@
+using Dpq.Ingest;
+using Dpq.Models;
+using Dpq.Query;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>The core services of the pipeline over one fresh set of storage resources, wired as AddDpqCore wires them.</summary>
+public sealed class Pipeline : IDisposable
+{
+    private Pipeline(StorageClients storage, string modelCache)
+    {
+        Storage = storage;
+        var time = TimeProvider.System;
+        Options = new EncodeWorkerOptions { BatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(200), MaxDequeueCount = 3, ShardCount = 4 };
+        QueryOptions = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, ScanThreads = 1 };
+        Models = new ActiveModelCache(storage, new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero }, time, NullLogger<ActiveModelCache>.Instance);
+        Intake = new UploadIntake(storage, UploadPolicy.Default, time, NullLogger<UploadIntake>.Instance);
+        Drainer = new EncodeQueueDrainer(storage, Models, new EncodeBatchProcessor(storage, Options, time, NullLogger<EncodeBatchProcessor>.Instance),
+            Options, time, NullLogger<EncodeQueueDrainer>.Instance);
+        var index = new IndexCache(storage, QueryOptions, time, NullLogger<IndexCache>.Instance);
+        Queries = new QueryService(storage, Models, index, QueryOptions);
+        Http = new QueryHttpHandler(Queries, Models, index, QueryOptions, NullLogger<QueryHttpHandler>.Instance);
+        Registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
+    }
+
+    public StorageClients Storage { get; }
+    public EncodeWorkerOptions Options { get; }
+    public QueryOptions QueryOptions { get; }
+    public ActiveModelCache Models { get; }
+    public UploadIntake Intake { get; }
+    public EncodeQueueDrainer Drainer { get; }
+    public QueryService Queries { get; }
+    public QueryHttpHandler Http { get; }
+    public ModelRegistry Registry { get; }
+
+    public static async Task<Pipeline> CreateAsync(bool withModel)
+    {
+        var pipeline = new Pipeline(await Azurite.FreshAsync(), System.IO.Directory.CreateTempSubdirectory("dpq-model-cache-").FullName);
+        if (withModel)
+        {
+            var version = await pipeline.Registry.PublishAsync(TinyModel.Directory);
+            Assert.True(await pipeline.Registry.ActivateAsync(version, await pipeline.Registry.GetActiveAsync()));
+        }
+        return pipeline;
+    }
+
+    /// <summary>Drains until the queue is empty; returns the summed results.</summary>
+    public async Task<DrainResult> DrainAllAsync()
+    {
+        var total = DrainResult.Empty;
+        for (var pass = 0; pass < 100; pass++)
+        {
+            var r = await Drainer.DrainOnceAsync();
+            if (r.Received == 0) return total;
+            total = new DrainResult(total.Received + r.Received, total.Indexed + r.Indexed, total.Failed + r.Failed, total.Retried + r.Retried, r.NoModel);
+        }
+        throw new TimeoutException("the queue did not empty in 100 passes");
+    }
+
+    public void Dispose() => Models.Dispose();
+}

@@ -1,0 +1,239 @@
+using System.Text;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Dpq.Indexing;
+using Dpq.Ingest;
+using Dpq.Query;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>Upload -> intake -> queue -> worker -> table + manifest -> query, on Azurite with a real model.</summary>
+public sealed class PipelineTests
+{
+    private static async Task<IReadOnlyList<TableEntity>> CodeRowsAsync(Pipeline p) =>
+        await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<TableEntity>().ToListAsync();
+
+    private static async Task IngestAsync(Pipeline p, IEnumerable<int> indices)
+    {
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        foreach (var i in indices)
+        {
+            await Images.UploadAsync(images, TinyModel.TestImages, i);
+            Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(i))));
+        }
+    }
+
+    [Fact]
+    public async Task UploadedImagesAreIndexedOnceAndScoredExactly()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        const int n = 60;
+        await IngestAsync(p, Enumerable.Range(0, n));
+        var drained = await p.DrainAllAsync();
+        Assert.Equal(n, drained.Indexed);
+
+        var rows = await CodeRowsAsync(p);
+        Assert.Equal(n, rows.Count);
+        Assert.Equal(n, rows.Select(r => r.GetString("BlobName")).Distinct().Count());
+        var model = (await p.Models.GetAsync())!;
+        Assert.All(rows, r => Assert.StartsWith(model.ModelVersion + "_s", r.PartitionKey, StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.Equal(TinyModel.TestImages.Labels[int.Parse(r.GetString("BlobName")[12..17])], r.GetInt32("Label")));
+        var manifest = await new ShardManifest(p.Storage.Table(p.Storage.Names.ManifestsTable)).ReadAsync(model.ModelVersion);
+        Assert.Equal(rows.Select(r => r.PartitionKey).Distinct().Count(), manifest.Count);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
+
+        // Query by image at every code length: all items come back, best first, and each score is
+        // exactly the query's lookup-table sum over that item's stored code.
+        var codes = rows.ToDictionary(r => r.GetString("BlobName"), r => r.GetBinary("Code"));
+        var queryImage = Images.Png(TinyModel.TestImages, 400);
+        foreach (var bits in model.CodeLengths)
+        {
+            var response = await p.Queries.QueryAsync(new QueryRequest(queryImage, null, null, n, bits, null));
+            Assert.Equal(n, response.Results.Count);
+            Assert.Equal(n, response.IndexedItems);
+            Assert.Equal(bits, response.Bits);
+            Assert.True(response.Results.Zip(response.Results.Skip(1)).All(x => x.First.Score >= x.Second.Score), "results are not sorted by score");
+
+            var pre = new Imaging.ImagePreprocessor(28, 28);
+            var pixels = new float[784];
+            pre.Decode(queryImage, pixels);
+            var levels = bits / 8;
+            var tables = model.Codebooks.LookupTables(model.EncodeFeatures(pixels, 1), levels);
+            foreach (var hit in response.Results)
+            {
+                var code = codes[hit.BlobName];
+                var expected = 0f;
+                for (var l = 0; l < levels; l++) expected += tables[l * 256 + code[l]];
+                Assert.Equal(expected, hit.Score, 4);
+                Assert.Equal(ImageId.FromBlobName(hit.BlobName).ToString(), hit.Id);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ImageQueriesFindTheirOwnClassFarMoreOftenThanChance()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, Enumerable.Range(0, 200));
+        await p.DrainAllAsync();
+        double precision = 0;
+        var queries = Enumerable.Range(300, 20).ToList();
+        foreach (var q in queries)
+        {
+            var response = await p.Queries.QueryAsync(new QueryRequest(Images.Png(TinyModel.TestImages, q), null, null, 10, 32, null));
+            precision += response.Results.Count(h => h.Label == TinyModel.TestImages.Labels[q]) / 10.0;
+        }
+        precision /= queries.Count;
+        Assert.True(precision > 0.4, $"precision@10 was {precision:F2}; chance is about 0.1");
+    }
+
+    [Fact]
+    public async Task LabelFilterAndQueryByIdWork()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, Enumerable.Range(0, 50));
+        await p.DrainAllAsync();
+        var label = TinyModel.TestImages.Labels[7];
+        var expected = Enumerable.Range(0, 50).Count(i => TinyModel.TestImages.Labels[i] == label);
+
+        var byId = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(7), null, 50, 16, new HashSet<byte> { label }));
+        Assert.Equal(expected, byId.Results.Count);
+        Assert.All(byId.Results, h => Assert.Equal(label, h.Label));
+        Assert.Contains(byId.Results, h => h.BlobName == Images.Name(7));
+
+        // The image id works like the blob name.
+        var byImageId = await p.Queries.QueryAsync(new QueryRequest(null, ImageId.FromBlobName(Images.Name(7)).ToString(), null, 5, 16, null));
+        var byName = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(7), null, 5, 16, null));
+        Assert.Equal(byName.Results, byImageId.Results);
+    }
+
+    [Fact]
+    public async Task DuplicateMessagesLeaveOneCorrectRow()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, TinyModel.TestImages, 3);
+        var blob = images.GetBlobClient(Images.Name(3));
+        // The same notification three times: twice in one batch, once in a later batch.
+        await p.Intake.HandleBlobAsync(blob);
+        await p.Intake.HandleBlobAsync(blob);
+        var first = await p.DrainAllAsync();
+        var rowBefore = Assert.Single(await CodeRowsAsync(p));
+        await p.Intake.HandleBlobAsync(blob);
+        await p.DrainAllAsync();
+
+        var row = Assert.Single(await CodeRowsAsync(p));
+        Assert.Equal(rowBefore.GetBinary("Code"), row.GetBinary("Code"));
+        Assert.Equal(Images.Name(3), row.GetString("BlobName"));
+        Assert.Equal(2, first.Received);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
+        var response = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(3), null, 10, null, null));
+        Assert.Single(response.Results);
+    }
+
+    [Fact]
+    public async Task CorruptAndEmptyImagesAreRecordedAndDoNotBlockTheGoodOnes()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await IngestAsync(p, [0, 1, 2]);
+        var good = Images.Png(TinyModel.TestImages, 4);
+        await Images.UploadAsync(images, "bad/corrupt.png", [.. good[..40], .. Enumerable.Repeat((byte)0x5A, 300)], 1);
+        await Images.UploadAsync(images, "bad/truncated.png", good[..(good.Length / 2)], 1);
+        await Images.UploadAsync(images, "bad/text.png", Encoding.UTF8.GetBytes("this is not an image"), null);
+        foreach (var name in new[] { "bad/corrupt.png", "bad/truncated.png", "bad/text.png" })
+            Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(name)));
+        await Images.UploadAsync(images, "bad/empty.png", [], null);
+        Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleBlobAsync(images.GetBlobClient("bad/empty.png")));
+
+        var drained = await p.DrainAllAsync();
+        Assert.Equal(3, drained.Indexed);
+        Assert.Equal(3, drained.Failed);
+        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value); // not retried forever
+
+        var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);
+        Assert.Equal(4, failures.Count);
+        Assert.Contains("corrupt", failures["bad/corrupt.png"].Reason);
+        Assert.Contains("truncated", failures["bad/truncated.png"].Reason);
+        Assert.Contains("not a PNG or JPEG", failures["bad/text.png"].Reason);
+        Assert.Equal(FailureStage.Intake, failures["bad/empty.png"].Stage);
+        Assert.Contains("empty", failures["bad/empty.png"].Reason);
+    }
+
+    [Fact]
+    public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var queue = p.Storage.Queue(p.Storage.Names.EncodeQueue);
+        await queue.SendMessageAsync("{not json");
+        // A request that has already been delivered more often than allowed.
+        var request = EncodeRequest.For("gone/again.png", null, 10, DateTimeOffset.UtcNow);
+        await queue.SendMessageAsync(request.ToJson());
+        for (var delivery = 0; delivery < p.Options.MaxDequeueCount; delivery++)
+        {
+            var m = (await queue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(1))).Value;
+            Assert.NotEmpty(m);
+            await Task.Delay(1100); // until it is visible again
+        }
+        await p.DrainAllAsync();
+
+        Assert.Empty((await queue.PeekMessagesAsync()).Value);
+        var poisoned = (await p.Storage.Queue(p.Storage.Names.EncodePoisonQueue).PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()).ToList();
+        Assert.Equal(2, poisoned.Count);
+        Assert.Contains("{not json", poisoned);
+        var failure = await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).FindAsync("gone/again.png");
+        Assert.Equal(FailureStage.Poison, failure?.Stage);
+    }
+
+    [Fact]
+    public async Task WithoutAModelMessagesWaitAndQueriesAnswer503()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: false);
+        await IngestAsync(p, [0]);
+        var drained = await p.Drainer.DrainOnceAsync();
+        Assert.True(drained.NoModel);
+        Assert.Single((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value); // kept, not lost
+
+        var answer = await p.Http.QueryAsync("application/json", new MemoryStream("{\"id\":\"x.png\"}"u8.ToArray()), _ => null, default);
+        Assert.Equal(503, answer.Status);
+        Assert.Equal("application/problem+json", answer.ContentType);
+        using var problem = JsonDocument.Parse(answer.Body);
+        Assert.Contains("no model", problem.RootElement.GetProperty("detail").GetString());
+
+        // Once a model is activated, the waiting message is encoded.
+        var version = await p.Registry.PublishAsync(TinyModel.Directory);
+        Assert.True(await p.Registry.ActivateAsync(version, null));
+        Assert.Equal(1, (await p.DrainAllAsync()).Indexed);
+    }
+
+    public static TheoryData<string, string, string> BadRequests() => new()
+    {
+        { "application/json", "{\"id\": ", "Malformed JSON" },
+        { "application/json", "{\"id\": \"a\", \"vector\": [1]}", "Malformed query" },
+        { "application/json", "{\"vector\": [1, 2, 3]}", "Invalid vector" },
+        { "application/json", "{\"id\": \"nobody.png\"}", "Unknown id" },
+        { "application/json", "{\"id\": \"a.png\", \"bits\": 12}", "Invalid bits" },
+        { "application/json", "{\"id\": \"a.png\", \"k\": 0}", "Invalid k" },
+        { "application/json", "{\"id\": \"a.png\", \"colour\": \"red\"}", "Unknown property" },
+        { "image/png", "", "Empty request" },
+        { "image/png", "definitely not a png", "Invalid image" },
+        { "text/plain", "hello", "Unsupported content type" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task BadRequestsAre400WithProblemDetails(string contentType, string body, string title)
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, [0]);
+        await p.DrainAllAsync();
+        var answer = await p.Http.QueryAsync(contentType, new MemoryStream(Encoding.UTF8.GetBytes(body)), _ => null, default);
+        Assert.Equal(400, answer.Status);
+        Assert.Equal("application/problem+json", answer.ContentType);
+        using var problem = JsonDocument.Parse(answer.Body);
+        Assert.Equal(title, problem.RootElement.GetProperty("title").GetString());
+        Assert.Equal(400, problem.RootElement.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(problem.RootElement.GetProperty("detail").GetString()));
+    }
+}

@@ -1,0 +1,29 @@
+using Dpq.Data;
+using Dpq.Model;
+using Dpq.Training;
+using static TorchSharp.torch;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>
+/// A real DPQ model, small enough to train in seconds: 2,000 Fashion-MNIST training images, two
+/// epochs, K=256, M=4. Trained once per test run and shared read-only.
+/// </summary>
+public static class TinyModel
+{
+    private static readonly Lazy<string> Folder = new(Train, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string Directory => Folder.Value;
+
+    public static ImageSet TestImages { get; } = FashionMnist.Load(DatasetSplit.Test).Slice(0, 500);
+
+    private static string Train()
+    {
+        var dir = System.IO.Directory.CreateTempSubdirectory("dpq-tiny-model-").FullName;
+        var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 2000);
+        var options = new TrainingOptions { Epochs = 2, Seed = 11, K = 256, M = 4, D = 32, KMeansIterations = 5 };
+        var result = DpqTrainer.Train(train, options, CPU);
+        using (result.Network) DpqModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
+        return dir;
+    }
+}
