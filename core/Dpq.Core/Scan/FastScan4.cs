@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using Dpq.Formats;
@@ -11,6 +12,8 @@ namespace Dpq.Scan;
 /// in 16-bit lanes: adding a byte pair as one ushort accumulates (even item) + 256 × (odd item), and a
 /// second accumulator of the ushort shifted right by 8 recovers the odd items, so no widening is needed.
 /// Sums stay below 64 × 255 &lt; 2^15, so signed 16-bit compares against the threshold are exact.
+/// Kernels are compiled fully optimised at once (AggressiveOptimization): a query calls each only a few
+/// times, each a long loop, which tiered compilation would otherwise run as tier 0 and on-stack replacement.
 /// </summary>
 internal static unsafe class FastScan4
 {
@@ -38,6 +41,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanScalar<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -59,6 +63,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanVector256<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -92,6 +97,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanVector512<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
