@@ -49,7 +49,7 @@ public static class BenchCommand
                 $"{r.Path,-20} {r.Layout,-10} {r.Codewords,4} {r.Levels,3} {r.Threads,7} {r.NsPerCode,8:F3} {r.CpuNsPerCode,8:F3} {r.CodesPerSecond / 1e6,9:F1} {r.MsPerQuery,9:F2}"));
         foreach (var m in memory)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"memory K={m.Codewords} M={m.Levels}: file {m.FileBytes / 1e6:F2} MB, held {m.HeldBytes / 1e6:F2} MB, managed heap growth on load {m.LoadedManagedBytes / 1e6:F2} MB"));
+                $"memory K={m.Codewords} M={m.Levels}: file {m.FileBytes / 1e6:F2} MB, held {m.HeldBytes / 1e6:F2} MB, allocated while loading {m.AllocatedOnLoad / 1e6:F2} MB"));
 
         if (jsonPath is not null)
         {

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Dpq.Formats;
 
@@ -12,8 +14,11 @@ public sealed record ScanBenchmarkResult(
     string Path, string Layout, int Codewords, int Levels, int Bits, int Items, int K, int Threads, int Queries,
     double NsPerCode, double CodesPerSecond, double MsPerQuery, double CpuNsPerCode);
 
-/// <summary>What a loaded segment of the benchmark's size costs in memory.</summary>
-public sealed record SegmentMemory(int Codewords, int Levels, int Items, long FileBytes, long HeldBytes, long LoadedManagedBytes);
+/// <summary>
+/// What a loaded segment of the benchmark's size costs in memory: its file, the bytes of the arrays it keeps
+/// (codes, labels, id blob and block starts) and every byte the reader allocated while loading it.
+/// </summary>
+public sealed record SegmentMemory(int Codewords, int Levels, int Items, long FileBytes, long HeldBytes, long AllocatedOnLoad);
 
 /// <summary>
 /// Times <see cref="SegmentScanner.Search"/> on random codes, per code path and layout: every path the CPU
@@ -36,6 +41,7 @@ public static class ScanBenchmark
             progress?.Invoke($"building {items:N0} random codes, {format}");
             var segment = RandomSegment(format, items, seed);
             var tables = RandomTables(format, queries, seed);
+            results.Add(TimeSequentialRead(segment, k, threads, queries));
             foreach (var path in TimedPaths())
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -58,18 +64,47 @@ public static class ScanBenchmark
         return results;
     }
 
-    /// <summary>Managed bytes a segment of <paramref name="items"/> random codes keeps once read from its file.</summary>
+    /// <summary>
+    /// The floor any scan of this segment pays: summing its code bytes with 256-bit vectors, one thread.
+    /// Reported as path "SequentialRead" so kernel times can be read relative to it on a busy machine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static ScanBenchmarkResult TimeSequentialRead(ShardSegment segment, int k, int threads, int queries)
+    {
+        var words = MemoryMarshal.Cast<byte, ulong>(segment.LaidOutCodes);
+        ulong checksum = 0;
+        var clock = Stopwatch.StartNew();
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        for (int q = 0; q < queries; q++)
+        {
+            var sum = Vector256<ulong>.Zero;
+            int i = 0;
+            for (; i + Vector256<ulong>.Count <= words.Length; i += Vector256<ulong>.Count) sum += Vector256.Create<ulong>(words.Slice(i));
+            for (; i < words.Length; i++) checksum += words[i];
+            checksum += Vector256.Sum(sum);
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        process.Refresh();
+        double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        GC.KeepAlive(checksum);
+        double codes = (double)segment.Count * queries;
+        return new ScanBenchmarkResult("SequentialRead", segment.Layout.ToString(), segment.Format.Codewords, segment.Format.Levels,
+            segment.Format.CodeBits, segment.Count, k, 1, queries, seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries,
+            cpuSeconds * 1e9 / codes);
+    }
+
+    /// <summary>Memory of a segment of <paramref name="items"/> random codes read back from its file.</summary>
     public static IReadOnlyList<SegmentMemory> MeasureMemory(int items, int bits, int seed = 1)
     {
         var results = new List<SegmentMemory>();
         foreach (var format in Formats(bits))
         {
             byte[] file = ShardSegmentWriter.ToArray(RandomSegment(format, items, seed));
-            long before = GC.GetTotalMemory(forceFullCollection: true);
+            long before = GC.GetAllocatedBytesForCurrentThread();
             var segment = ShardSegmentReader.Read(file);
-            long after = GC.GetTotalMemory(forceFullCollection: true);
-            results.Add(new SegmentMemory(format.Codewords, format.Levels, items, file.LongLength, segment.HeldBytes, after - before));
-            GC.KeepAlive(segment);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            results.Add(new SegmentMemory(format.Codewords, format.Levels, items, file.LongLength, segment.HeldBytes, allocated));
         }
         return results;
     }
@@ -93,7 +128,8 @@ public static class ScanBenchmark
         if (Vector512.IsHardwareAccelerated) yield return ScanPath.QuantizedVector512;
     }
 
-    private static ShardSegment RandomSegment(CodeFormat format, int items, int seed)
+    /// <summary>A segment of <paramref name="items"/> uniformly random codes with ids "images/0000000.png" onwards.</summary>
+    public static ShardSegment RandomSegment(CodeFormat format, int items, int seed)
     {
         var rng = new Random(seed);
         var builder = new ShardSegmentBuilder(format, "bench");
@@ -108,7 +144,8 @@ public static class ScanBenchmark
         return builder.Build();
     }
 
-    private static LookupTables[] RandomTables(CodeFormat format, int queries, int seed)
+    /// <summary>Lookup tables of uniform [0, 1) values for <paramref name="queries"/> queries.</summary>
+    public static LookupTables[] RandomTables(CodeFormat format, int queries, int seed)
     {
         var rng = new Random(seed + 1);
         return Enumerable.Range(0, queries).Select(_ => new LookupTables(format.Codewords, format.Levels,
