@@ -20,7 +20,7 @@ public class ScanKernelBenchmarks
     [Params(256, 16)]
     public int Codewords { get; set; }
 
-    [Params(ScanPath.Exact, ScanPath.QuantizedScalar, ScanPath.QuantizedVector256)]
+    [Params(ScanPath.Exact, ScanPath.ExactVector256, ScanPath.QuantizedScalar, ScanPath.QuantizedVector256)]
     public ScanPath Path { get; set; }
 
     [GlobalSetup]

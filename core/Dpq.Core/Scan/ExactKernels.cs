@@ -58,15 +58,19 @@ internal static unsafe class ExactKernels
         }
     }
 
-    public static void Scan<THandler>(ShardSegment segment, float* tables, int levels, int start, int end, ref THandler handler)
+    /// <summary>Scans with <see cref="ExactVector256"/> where asked for and supported (K = 16), else scalar.</summary>
+    public static void Scan<THandler>(ScanPath path, ShardSegment segment, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
         fixed (byte* codes = segment.CodeArray)
         {
+            int bytes = segment.Format.BytesPerCode;
             if (segment.Layout == CodeLayout.RowMajor)
-                ScanRows(codes, segment.Format.BytesPerCode, tables, levels, start, end, ref handler);
+                ScanRows(codes, bytes, tables, levels, start, end, ref handler);
+            else if (path == ScanPath.ExactVector256 && ExactVector256.IsSupported)
+                ExactVector256.ScanBlocks(codes, bytes, tables, levels, start, end, ref handler);
             else
-                ScanBlocks(codes, segment.Format.BytesPerCode, tables, levels, start, end, ref handler);
+                ScanBlocks(codes, bytes, tables, levels, start, end, ref handler);
         }
     }
 

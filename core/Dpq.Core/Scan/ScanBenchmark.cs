@@ -123,6 +123,7 @@ public static class ScanBenchmark
     private static IEnumerable<ScanPath> TimedPaths()
     {
         yield return ScanPath.Exact;
+        if (Vector256.IsHardwareAccelerated) yield return ScanPath.ExactVector256;
         yield return ScanPath.QuantizedScalar;
         if (Vector256.IsHardwareAccelerated) yield return ScanPath.QuantizedVector256;
         if (Vector512.IsHardwareAccelerated) yield return ScanPath.QuantizedVector512;
