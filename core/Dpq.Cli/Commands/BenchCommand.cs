@@ -1,10 +1,69 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using Dpq.Scan;
+
 namespace Dpq.Cli;
 
+/// <summary>
+/// dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]:
+/// times every scan path on N random codes of B bits (8-bit and 4-bit levels where B allows both),
+/// measures a loaded segment's memory, prints a table and optionally writes the numbers as JSON.
+/// </summary>
 public static class BenchCommand
 {
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        Console.Error.WriteLine("dpq bench: not built yet (see the open issues)");
-        return Task.FromResult(1);
+        if (args.Length == 0 || args[0] != "scan")
+            throw new UsageException("usage: dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]");
+        var options = new Options(args[1..]);
+        int n = options.Int("n", 1_000_000, min: 1);
+        int bits = options.Int("bits", 32, min: 4, max: 256);
+        int k = options.Int("k", 100, min: 1);
+        int threads = options.Int("threads", 1, min: 0);
+        int queries = options.Int("queries", 10, min: 1);
+        int seed = options.Int("seed", 1);
+        string? jsonPath = options.String("json");
+        options.EnsureAllRead();
+        if (bits % 4 != 0) throw new UsageException($"--bits must be a multiple of 4 (got {bits})");
+
+        var memory = ScanBenchmark.MeasureMemory(n, bits, seed);
+        var results = ScanBenchmark.Run(n, bits, k, threads, queries, seed, message => Console.Error.WriteLine(message), cancellationToken);
+        var machine = new
+        {
+            cpu = CpuName(),
+            cores = Environment.ProcessorCount,
+            os = RuntimeInformation.OSDescription,
+            runtime = RuntimeInformation.FrameworkDescription,
+            vector256 = Vector256.IsHardwareAccelerated,
+            vector512 = Vector512.IsHardwareAccelerated,
+        };
+
+        Console.WriteLine($"scan benchmark: {n:N0} codes, {bits} bits, k={k}, {queries} queries; {machine.cpu}, AVX2 {(machine.vector256 ? "yes" : "no")}, AVX-512 {(machine.vector512 ? "yes" : "no")}");
+        Console.WriteLine($"{"path",-20} {"layout",-10} {"K",4} {"M",3} {"threads",7} {"ns/code",8} {"cpu ns",8} {"Mcodes/s",9} {"ms/query",9}");
+        foreach (var r in results)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Path,-20} {r.Layout,-10} {r.Codewords,4} {r.Levels,3} {r.Threads,7} {r.NsPerCode,8:F3} {r.CpuNsPerCode,8:F3} {r.CodesPerSecond / 1e6,9:F1} {r.MsPerQuery,9:F2}"));
+        foreach (var m in memory)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"memory K={m.Codewords} M={m.Levels}: file {m.FileBytes / 1e6:F2} MB, held {m.HeldBytes / 1e6:F2} MB, allocated while loading {m.AllocatedOnLoad / 1e6:F2} MB"));
+
+        if (jsonPath is not null)
+        {
+            await using var file = File.Create(jsonPath);
+            await JsonSerializer.SerializeAsync(file, new { machine, n, bits, k, threads, queries, seed, results, memory }, Json, cancellationToken);
+        }
+        return 0;
+    }
+
+    private static string CpuName()
+    {
+        const string cpuInfo = "/proc/cpuinfo";
+        if (!File.Exists(cpuInfo)) return RuntimeInformation.ProcessArchitecture.ToString();
+        var line = File.ReadLines(cpuInfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+        return line?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
     }
 }

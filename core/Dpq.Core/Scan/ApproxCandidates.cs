@@ -4,33 +4,33 @@ namespace Dpq.Scan;
 
 /// <summary>
 /// Items whose approximate (integer) score may still put them in the exact top k: every item seen with
-/// approx &gt;= <see cref="Threshold"/> = (k-th best approx seen) - Slack. The buffer is pruned when full and
-/// grows when pruning frees less than half of it, so adding stays amortised O(1). <see cref="RerankInto"/>
-/// scores the survivors exactly. FAISS keeps a similar buffer (ReservoirHandler).
+/// approx &gt;= <see cref="Threshold"/> = (k-th best approx seen) - Slack. A min-heap of the k best approx
+/// values keeps the k-th best current; the candidate buffer is compacted against the threshold when full
+/// and grows when compacting frees less than half of it, so adding stays amortised O(log k).
+/// <see cref="RerankInto"/> scores the survivors exactly. FAISS keeps a similar buffer (ReservoirHandler).
 /// </summary>
 internal sealed class ApproxCandidates(int k, int slack)
 {
+    private readonly int[] _best = new int[k];
+    private int _bestCount;
     private long[] _keys = new long[Math.Max(4 * k, 1024)];
     private int[] _approx = new int[Math.Max(4 * k, 1024)];
-    private int[] _scratch = [];
     private int _count;
 
     public int Threshold { get; private set; } = int.MinValue;
 
-    public int Count => _count;
-
     public void Offer(long key, int approx)
     {
         if (approx < Threshold) return;
+        TrackBest(approx);
         if (_count == _keys.Length)
         {
-            Prune();
+            Compact();
             if (_count > _keys.Length / 2)
             {
                 Array.Resize(ref _keys, _keys.Length * 2);
                 Array.Resize(ref _approx, _approx.Length * 2);
             }
-            if (approx < Threshold) return;
         }
         _keys[_count] = key;
         _approx[_count++] = approx;
@@ -39,7 +39,7 @@ internal sealed class ApproxCandidates(int k, int slack)
     /// <summary>Scores every candidate exactly (the same float sum as the exact path) and offers it to <paramref name="topK"/>.</summary>
     public unsafe void RerankInto(TopK topK, IReadOnlyList<ShardSegment> segments, LookupTables tables)
     {
-        Prune();
+        Compact();
         fixed (float* t = tables.ValueArray)
         {
             for (int i = 0; i < _count; i++)
@@ -51,14 +51,35 @@ internal sealed class ApproxCandidates(int k, int slack)
         }
     }
 
-    private void Prune()
+    /// <summary>Adds <paramref name="approx"/> to the k best values and raises the threshold once there are k.</summary>
+    private void TrackBest(int approx)
     {
-        if (_count < k) return;
-        if (_scratch.Length < _count) _scratch = new int[_keys.Length];
-        var sorted = _scratch.AsSpan(0, _count);
-        _approx.AsSpan(0, _count).CopyTo(sorted);
-        sorted.Sort();
-        Threshold = Math.Max(Threshold, sorted[_count - k] - slack);
+        if (_bestCount < k)
+        {
+            int i = _bestCount++;
+            for (int parent; i > 0 && _best[parent = (i - 1) >> 1] > approx; i = parent) _best[i] = _best[parent];
+            _best[i] = approx;
+        }
+        else if (approx > _best[0])
+        {
+            int i = 0;
+            for (int child; (child = 2 * i + 1) < k; i = child)
+            {
+                if (child + 1 < k && _best[child + 1] < _best[child]) child++;
+                if (_best[child] >= approx) break;
+                _best[i] = _best[child];
+            }
+            _best[i] = approx;
+        }
+        else
+        {
+            return;
+        }
+        if (_bestCount == k) Threshold = Math.Max(Threshold, _best[0] - slack);
+    }
+
+    private void Compact()
+    {
         int kept = 0;
         for (int i = 0; i < _count; i++)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Dpq.Formats;
 
 namespace Dpq.Scan;
@@ -5,26 +6,43 @@ namespace Dpq.Scan;
 /// <summary>
 /// Float scoring, scalar: the test oracle and the re-rank of quantized candidates. A score is summed
 /// level 0 first, starting from 0f, in every caller, so the same item always gets the same float.
+/// Kernels are compiled fully optimised at once (AggressiveOptimization): a query calls each only a few
+/// times, each a long loop, which tiered compilation would otherwise run as tier 0 and on-stack replacement.
 /// </summary>
 internal static unsafe class ExactKernels
 {
-    /// <summary>Score of a row-major K = 256 code.</summary>
+    /// <summary>Score of a row-major K = 256 code; four levels per 32-bit read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ScoreRow(byte* code, float* tables, int levels)
     {
         float score = 0f;
-        for (int l = 0; l < levels; l++) score += tables[(l << 8) + code[l]];
+        int l = 0;
+        for (; l + 4 <= levels; l += 4)
+        {
+            uint word = Unsafe.ReadUnaligned<uint>(code + l);
+            float* t = tables + (l << 8);
+            score += t[word & 0xFF];
+            score += t[256 + ((word >> 8) & 0xFF)];
+            score += t[512 + ((word >> 16) & 0xFF)];
+            score += t[768 + (word >> 24)];
+        }
+        for (; l < levels; l++) score += tables[(l << 8) + code[l]];
         return score;
     }
 
     /// <summary>Score of the K = 16 code whose byte 0 is at <paramref name="lane"/> in a 64-item block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ScoreBlocked(byte* lane, float* tables, int levels)
     {
         float score = 0f;
-        for (int l = 0; l < levels; l++)
+        int l = 0;
+        for (; l + 2 <= levels; l += 2)
         {
             int b = lane[(l >> 1) * BlockedCodes.BlockItems];
-            score += tables[(l << 4) + ((l & 1) == 0 ? b & 0xF : b >> 4)];
+            score += tables[(l << 4) + (b & 0xF)];
+            score += tables[(l << 4) + 16 + (b >> 4)];
         }
+        if (l < levels) score += tables[(l << 4) + (lane[(l >> 1) * BlockedCodes.BlockItems] & 0xF)];
         return score;
     }
 
@@ -40,22 +58,54 @@ internal static unsafe class ExactKernels
         }
     }
 
-    public static void Scan<THandler>(ShardSegment segment, float* tables, int levels, int start, int end, ref THandler handler)
+    /// <summary>Scans with <see cref="ExactVector256"/> where asked for and supported (K = 16), else scalar.</summary>
+    public static void Scan<THandler>(ScanPath path, ShardSegment segment, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
-        int bytes = segment.Format.BytesPerCode;
-        bool rowMajor = segment.Layout == CodeLayout.RowMajor;
-        float threshold = handler.Threshold;
         fixed (byte* codes = segment.CodeArray)
         {
-            for (int i = start; i < end; i++)
+            int bytes = segment.Format.BytesPerCode;
+            if (segment.Layout == CodeLayout.RowMajor)
+                ScanRows(codes, bytes, tables, levels, start, end, ref handler);
+            else if (path == ScanPath.ExactVector256 && ExactVector256.IsSupported)
+                ExactVector256.ScanBlocks(codes, bytes, tables, levels, start, end, ref handler);
+            else
+                ScanBlocks(codes, bytes, tables, levels, start, end, ref handler);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScanRows<THandler>(byte* codes, int bytes, float* tables, int levels, int start, int end, ref THandler handler)
+        where THandler : struct, IScoreHandler
+    {
+        float threshold = handler.Threshold;
+        byte* code = codes + (long)start * bytes;
+        for (int i = start; i < end; i++, code += bytes)
+        {
+            float score = ScoreRow(code, tables, levels);
+            if (score >= threshold)
             {
-                float score = rowMajor
-                    ? ScoreRow(codes + (long)i * bytes, tables, levels)
-                    : ScoreBlocked(codes + BlockedCodes.Offset(i, 0, bytes), tables, levels);
+                handler.Offer(i, score);
+                threshold = handler.Threshold;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScanBlocks<THandler>(byte* codes, int bytes, float* tables, int levels, int start, int end, ref THandler handler)
+        where THandler : struct, IScoreHandler
+    {
+        float threshold = handler.Threshold;
+        for (int first = start; first < end; first += BlockedCodes.BlockItems)
+        {
+            byte* block = codes + BlockedCodes.Offset(first, 0, bytes);
+            int count = Math.Min(BlockedCodes.BlockItems, end - first);
+            for (int lane = 0; lane < count; lane++)
+            {
+                float score = ScoreBlocked(block + lane, tables, levels);
                 if (score >= threshold)
                 {
-                    handler.Offer(i, score);
+                    handler.Offer(first + lane, score);
                     threshold = handler.Threshold;
                 }
             }

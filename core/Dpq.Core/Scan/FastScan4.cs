@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Dpq.Formats;
 
 namespace Dpq.Scan;
@@ -11,6 +13,8 @@ namespace Dpq.Scan;
 /// in 16-bit lanes: adding a byte pair as one ushort accumulates (even item) + 256 × (odd item), and a
 /// second accumulator of the ushort shifted right by 8 recovers the odd items, so no widening is needed.
 /// Sums stay below 64 × 255 &lt; 2^15, so signed 16-bit compares against the threshold are exact.
+/// Kernels are compiled fully optimised at once (AggressiveOptimization): a query calls each only a few
+/// times, each a long loop, which tiered compilation would otherwise run as tier 0 and on-stack replacement.
 /// </summary>
 internal static unsafe class FastScan4
 {
@@ -38,6 +42,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanScalar<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -59,6 +64,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanVector256<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -92,6 +98,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanVector512<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -127,17 +134,31 @@ internal static unsafe class FastScan4
 
     private static void Accumulate(Vector256<byte> table, Vector256<byte> indices, ref Vector256<ushort> total, ref Vector256<ushort> odd)
     {
-        var looked = Vector256.ShuffleNative(table, indices).AsUInt16();
+        var looked = Shuffle(table, indices).AsUInt16();
         total += looked;
         odd += looked >> 8;
     }
 
     private static void Accumulate(Vector512<byte> table, Vector512<byte> indices, ref Vector512<ushort> total, ref Vector512<ushort> odd)
     {
-        var looked = Vector512.ShuffleNative(table, indices).AsUInt16();
+        var looked = Shuffle(table, indices).AsUInt16();
         total += looked;
         odd += looked >> 8;
     }
+
+    /// <summary>
+    /// vpshufb. The table repeats in every 128-bit lane and indices are below 16, so the in-lane instruction
+    /// gives the full-width answer; Vector256/512.ShuffleNative would instead emulate a cross-lane byte
+    /// shuffle (two vpshufb, a permute and a blend on AVX2). Without the instruction set, ShuffleNative's
+    /// software fallback computes the same bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Shuffle(Vector256<byte> table, Vector256<byte> indices) =>
+        Avx2.IsSupported ? Avx2.Shuffle(table, indices) : Vector256.ShuffleNative(table, indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Shuffle(Vector512<byte> table, Vector512<byte> indices) =>
+        Avx512BW.IsSupported ? Avx512BW.Shuffle(table, indices) : Vector512.ShuffleNative(table, indices);
 
     /// <summary>Bit i set when item i (byte lane i) of the 32 has a sum &gt;= threshold.</summary>
     private static uint Passing(Vector256<ushort> even, Vector256<ushort> odd, Vector256<short> threshold)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -10,6 +11,8 @@ namespace Dpq.Scan;
 /// not fit a byte shuffle, so the vector kernel gathers (AVX2 vpgatherdd) eight 32-bit table entries per
 /// level for eight items whose code words it loads four levels at a time; it needs AVX2 and codes of a
 /// multiple of 4 bytes, and falls back to the scalar kernel otherwise and for the last items of a chunk.
+/// Kernels are compiled fully optimised at once (AggressiveOptimization): a query calls each only a few
+/// times, each a long loop, which tiered compilation would otherwise run as tier 0 and on-stack replacement.
 /// </summary>
 internal static unsafe class FastScan8
 {
@@ -29,6 +32,7 @@ internal static unsafe class FastScan8
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanScalar<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {
@@ -36,8 +40,14 @@ internal static unsafe class FastScan8
         byte* code = codes + (long)start * bytes;
         for (int i = start; i < end; i++, code += bytes)
         {
-            int sum = 0;
-            for (int l = 0; l < levels; l++) sum += lut[(l << 8) + code[l]];
+            int sum = 0, l = 0;
+            for (; l + 4 <= levels; l += 4)
+            {
+                uint word = Unsafe.ReadUnaligned<uint>(code + l);
+                byte* t = lut + (l << 8);
+                sum += t[word & 0xFF] + t[256 + ((word >> 8) & 0xFF)] + t[512 + ((word >> 16) & 0xFF)] + t[768 + (word >> 24)];
+            }
+            for (; l < levels; l++) sum += lut[(l << 8) + code[l]];
             if (sum >= threshold)
             {
                 handler.Offer(i, sum);
@@ -47,6 +57,7 @@ internal static unsafe class FastScan8
     }
 
     /// <summary>Scans whole groups of 8 items; returns the first item it left for the scalar kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ScanGather<THandler>(byte* codes, int bytes, int* wide, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
     {

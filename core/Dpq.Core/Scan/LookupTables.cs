@@ -28,7 +28,8 @@ public sealed class LookupTables
         }
         Codewords = codewords;
         Levels = levels;
-        _values = values;
+        // A copy: the checks above must still hold when the caller reuses its array.
+        _values = (float[])values.Clone();
     }
 
     public int Codewords { get; }

@@ -9,6 +9,12 @@ public enum ScanPath
     /// <summary>Float table sums for every item, scalar: the test oracle.</summary>
     Exact,
 
+    /// <summary>
+    /// Float table sums for every item, eight K = 16 items per AVX2 vector (bit-identical to <see cref="Exact"/>);
+    /// K = 256, and CPUs without AVX2, run the scalar kernel.
+    /// </summary>
+    ExactVector256,
+
     /// <summary>8-bit tables, scalar sums, exact re-rank of the candidates.</summary>
     QuantizedScalar,
 

@@ -20,7 +20,7 @@ internal sealed unsafe class ScanWorker(IReadOnlyList<ShardSegment> segments, Lo
         {
             var handler = new TopKHandler(_topK, chunk.Segment, filter);
             fixed (float* t = tables.ValueArray)
-                ExactKernels.Scan(segment, t, tables.Levels, chunk.Start, chunk.End, ref handler);
+                ExactKernels.Scan(path, segment, t, tables.Levels, chunk.Start, chunk.End, ref handler);
             return;
         }
         var approx = new ApproxHandler(_candidates, chunk.Segment, filter);

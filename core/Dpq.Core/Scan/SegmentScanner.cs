@@ -34,7 +34,7 @@ public static class SegmentScanner
         var chunks = Chunk(segments, options.ChunkItems);
         int threads = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
         ScanPath path = Resolve(options.Path);
-        QuantizedTables? quantized = path == ScanPath.Exact ? null : QuantizedTables.Create(tables);
+        QuantizedTables? quantized = path is ScanPath.Exact or ScanPath.ExactVector256 ? null : QuantizedTables.Create(tables);
         ScanWorker NewWorker() => new(segments, tables, quantized, path, k, options.Labels);
 
         var result = new TopK(k);

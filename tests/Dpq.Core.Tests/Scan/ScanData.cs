@@ -60,7 +60,7 @@ internal sealed class ScanData
     }
 
     public static readonly ScanPath[] AllPaths =
-        [ScanPath.Exact, ScanPath.QuantizedScalar, ScanPath.QuantizedVector256, ScanPath.QuantizedVector512, ScanPath.Auto];
+        [ScanPath.Exact, ScanPath.ExactVector256, ScanPath.QuantizedScalar, ScanPath.QuantizedVector256, ScanPath.QuantizedVector512, ScanPath.Auto];
 
     /// <summary>Every path on one thread, then every path on two threads with 64-item chunks, all equal to the reference.</summary>
     public void AssertAllPathsMatch(LookupTables tables, int k, LabelFilter? labels = null)
