@@ -51,11 +51,14 @@ start() {
   local bin="$REPO_ROOT/node_modules/.bin/azurite"
   [ -x "$bin" ] || die "Azurite is not installed: run ./dpq setup"
   mkdir -p "$DATA_DIR"
-  setsid "$bin" --silent --location "$DATA_DIR" --skipApiVersionCheck --disableTelemetry --loose \
+  rm -f "$PID_FILE"
+  # setsid forks when its caller leads a process group (job control), so the child records its own pid.
+  DPQ_PID_FILE="$PID_FILE" setsid bash -c 'echo $$ >"$DPQ_PID_FILE"; exec "$0" "$@"' "$bin" --silent --location "$DATA_DIR" \
+    --skipApiVersionCheck --disableTelemetry --loose \
     --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" \
     --tableHost 127.0.0.1 --tablePort "$TABLE_PORT" >"$LOG_FILE" 2>&1 </dev/null &
-  local pid=$!
-  echo "$pid" >"$PID_FILE"
+  for _ in $(seq 1 50); do [ -s "$PID_FILE" ] && break; sleep 0.1; done
+  local pid; pid=$(cat "$PID_FILE" 2>/dev/null) || die "Azurite did not start (log: $LOG_FILE)"
   for _ in $(seq 1 150); do
     if answers; then say "Azurite up (pid $pid, data in .build/azurite)"; return 0; fi
     kill -0 "$pid" 2>/dev/null || { cat "$LOG_FILE" >&2; rm -f "$PID_FILE"; die "Azurite exited during start (log above)"; }

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# ./dpq demo: the main job, run locally. Today: train the default DPQ model on Fashion-MNIST (once;
-# reused afterwards) and evaluate it at every code length, with plots.
+# ./dpq demo [--keep] [--retrain] [--count N] [--queries Q]: the main job, run locally.
+#  1. a trained model: the default one is trained once into .build/models/default (progress shown);
+#  2. the local stack: Azurite, the functions host (blob trigger + HTTP query) and the encode worker;
+#  3. N Fashion-MNIST images uploaded as PNG blobs with their class as metadata, indexed by the
+#     pipeline (upload -> blob trigger -> queue -> worker -> table + manifest);
+#  4. sample queries through the HTTP function: precision@10 and latency at every code length.
+# The stack is stopped at the end unless --keep is given (then: ./dpq down).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 model_dir="$BUILD_DIR/models/default"
-out_dir="$BUILD_DIR/demo"
-for a in "$@"; do
-  case "$a" in
+keep=0
+demo_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
     --retrain) rm -rf "$model_dir" ;;
-    *) die "unknown demo option '$a' (try: ./dpq demo [--retrain])" ;;
+    --count|--queries|--seed) [ $# -ge 2 ] || die "$1 needs a value"; demo_args+=("$1" "$2"); shift ;;
+    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--queries Q])" ;;
   esac
+  shift
 done
 
+cli="$REPO_ROOT/core/Dpq.Cli/bin/Release/net10.0/dpq-cli"
 if [ -f "$model_dir/model.json" ]; then
-  say "using the trained model in .build/models/default (./dpq demo --retrain to train anew)"
+  say "using the trained model in .build/models/default (./dpq demo --retrain trains anew)"
 else
-  say "training the default DPQ model on the 60,000 Fashion-MNIST training images"
-  "$REPO_ROOT/dpq" train --dataset fashion-mnist --out "$model_dir"
+  say "training the default DPQ model on the 60,000 Fashion-MNIST training images (about 10 minutes here)"
+  "$cli" train --dataset fashion-mnist --out "$model_dir"
 fi
-mkdir -p "$out_dir"
-say "evaluating: 10,000 test queries against the 60,000 training images stored as codes"
-"$REPO_ROOT/dpq" eval --model "$model_dir" --json "$out_dir/eval.json"
-say "done: results in .build/demo/eval.json, plots in .build/demo/*.png"
+
+if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
+"$REPO_ROOT/scripts/stack.sh" start
+DpqStorage="$("$REPO_ROOT/scripts/azurite.sh" connection-string)" \
+  "$cli" demo-run --model "$model_dir" --url "$("$REPO_ROOT/scripts/stack.sh" url)" "${demo_args[@]}"
+if [ $keep -eq 1 ]; then
+  say "the stack keeps running: query URL $("$REPO_ROOT/scripts/stack.sh" url)/api/query; stop it with ./dpq down"
+fi

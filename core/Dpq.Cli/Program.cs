@@ -7,4 +7,6 @@ return await CommandLine.RunAsync(args, new Dictionary<string, Func<string[], Ca
     ["train"] = TrainCommand.RunAsync,
     ["eval"] = EvalCommand.RunAsync,
     ["bench"] = BenchCommand.RunAsync,
+    ["publish"] = PublishCommand.RunAsync,
+    ["demo-run"] = DemoCommand.RunAsync,
 });

@@ -26,6 +26,7 @@ public static class DpqCoreServiceCollectionExtensions
 
         services.TryAddSingleton<UploadIntake>();
         services.TryAddSingleton<IntakePoison>();
+        services.TryAddSingleton<IndexReconciler>();
         services.TryAddSingleton<RetrainScheduler>();
         services.TryAddSingleton<ActiveModelCache>();
         services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<ActiveModelCache>());

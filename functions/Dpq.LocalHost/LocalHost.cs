@@ -26,9 +26,11 @@ public static class LocalHost
         var defaults = new Dictionary<string, string?>(names.ToSettings())
         {
             ["DPQ_RETRAIN_SCHEDULE"] = builder.Configuration["DPQ_RETRAIN_SCHEDULE"] ?? "0 0 3 * * *",
+            ["DPQ_RECONCILE_SCHEDULE"] = builder.Configuration["DPQ_RECONCILE_SCHEDULE"] ?? "*/20 * * * * *",
             ["AzureWebJobsStorage"] = builder.Configuration["AzureWebJobsStorage"] ?? builder.Configuration[StorageConnection.DefaultName],
         };
         builder.Configuration.AddInMemoryCollection(defaults);
+        builder.Configuration.AddInMemoryCollection(HostJsonExtensions(Path.Combine(AppContext.BaseDirectory, "host.json")));
         if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
             builder.WebHost.UseUrls(DefaultUrl);
 
@@ -47,5 +49,19 @@ public static class LocalHost
         app.MapGet("/api/index", async (QueryHttpHandler handler, CancellationToken ct) =>
             HttpAnswerResult.From(await handler.StatusAsync(ct)));
         return app;
+    }
+
+    /// <summary>
+    /// The "extensions" of the repository's host.json (queue batch size, polling, dequeue count...)
+    /// as the WebJobs SDK reads them ("AzureWebJobs:extensions:..."), so one file configures the
+    /// triggers in Azure and here alike.
+    /// </summary>
+    private static IEnumerable<KeyValuePair<string, string?>> HostJsonExtensions(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"host.json not found next to the local host at {path}", path);
+        var hostJson = new ConfigurationBuilder().AddJsonFile(path).Build();
+        return hostJson.GetSection("extensions").AsEnumerable()
+            .Where(kv => kv.Value is not null)
+            .Select(kv => new KeyValuePair<string, string?>("AzureWebJobs:" + kv.Key, kv.Value));
     }
 }

@@ -31,3 +31,11 @@ public sealed class LocalRetrainTimerTrigger(RetrainScheduler scheduler)
     public Task Run([TimerTrigger("%DPQ_RETRAIN_SCHEDULE%")] TimerInfo timer, CancellationToken cancellationToken) =>
         scheduler.RequestAsync(timer.ScheduleStatus?.Next ?? DateTime.UtcNow, cancellationToken);
 }
+
+/// <summary>Twin of ReconcileTimerTrigger.</summary>
+public sealed class LocalReconcileTimerTrigger(IndexReconciler reconciler)
+{
+    [FunctionName("ReconcileTimerTrigger")]
+    public Task Run([TimerTrigger("%DPQ_RECONCILE_SCHEDULE%")] TimerInfo timer, CancellationToken cancellationToken) =>
+        reconciler.RunAsync(cancellationToken);
+}

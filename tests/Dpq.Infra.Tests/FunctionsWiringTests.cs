@@ -28,7 +28,7 @@ public sealed class FunctionsWiringTests
     [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
-        Assert.Equal(["BlobUploadTrigger", "IndexStatus", "IntakePoisonTrigger", "Query", "RetrainTimerTrigger"], Functions().Keys.Order());
+        Assert.Equal(["BlobUploadTrigger", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "RetrainTimerTrigger"], Functions().Keys.Order());
     }
 
     [Fact]
@@ -71,6 +71,9 @@ public sealed class FunctionsWiringTests
         Assert.Equal(Trigger(functions["IntakePoisonTrigger"]).GetProperty("queueName").GetString(), queue.QueueName);
         var timer = typeof(LocalRetrainTimerTrigger).GetMethod("Run")!.GetParameters()[0].GetCustomAttribute<TimerTriggerAttribute>()!;
         Assert.Equal(Trigger(functions["RetrainTimerTrigger"]).GetProperty("schedule").GetString(), timer.ScheduleExpression);
+        var reconcile = typeof(LocalReconcileTimerTrigger).GetMethod("Run")!.GetParameters()[0].GetCustomAttribute<TimerTriggerAttribute>()!;
+        Assert.Equal(Trigger(functions["ReconcileTimerTrigger"]).GetProperty("schedule").GetString(), reconcile.ScheduleExpression);
+        Assert.Equal("%DPQ_RECONCILE_SCHEDULE%", reconcile.ScheduleExpression);
     }
 
     [Fact]

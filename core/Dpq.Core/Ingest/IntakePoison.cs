@@ -11,7 +11,7 @@ namespace Dpq.Ingest;
 /// </summary>
 public sealed class IntakePoison(StorageClients storage, TimeProvider time, ILogger<IntakePoison> logger)
 {
-    public const string QueueName = "webjobs-blobtrigger-poison";
+    public const string QueueName = StorageNames.BlobTriggerPoisonQueue;
 
     public async Task RecordAsync(string message, CancellationToken cancellationToken = default)
     {

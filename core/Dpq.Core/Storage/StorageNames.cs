@@ -88,6 +88,9 @@ public sealed record StorageNames
     /// <summary>Where messages that failed too often go: "{queue}-poison", the Functions host's convention.</summary>
     public string EncodePoisonQueue => EncodeQueue + "-poison";
 
-    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue, TrainQueue];
+    /// <summary>Where the Functions/WebJobs host puts blob-trigger invocations that failed too often.</summary>
+    public const string BlobTriggerPoisonQueue = "webjobs-blobtrigger-poison";
+
+    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue, TrainQueue, BlobTriggerPoisonQueue];
     public IEnumerable<string> Tables => [CodesTable, ManifestsTable, FailuresTable];
 }

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Dpq.Data;
+using Dpq.Imaging;
+using Dpq.Ingest;
+
+namespace Dpq.Cli;
+
+/// <summary>
+/// dpq demo-run --model DIR --url URL [--count N] [--queries Q] [--seed S]: the client half of
+/// ./dpq demo, against a running local stack. Publishes the model, uploads N Fashion-MNIST training
+/// images as PNG blobs (class in metadata), waits until the index has them all, then sends Q test
+/// images to the HTTP query function at every code length and reports precision@10 and latency.
+/// </summary>
+public static class DemoCommand
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var o = new Options(args);
+        var modelDir = o.Required("model");
+        var url = o.Required("url").TrimEnd('/');
+        var count = o.Int("count", 3000, 1, 60000);
+        var queries = o.Int("queries", 200, 1, 10000);
+        var seed = o.Int("seed", 1);
+        var timeout = TimeSpan.FromSeconds(o.Int("timeout", 900, 10));
+        o.EnsureAllRead();
+
+        var storage = Storage.FromEnvironment();
+        await storage.EnsureCreatedAsync(cancellationToken);
+        var version = await PublishCommand.PublishAndActivateAsync(storage, modelDir, cancellationToken);
+        Console.WriteLine($"model {version} published and active");
+
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(60) };
+        var baseline = await WaitForModelAsync(http, version, cancellationToken);
+
+        var train = FashionMnist.Load(DatasetSplit.Train);
+        var picked = Enumerable.Range(0, train.Count).ToArray();
+        new Random(seed).Shuffle(picked);
+        var upload = new ProgressBar("uploading", count);
+        var clock = Stopwatch.StartNew();
+        var uploaded = await BulkUploader.UploadAsync(storage.Container(storage.Names.ImagesContainer), train, picked[..count],
+            i => $"demo/fashion-mnist-train-{i:00000}.png", 16, new Progress<UploadProgress>(p => upload.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already there" : null)), cancellationToken);
+        upload.Report(count);
+        var uploadSeconds = clock.Elapsed.TotalSeconds;
+
+        var expected = baseline + uploaded.Count;
+        var indexing = new ProgressBar("indexing ", uploaded.Count);
+        long indexed;
+        while (true)
+        {
+            indexed = await IndexedItemsAsync(http, cancellationToken);
+            indexing.Report((int)Math.Min(indexed - baseline, uploaded.Count));
+            if (indexed >= expected) break;
+            if (clock.Elapsed > timeout)
+            {
+                Console.Error.WriteLine($"\ndpq demo: only {indexed - baseline} of {uploaded.Count} uploads indexed after {timeout.TotalSeconds:F0} s; see .build/run/*.log and the failures table");
+                return 1;
+            }
+            await Task.Delay(250, cancellationToken);
+        }
+        var ingestSeconds = clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"indexed {uploaded.Count} new images in {ingestSeconds:F1} s from the first upload "
+            + $"({uploaded.Count / ingestSeconds:F0} images/s end to end; upload alone {uploadSeconds:F1} s); index holds {indexed}");
+
+        await RunQueriesAsync(http, queries, seed, cancellationToken);
+        Console.WriteLine($"try it: curl -s -X POST -H 'Content-Type: image/png' --data-binary @some.png '{url}/api/query?k=10&bits=16'");
+        return 0;
+    }
+
+    private static async Task<long> WaitForModelAsync(HttpClient http, string version, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < 240; i++)
+        {
+            using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
+            if (status.RootElement.GetProperty("modelVersion").GetString() == version)
+                return status.RootElement.GetProperty("indexedItems").GetInt64();
+            await Task.Delay(250, cancellationToken);
+        }
+        throw new TimeoutException($"the query function did not switch to model {version} within 60 s");
+    }
+
+    private static async Task<long> IndexedItemsAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
+        return status.RootElement.GetProperty("indexedItems").GetInt64();
+    }
+
+    private static async Task RunQueriesAsync(HttpClient http, int queries, int seed, CancellationToken cancellationToken)
+    {
+        var test = FashionMnist.Load(DatasetSplit.Test);
+        var picks = Enumerable.Range(0, test.Count).ToArray();
+        new Random(seed + 1).Shuffle(picks);
+        picks = picks[..queries];
+        var pngs = picks.Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height)).ToArray();
+
+        using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
+        var bitsList = status.RootElement.GetProperty("codeLengths").EnumerateArray().Select(e => e.GetInt32()).ToList();
+        Console.WriteLine($"\n{queries} test-image queries through POST /api/query, k=10 (precision@10: share of the 10 results in the query's class)");
+        Console.WriteLine("  bits  precision@10  latency p50 ms  p99 ms  (server scan p50 ms)");
+        foreach (var bits in bitsList)
+        {
+            var latencies = new List<double>();
+            var scans = new List<double>();
+            double precision = 0;
+            for (var q = 0; q < picks.Length; q++)
+            {
+                using var content = new ByteArrayContent(pngs[q]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+                var watch = Stopwatch.StartNew();
+                using var response = await http.PostAsync($"api/query?k=10&bits={bits}", content, cancellationToken);
+                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                latencies.Add(watch.Elapsed.TotalMilliseconds);
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
+                using var doc = JsonDocument.Parse(body);
+                var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+                precision += results.Count(r => r.GetProperty("label").ValueKind == JsonValueKind.Number && r.GetProperty("label").GetInt32() == test.Labels[picks[q]]) / 10.0;
+                scans.Add(doc.RootElement.GetProperty("timingsMs").GetProperty("scan").GetDouble());
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {bits,4}  {precision / picks.Length,12:F3}  {Percentile(latencies, 0.5),14:F2}  {Percentile(latencies, 0.99),6:F2}  ({Percentile(scans, 0.5):F3})"));
+        }
+    }
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}

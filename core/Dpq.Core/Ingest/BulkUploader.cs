@@ -1,0 +1,48 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Dpq.Data;
+using Dpq.Imaging;
+
+namespace Dpq.Ingest;
+
+/// <summary>How far a bulk upload has come.</summary>
+public readonly record struct UploadProgress(int Done, int Total, int Skipped);
+
+/// <summary>
+/// Uploads images of a data set as PNG blobs with their class as metadata "label", many at a time.
+/// A blob that already exists is skipped (a conditional create), so a repeated upload neither
+/// duplicates nor re-triggers work.
+/// </summary>
+public static class BulkUploader
+{
+    public static async Task<IReadOnlyList<string>> UploadAsync(BlobContainerClient container, ImageSet images, IReadOnlyList<int> indices,
+        Func<int, string> blobName, int parallelism, IProgress<UploadProgress>? progress, CancellationToken cancellationToken = default)
+    {
+        var uploaded = new System.Collections.Concurrent.ConcurrentBag<string>();
+        int done = 0, skipped = 0;
+        await Parallel.ForEachAsync(indices, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (index, ct) =>
+        {
+            var name = blobName(index);
+            var png = ImagePreprocessor.EncodePng(images.Pixels.AsSpan(index * images.PixelsPerImage, images.PixelsPerImage), images.Width, images.Height);
+            var options = new BlobUploadOptions
+            {
+                HttpHeaders = new BlobHttpHeaders { ContentType = "image/png" },
+                Metadata = new Dictionary<string, string> { ["label"] = images.Labels[index].ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+            };
+            try
+            {
+                await container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(png), options, ct);
+                uploaded.Add(name);
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412)
+            {
+                Interlocked.Increment(ref skipped);
+            }
+            var n = Interlocked.Increment(ref done);
+            progress?.Report(new UploadProgress(n, indices.Count, Volatile.Read(ref skipped)));
+        });
+        return [.. uploaded];
+    }
+}

@@ -1,0 +1,54 @@
+using Azure.Data.Tables;
+using Dpq.Indexing;
+using Dpq.Models;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.Ingest;
+
+/// <summary>What one reconcile pass found.</summary>
+public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missing);
+
+/// <summary>
+/// The safety net under the blob trigger: lists the images container and sends every settled blob
+/// that has neither a code row for the active model nor a failure record through intake again.
+/// Trigger notifications can be lost (the polling blob trigger misses blobs under load; Event Grid
+/// deliveries can expire), and an image must never be silently left out of the index. A pass only
+/// runs while the encode queue is empty, so work already in flight is not enqueued twice.
+/// </summary>
+public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
+{
+    /// <summary>Blobs younger than this may still be on their way through the trigger.</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(15);
+
+    public async Task<ReconcileResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        var model = await models.GetAsync(cancellationToken);
+        if (model is null) return new ReconcileResult(false, "no active model", 0, 0);
+        var queue = await storage.Queue(storage.Names.EncodeQueue).GetPropertiesAsync(cancellationToken);
+        if (queue.Value.ApproximateMessagesCount > 0) return new ReconcileResult(false, "encode queue busy", 0, 0);
+
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        var version = model.ModelVersion;
+        // Every shard partition of this version: "{version}_s000" .. "{version}_s999".
+        var from = version + "_s";
+        var to = version + "_t";
+        await foreach (var row in storage.Table(storage.Names.CodesTable).QueryAsync<TableEntity>(
+            e => e.PartitionKey.CompareTo(from) >= 0 && e.PartitionKey.CompareTo(to) < 0, select: ["RowKey"], cancellationToken: cancellationToken))
+            known.Add(row.RowKey);
+        foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
+            known.Add(ImageId.FromBlobName(failure.BlobName).ToString());
+
+        var settled = time.GetUtcNow() - SettleTime;
+        int blobs = 0, missing = 0;
+        await foreach (var blob in storage.Container(storage.Names.ImagesContainer).GetBlobsAsync(cancellationToken: cancellationToken))
+        {
+            blobs++;
+            if (blob.Properties.LastModified > settled || known.Contains(ImageId.FromBlobName(blob.Name).ToString())) continue;
+            missing++;
+            await intake.HandleAsync(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+        }
+        if (missing > 0) logger.LogWarning("Reconcile: {Missing} of {Blobs} images were not indexed for {ModelVersion}; sent through intake again", missing, blobs, version);
+        return new ReconcileResult(true, "done", blobs, missing);
+    }
+}

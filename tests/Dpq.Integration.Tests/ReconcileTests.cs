@@ -1,0 +1,46 @@
+using Dpq.Indexing;
+using Dpq.Ingest;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dpq.Integration.Tests;
+
+public sealed class ReconcileTests
+{
+    /// <summary>The real clock, moved ahead, so that freshly uploaded blobs count as settled.</summary>
+    private sealed class AheadClock(TimeSpan ahead) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
+    }
+
+    [Fact]
+    public async Task UploadsThatNoTriggerDeliveredAreIndexedByTheNextPass()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        for (var i = 0; i < 6; i++) await Images.UploadAsync(images, TinyModel.TestImages, i);
+        await Images.UploadAsync(images, "bad/corrupt.png", [.. Images.Png(TinyModel.TestImages, 9)[..30], 1, 2, 3], null);
+        // The trigger delivered images 0-1 and the corrupt one; 2-5 were "lost".
+        foreach (var name in new[] { Images.Name(0), Images.Name(1), "bad/corrupt.png" })
+            await p.Intake.HandleBlobAsync(images.GetBlobClient(name));
+
+        var busy = await reconciler.RunAsync();
+        Assert.False(busy.Ran); // work is in flight: nothing is enqueued twice
+        await p.DrainAllAsync();
+
+        var pass = await reconciler.RunAsync();
+        Assert.True(pass.Ran);
+        Assert.Equal(7, pass.Blobs);
+        Assert.Equal(4, pass.Missing); // not the indexed ones, not the recorded failure
+        Assert.Equal(4, (await p.DrainAllAsync()).Indexed);
+        Assert.Equal(6, (await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync()).Count);
+
+        var again = await reconciler.RunAsync();
+        Assert.Equal(0, again.Missing);
+
+        // Fresh uploads are left to the trigger for a while.
+        var sameTime = new IndexReconciler(p.Storage, p.Models, p.Intake, TimeProvider.System, NullLogger<IndexReconciler>.Instance);
+        await Images.UploadAsync(images, TinyModel.TestImages, 7);
+        Assert.Equal(0, (await sameTime.RunAsync()).Missing);
+    }
+}
