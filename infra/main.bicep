@@ -1,7 +1,7 @@
-// DPQ Serverless: the whole deployment. Today: storage and the managed identity with its roles.
-// The Function App (Flex Consumption), the Event Grid subscription and the GPU worker (Container
-// Apps) are added as those parts land; their connection settings are identity-based, named
-// `<Connection>__blobServiceUri`, `__queueServiceUri`, `__tableServiceUri`, `__credential`, `__clientId`.
+// DPQ Serverless: the whole deployment (docs/deploy.md). Storage without shared keys, one user-assigned
+// managed identity for every component, the Function App on Flex Consumption, the Event Grid
+// system topic for blob-created events, and the GPU worker on Container Apps scaled by KEDA.
+// eventgrid-subscription.bicep completes the Event Grid wiring once the function code is deployed.
 targetScope = 'resourceGroup'
 
 @description('Short name of the environment, used in resource names (e.g. dev, prod).')
@@ -12,8 +12,27 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
+@description('Container image of the GPU worker (gpu-worker/Dockerfile).')
+param workerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+
+@description('NCRONTAB schedule of retraining requests.')
+param retrainSchedule string = '0 0 3 * * 0'
+
+@description('NCRONTAB schedule of the reconcile sweep.')
+param reconcileSchedule string = '0 */15 * * * *'
+
 var suffix = uniqueString(resourceGroup().id, environmentName)
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
+var names = {
+  DPQ_IMAGES_CONTAINER: 'images'
+  DPQ_MODELS_CONTAINER: 'models'
+  DPQ_SEGMENTS_CONTAINER: 'segments'
+  DPQ_ENCODE_QUEUE: 'encode-requests'
+  DPQ_TRAIN_QUEUE: 'train-requests'
+  DPQ_CODES_TABLE: 'codes'
+  DPQ_MANIFESTS_TABLE: 'manifests'
+  DPQ_FAILURES_TABLE: 'failures'
+}
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
@@ -34,9 +53,65 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
-// The names the apps use for an identity-based connection called "DpqStorage".
-output DPQSTORAGE__blobServiceUri string = storage.outputs.blobEndpoint
-output DPQSTORAGE__queueServiceUri string = storage.outputs.queueEndpoint
-output DPQSTORAGE__tableServiceUri string = storage.outputs.tableEndpoint
-output DPQSTORAGE__clientId string = identity.outputs.clientId
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    name: 'dpq-${environmentName}-${suffix}'
+    location: location
+    tags: tags
+  }
+}
+
+module functions 'modules/functionapp.bicep' = {
+  name: 'functions'
+  params: {
+    name: 'func-dpq-${environmentName}-${suffix}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    appSettings: union(names, {
+      DPQ_RETRAIN_SCHEDULE: retrainSchedule
+      DPQ_RECONCILE_SCHEDULE: reconcileSchedule
+      Models__CacheDirectory: '/tmp/dpq-models'
+    })
+  }
+}
+
+module events 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  params: {
+    name: 'evgt-dpq-${environmentName}-${suffix}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+  }
+}
+
+module worker 'modules/worker.bicep' = {
+  name: 'worker'
+  params: {
+    name: 'ca-dpq-worker-${environmentName}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    logAnalyticsCustomerId: monitoring.outputs.workspaceCustomerId
+    logAnalyticsWorkspaceName: 'log-dpq-${environmentName}-${suffix}'
+    encodeQueue: names.DPQ_ENCODE_QUEUE
+    image: workerImage
+  }
+}
+
+// The names the apps use for the identity-based connection called "DpqStorage".
+output DpqStorage__blobServiceUri string = storage.outputs.blobEndpoint
+output DpqStorage__queueServiceUri string = storage.outputs.queueEndpoint
+output DpqStorage__tableServiceUri string = storage.outputs.tableEndpoint
+output DpqStorage__clientId string = identity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_FUNCTION_APP_NAME string = functions.outputs.name
+output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.name
+output AZURE_WORKER_APP_NAME string = worker.outputs.name

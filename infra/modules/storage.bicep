@@ -11,10 +11,10 @@ param location string
 param tags object = {}
 
 @description('Blob containers to create.')
-param containers array = [ 'images', 'models', 'segments' ]
+param containers array = [ 'images', 'models', 'segments', 'deployments' ]
 
 @description('Queues to create.')
-param queues array = [ 'encode-requests', 'encode-requests-poison' ]
+param queues array = [ 'encode-requests', 'encode-requests-poison', 'train-requests', 'webjobs-blobtrigger-poison' ]
 
 @description('Tables to create.')
 param tables array = [ 'codes', 'manifests', 'failures' ]

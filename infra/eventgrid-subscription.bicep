@@ -1,0 +1,35 @@
+// Subscribes the Function App's blob trigger to blob-created events in the images container.
+// Deployed after the code, when the "blobs_extension" system key exists.
+targetScope = 'resourceGroup'
+
+param systemTopicName string
+param functionAppName string
+param imagesContainer string = 'images'
+
+resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' existing = {
+  name: systemTopicName
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionAppName
+}
+
+var blobsKey = listKeys('${app.id}/host/default', '2024-04-01').systemKeys.blobs_extension
+
+resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
+  parent: topic
+  name: 'blob-upload-trigger'
+  properties: {
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: 'https://${app.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.BlobUploadTrigger&code=${blobsKey}'
+      }
+    }
+    filter: {
+      includedEventTypes: [ 'Microsoft.Storage.BlobCreated' ]
+      subjectBeginsWith: '/blobServices/default/containers/${imagesContainer}/'
+    }
+    retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
+  }
+}

@@ -1,0 +1,98 @@
+// The GPU worker on Azure Container Apps: a serverless GPU workload profile, scaled by KEDA on the
+// length of the encode queue (to zero when it is empty), signed in with the managed identity.
+
+param name string
+param location string
+param tags object = {}
+param identityId string
+param identityClientId string
+param storageAccountName string
+param logAnalyticsCustomerId string
+param logAnalyticsWorkspaceName string
+param encodeQueue string
+param image string
+
+@description('Serverless GPU workload profile type.')
+param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+
+@minValue(1)
+@maxValue(50)
+param maxReplicas int = 10
+
+@description('Queue messages per replica before KEDA adds one.')
+param messagesPerReplica int = 512
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: logAnalyticsWorkspaceName
+}
+
+resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
+  name: 'cae-${name}'
+  location: location
+  tags: tags
+  properties: {
+    appLogsConfiguration: {
+      destination: 'log-analytics'
+      logAnalyticsConfiguration: {
+        customerId: logAnalyticsCustomerId
+        sharedKey: workspace.listKeys().primarySharedKey
+      }
+    }
+    workloadProfiles: [
+      { name: 'Consumption', workloadProfileType: 'Consumption' }
+      { name: 'gpu', workloadProfileType: gpuProfileType }
+    ]
+  }
+}
+
+resource app 'Microsoft.App/containerApps@2025-01-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'worker' })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    environmentId: environment.id
+    workloadProfileName: 'gpu'
+    template: {
+      containers: [
+        {
+          name: 'worker'
+          image: image
+          resources: { cpu: json('8'), memory: '56Gi' }
+          env: [
+            { name: 'DpqStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
+            { name: 'DpqStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
+            { name: 'DpqStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
+            { name: 'DpqStorage__credential', value: 'managedidentity' }
+            { name: 'DpqStorage__clientId', value: identityClientId }
+            { name: 'DPQ_ENCODE_QUEUE', value: encodeQueue }
+          ]
+        }
+      ]
+      scale: {
+        minReplicas: 0
+        maxReplicas: maxReplicas
+        rules: [
+          {
+            name: 'encode-queue'
+            azureQueue: {
+              accountName: storage.name
+              queueName: encodeQueue
+              queueLength: messagesPerReplica
+              identity: identityId
+            }
+          }
+        ]
+      }
+    }
+  }
+}
+
+output name string = app.name
