@@ -22,6 +22,8 @@ public sealed class ProductQuantizer
     public int Centroids { get; }
     public int SubDimension => Dimension / SubQuantizers;
 
+    public ReadOnlySpan<float> Centroid(int sub, int index) => _centroids[sub].AsSpan(index * SubDimension, SubDimension);
+
     public static ProductQuantizer Train(float[] features, int count, int dimension, int subQuantizers, int seed, int centroids = 256, int iterations = 25)
     {
         if (subQuantizers < 1 || dimension % subQuantizers != 0)

@@ -20,6 +20,7 @@ public sealed class Ranking
     {
         int n = scores.Length;
         if (order.Length < n) throw new ArgumentException("order shorter than scores", nameof(order));
+        if (n == 0) return;
         if (_keys.Length < n)
         {
             _keys = new uint[n];

@@ -52,16 +52,19 @@ public sealed class QuantizationBlock : nn.Module
     }
 
     /// <summary>
-    /// The nearest codeword per row, from sum((r - c)^2) over dimensions: the same arithmetic as
-    /// Codebooks.EncodeHard (the expanded form cancels badly for the small residuals of deep
-    /// levels and flipped near-ties). The first index wins a tie. Not differentiable.
+    /// The nearest codeword per row, lowest index on a tie; not differentiable. Distances are
+    /// ||r||^2 - 2 r.c + ||c||^2 in float64: in float32 that expansion cancels badly for the small
+    /// residuals of deep levels and disagreed with Codebooks.EncodeHard (which sums (r - c)^2 in
+    /// float32) on near-ties, and an N x K x D difference tensor doubled the encoding time.
     /// </summary>
     public Tensor NearestIndex(Tensor residual)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var difference = residual.detach().unsqueeze(1) - codebook.detach().unsqueeze(0);
-        return difference.pow_(2).sum(2).argmin(1).MoveToOuterDisposeScope();
+        var r = residual.detach().to(ScalarType.Float64);
+        var c = codebook.detach().to(ScalarType.Float64);
+        var distance = r.square().sum(1, keepdim: true) - 2 * r.matmul(c.t()) + c.square().sum(1).unsqueeze(0);
+        return distance.argmin(1).MoveToOuterDisposeScope();
     }
 
     protected override void Dispose(bool disposing)
