@@ -81,9 +81,12 @@ public static class TrainCommand
 
         public void Report(TrainingProgress p)
         {
-            var line = string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} [{p.Phase}] "
-                + $"sem {p.SemanticLoss:F4} ce {p.ClassificationLoss:F4} quant {p.QuantizationLoss:F5} acc {p.Accuracy:P1} {p.ImagesPerSecond:F0} img/s");
+            bool codebooksOnly = p.Phase == "codebooks";
+            var line = codebooksOnly
+                ? string.Create(CultureInfo.InvariantCulture, $"codebook pass {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} "
+                    + $"quant {p.QuantizationLoss:E2} code-sem {p.SemanticLoss:F4} {p.ImagesPerSecond:F0} features/s")
+                : string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} [{p.Phase}] "
+                    + $"sem {p.SemanticLoss:F4} ce {p.ClassificationLoss:F4} quant {p.QuantizationLoss:E2} acc {p.Accuracy:P1} {p.ImagesPerSecond:F0} img/s");
             if (_interactive)
             {
                 int width = Math.Max(40, SafeWindowWidth() - 1);
