@@ -1,10 +1,62 @@
+using System.Diagnostics;
+using Dpq.Data;
+using Dpq.Evaluation;
+using Dpq.Model;
+using Dpq.Plotting;
+
 namespace Dpq.Cli;
 
+/// <summary>
+/// dpq eval --model DIR --json FILE [--export DIR2]: the fixed protocol of docs/model.md on
+/// Fashion-MNIST; writes the JSON, FILE-map.png and FILE-pr.png beside it, and with --export the
+/// .npy arrays to recompute the numbers independently.
+/// </summary>
 public static class EvalCommand
 {
     public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        Console.Error.WriteLine("dpq eval: not built yet (see the open issues)");
-        return Task.FromResult(1);
+        var o = new Options(args);
+        string modelDirectory = o.Required("model");
+        string jsonPath = o.Required("json");
+        string? export = o.String("export");
+        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
+        int queryLimit = o.Int("queries", int.MaxValue, 1);
+        int databaseLimit = o.Int("database", int.MaxValue, 1);
+        bool noPq = o.Flag("no-pq");
+        o.EnsureAllRead();
+
+        var clock = Stopwatch.StartNew();
+        using var model = DpqModel.Load(modelDirectory);
+        var database = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
+        var queries = FashionMnist.Load(DatasetSplit.Test, dataDirectory);
+        if (databaseLimit < database.Count) database = database.Slice(0, databaseLimit);
+        if (queryLimit < queries.Count) queries = queries.Slice(0, queryLimit);
+        Console.WriteLine($"dpq eval: model {model.Version} (K={model.Manifest.K}, M={model.Manifest.M}, D={model.Manifest.D}), "
+            + $"{queries.Count} queries against {database.Count} database items");
+
+        var data = Evaluator.Prepare(model, database, queries);
+        double encodeSeconds = clock.Elapsed.TotalSeconds;
+        cancellationToken.ThrowIfCancellationRequested();
+        var report = Evaluator.Run(data, productQuantization: !noPq, log: new Progress(), cancellationToken: cancellationToken);
+        report.Seconds["encode"] = encodeSeconds;
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(jsonPath, report.ToJson());
+        var stem = Path.Combine(directory, Path.GetFileNameWithoutExtension(jsonPath));
+        EvaluationPlots.WriteMapPlot(stem + "-map.png", report);
+        EvaluationPlots.WritePrecisionRecallPlot(stem + "-pr.png", report);
+        if (export is not null) Evaluator.Export(data, export);
+
+        if (report.CodeMismatches > 0)
+            Console.Error.WriteLine($"dpq eval: warning: {report.CodeMismatches} database codes differ between the network and the C# codebooks");
+        Console.WriteLine($"dpq eval: wrote {jsonPath}, {stem}-map.png, {stem}-pr.png{(export is null ? "" : $", arrays in {export}")} "
+            + $"({clock.Elapsed.TotalSeconds:F0} s)");
+        return Task.FromResult(0);
+    }
+
+    private sealed class Progress : IProgress<string>
+    {
+        public void Report(string value) => Console.WriteLine("  " + value);
     }
 }

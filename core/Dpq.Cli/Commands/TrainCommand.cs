@@ -12,8 +12,8 @@ namespace Dpq.Cli;
 public static class TrainCommand
 {
     private const string Usage = "usage: dpq train --dataset fashion-mnist --out DIR [--epochs N] [--seed S] [--k K] [--m M] [--d D] "
-        + "[--batch N] [--lr X] [--codebook-lr X] [--codebook-start-epoch E] [--temperature X] [--quant-to-encoder X] "
-        + "[--no-augment] [--limit N] [--data DIR]";
+        + "[--batch N] [--lr X] [--joint-epochs N] [--quant-to-encoder X] [--refine-epochs N] [--codebook-lr X] "
+        + "[--code-semantic X] [--temperature X] [--no-augment] [--limit N] [--data DIR]";
 
     public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -22,7 +22,6 @@ public static class TrainCommand
         string dataset = o.Required("dataset");
         string output = o.Required("out");
         int epochs = o.Int("epochs", defaults.Epochs, 1, 1000);
-        int? startEpoch = o.String("codebook-start-epoch") is null ? null : o.Int("codebook-start-epoch", 0, 0, epochs - 1);
         var options = defaults with
         {
             Epochs = epochs,
@@ -32,10 +31,12 @@ public static class TrainCommand
             D = o.Int("d", defaults.D, 1, 4096),
             BatchSize = o.Int("batch", defaults.BatchSize, 2, 65536),
             LearningRate = Positive(o, "lr", defaults.LearningRate),
-            CodebookLearningRate = Positive(o, "codebook-lr", defaults.CodebookLearningRate),
-            CodebookStartEpoch = startEpoch,
-            Temperature = Positive(o, "temperature", defaults.Temperature),
+            JointEpochs = o.Int("joint-epochs", defaults.JointEpochs, 0, epochs),
             QuantizationToEncoder = o.Double("quant-to-encoder", defaults.QuantizationToEncoder),
+            RefineEpochs = o.Int("refine-epochs", defaults.RefineEpochs, 0, 1000),
+            CodebookLearningRate = Positive(o, "codebook-lr", defaults.CodebookLearningRate),
+            CodeSemanticWeight = o.Double("code-semantic", defaults.CodeSemanticWeight),
+            Temperature = Positive(o, "temperature", defaults.Temperature),
             Augment = !o.Flag("no-augment"),
         };
         int limit = o.Int("limit", int.MaxValue, 2);
@@ -56,7 +57,7 @@ public static class TrainCommand
         if (limit < train.Count) train = train.Slice(0, limit);
         var device = DpqModel.DefaultDevice();
         Console.WriteLine($"dpq train: {train.Count} images, K={options.K} M={options.M} D={options.D}, {options.Epochs} epochs "
-            + $"(codebooks from epoch {options.ResolvedCodebookStartEpoch + 1}), seed {options.Seed}, device {device.type}");
+            + $"({options.JointEpochs} joint, then {options.RefineEpochs} codebook passes), seed {options.Seed}, device {device.type}");
 
         var created = DateTime.UtcNow;
         var result = DpqTrainer.Train(train, options, device, new ConsoleProgress(), cancellationToken);
@@ -80,9 +81,12 @@ public static class TrainCommand
 
         public void Report(TrainingProgress p)
         {
-            var line = string.Create(CultureInfo.InvariantCulture,
-                $"epoch {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} [{p.Phase}] "
-                + $"sem {p.SemanticLoss:F4} ce {p.ClassificationLoss:F4} quant {p.QuantizationLoss:F5} acc {p.Accuracy:P1} {p.ImagesPerSecond:F0} img/s");
+            bool codebooksOnly = p.Phase == "codebooks";
+            var line = codebooksOnly
+                ? string.Create(CultureInfo.InvariantCulture, $"codebook pass {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} "
+                    + $"quant {p.QuantizationLoss:E2} code-sem {p.SemanticLoss:F4} {p.ImagesPerSecond:F0} features/s")
+                : string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch}/{p.Epochs} {Bar(p.Batch, p.Batches)} {p.Batch}/{p.Batches} [{p.Phase}] "
+                    + $"sem {p.SemanticLoss:F4} ce {p.ClassificationLoss:F4} quant {p.QuantizationLoss:E2} acc {p.Accuracy:P1} {p.ImagesPerSecond:F0} img/s");
             if (_interactive)
             {
                 int width = Math.Max(40, SafeWindowWidth() - 1);

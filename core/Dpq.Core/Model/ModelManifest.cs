@@ -52,8 +52,8 @@ public sealed record QuantizerInfo(string Similarity, double Temperature, double
 
 public sealed record TrainingInfo(
     string Dataset, int TrainImages, int Epochs, int Seed, int BatchSize, double LearningRate,
-    double CodebookLearningRate, int CodebookStartEpoch, double QuantizationToEncoder, double ClassificationWeight,
-    bool Augment, string Device, double WallSeconds);
+    int JointEpochs, double QuantizationToEncoder, int RefineEpochs, double CodebookLearningRate, double CodeSemanticWeight,
+    double ClassificationWeight, bool Augment, string Device, double WallSeconds);
 
 /// <summary>A file of the model folder and the SHA-256 of its bytes (lower-case hex).</summary>
 public sealed record ModelFile(string Path, string Sha256, long Bytes);

@@ -6,7 +6,12 @@ namespace Dpq.Quantization;
 /// <summary>Dot products and squared distances on float spans, one SIMD body (Vector&lt;float&gt;) plus a scalar tail.</summary>
 public static class VectorMath
 {
-    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Sum<ProductOperator>(a, b);
+
+    public static float SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Sum<SquaredDifferenceOperator>(a, b);
+
+    /// <summary>sum over i of TOp(a[i], b[i]): a Vector&lt;float&gt; body, then a scalar tail.</summary>
+    private static float Sum<TOp>(ReadOnlySpan<float> a, ReadOnlySpan<float> b) where TOp : struct, IPairOperator
     {
         if (a.Length != b.Length) throw new ArgumentException($"lengths differ: {a.Length} and {b.Length}");
         int i = 0;
@@ -16,38 +21,35 @@ public static class VectorMath
             var va = MemoryMarshal.Cast<float, Vector<float>>(a);
             var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
             var acc = Vector<float>.Zero;
-            for (int v = 0; v < va.Length; v++) acc += va[v] * vb[v];
+            for (int v = 0; v < va.Length; v++) acc += TOp.Invoke(va[v], vb[v]);
             sum = Vector.Sum(acc);
             i = va.Length * Vector<float>.Count;
         }
-        for (; i < a.Length; i++) sum += a[i] * b[i];
+        for (; i < a.Length; i++) sum += TOp.Invoke(a[i], b[i]);
         return sum;
     }
 
-    public static float SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    private interface IPairOperator
     {
-        if (a.Length != b.Length) throw new ArgumentException($"lengths differ: {a.Length} and {b.Length}");
-        int i = 0;
-        float sum = 0;
-        if (Vector.IsHardwareAccelerated && a.Length >= Vector<float>.Count)
+        static abstract float Invoke(float a, float b);
+        static abstract Vector<float> Invoke(Vector<float> a, Vector<float> b);
+    }
+
+    private readonly struct ProductOperator : IPairOperator
+    {
+        public static float Invoke(float a, float b) => a * b;
+        public static Vector<float> Invoke(Vector<float> a, Vector<float> b) => a * b;
+    }
+
+    private readonly struct SquaredDifferenceOperator : IPairOperator
+    {
+        public static float Invoke(float a, float b) => (a - b) * (a - b);
+
+        public static Vector<float> Invoke(Vector<float> a, Vector<float> b)
         {
-            var va = MemoryMarshal.Cast<float, Vector<float>>(a);
-            var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
-            var acc = Vector<float>.Zero;
-            for (int v = 0; v < va.Length; v++)
-            {
-                var d = va[v] - vb[v];
-                acc += d * d;
-            }
-            sum = Vector.Sum(acc);
-            i = va.Length * Vector<float>.Count;
+            var d = a - b;
+            return d * d;
         }
-        for (; i < a.Length; i++)
-        {
-            float d = a[i] - b[i];
-            sum += d * d;
-        }
-        return sum;
     }
 
     /// <summary>

@@ -40,4 +40,22 @@ public static class DpqLosses
         loss = loss + 0.1 * nn.functional.mse_loss(qs, qh);
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The semantic loss applied to the cumulative hard reconstructions Qh(1), ..., Qh(M), summed over
+    /// levels like the quantization loss: pulls codewords towards class-pure positions while the codebooks are refined. An
+    /// addition of ours, not in the paper; weight TrainingOptions.CodeSemanticWeight.
+    /// </summary>
+    public static Tensor SemanticOnReconstructions(IReadOnlyList<Tensor> hard, Tensor labels, int classes)
+    {
+        using var scope = NewDisposeScope();
+        var reconstruction = hard[0];
+        var loss = Semantic(reconstruction, labels, classes);
+        for (int l = 1; l < hard.Count; l++)
+        {
+            reconstruction = reconstruction + hard[l];
+            loss = loss + Semantic(reconstruction, labels, classes);
+        }
+        return loss.MoveToOuterDisposeScope();
+    }
 }

@@ -1,0 +1,41 @@
+using Dpq.Data;
+using Dpq.Evaluation;
+using Dpq.Model;
+using Dpq.Training;
+using TorchSharp;
+
+namespace Dpq.Tests.Model;
+
+/// <summary>A tiny run on a slice of Fashion-MNIST (installed by the Debian package dataset-fashion-mnist).</summary>
+[Collection(TorchCollection.Name)]
+public sealed class EndToEndTrainingTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private string _dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void TrainsOnAFewHundredImagesAndRetrievesFarAboveChance()
+    {
+        var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 600);
+        var test = FashionMnist.Load(DatasetSplit.Test).Slice(0, 300);
+        var options = new TrainingOptions
+        {
+            Epochs = 4, BatchSize = 50, K = 16, M = 2, D = 16, RefineEpochs = 1, KMeansIterations = 10, Seed = 3,
+        };
+
+        var result = DpqTrainer.Train(train, options, torch.CPU);
+        using (var network = result.Network)
+            DpqModel.Save(_dir, network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
+        using var model = DpqModel.Load(_dir, torch.CPU);
+        var report = Evaluator.Run(Evaluator.Prepare(model, train, test), productQuantization: false);
+
+        // Chance: accuracy 0.1, mAP about 0.1 (ten balanced classes).
+        Assert.True(report.Accuracy > 0.5, $"head accuracy {report.Accuracy:F3}");
+        Assert.Equal([4, 8], report.Dpq.Keys);
+        Assert.True(report.Dpq[8].Map > 0.3, $"8-bit mAP {report.Dpq[8].Map:F3}");
+        Assert.True(report.Float.Map > 0.3, $"float mAP {report.Float.Map:F3}");
+        Assert.Equal(0, report.CodeMismatches);
+    }
+}

@@ -1,0 +1,8 @@
+namespace Dpq.Tests.Model;
+
+/// <summary>Tests that seed TorchSharp's global generator run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchCollection
+{
+    public const string Name = "torch";
+}
