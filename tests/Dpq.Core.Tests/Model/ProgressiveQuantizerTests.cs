@@ -122,9 +122,14 @@ public sealed class ProgressiveQuantizerTests
         using var scope = NewDisposeScope();
         var x = tensor(new float[] { 1, 2, 3, 4 }, [2, 2]);
         var half = x / 2;
-        Assert.Equal(0f, DpqLosses.Quantization(x, [half, half], [half, half]).item<float>(), 6);
-        // One level only (x/2 twice would be exact at level 2, not level 1): sum of 2 x MSE(x, x/2).
-        var expected = 2 * (x / 2).square().mean().item<float>();
-        Assert.Equal(expected, DpqLosses.Quantization(x, [half], [half]).item<float>(), 5);
+        var none = zeros_like(x);
+        // Every level exact (the first codeword is x, the second adds nothing): zero.
+        Assert.Equal(0f, DpqLosses.Quantization(x, [x, none], [x, none]).item<float>(), 6);
+        // Two halves are exact only at level 2; level 1 pays MSE(x, x/2) for soft and for hard.
+        var levelOne = (x / 2).square().mean().item<float>();
+        Assert.Equal(2 * levelOne, DpqLosses.Quantization(x, [half, half], [half, half]).item<float>(), 5);
+        // Soft and hard disagreeing at the last level adds 0.1 MSE(Qs(M), Qh(M)) on top.
+        var withGap = DpqLosses.Quantization(x, [half], [x]).item<float>();
+        Assert.Equal(levelOne + 0 + 0.1f * levelOne, withGap, 5);
     }
 }
