@@ -34,7 +34,7 @@ public sealed class LocalHostTests
         {
             ["DpqStorage"] = Environment.GetEnvironmentVariable(Azurite.ConnectionVariable),
             ["urls"] = url,
-            ["Models:CacheDirectory"] = Directory.CreateTempSubdirectory("dpq-localhost-models-").FullName,
+            ["Models:CacheDirectory"] = TestScratch.NewDirectory("localhost-models"),
             ["Models:RefreshInterval"] = "00:00:00",
             ["Query:IndexRefreshInterval"] = "00:00:00",
             ["Logging:LogLevel:Default"] = "Warning",

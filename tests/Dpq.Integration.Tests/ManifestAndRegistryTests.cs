@@ -46,7 +46,7 @@ public sealed class ManifestAndRegistryTests
         var storage = await Azurite.FreshAsync();
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         var version = await registry.PublishAsync(TinyModel.Directory);
-        var cache = Directory.CreateTempSubdirectory("dpq-cache-").FullName;
+        var cache = TestScratch.NewDirectory("cache");
         var dir = await registry.DownloadAsync(version, cache);
         Assert.Equal(dir, await registry.DownloadAsync(version, cache));
         foreach (var file in Directory.EnumerateFiles(TinyModel.Directory))

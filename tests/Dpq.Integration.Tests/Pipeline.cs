@@ -37,7 +37,7 @@ public sealed class Pipeline : IDisposable
 
     public static async Task<Pipeline> CreateAsync(bool withModel)
     {
-        var pipeline = new Pipeline(await Azurite.FreshAsync(), System.IO.Directory.CreateTempSubdirectory("dpq-model-cache-").FullName);
+        var pipeline = new Pipeline(await Azurite.FreshAsync(), TestScratch.NewDirectory("model-cache"));
         if (withModel)
         {
             var version = await pipeline.Registry.PublishAsync(TinyModel.Directory);

@@ -19,7 +19,7 @@ public static class TinyModel
 
     private static string Train()
     {
-        var dir = System.IO.Directory.CreateTempSubdirectory("dpq-tiny-model-").FullName;
+        var dir = TestScratch.NewDirectory("tiny-model");
         var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 2000);
         var options = new TrainingOptions { Epochs = 2, Seed = 11, K = 256, M = 4, D = 32, KMeansIterations = 5 };
         var result = DpqTrainer.Train(train, options, CPU);

@@ -19,8 +19,9 @@ public sealed class CodeTable(TableClient table)
         var latest = new Dictionary<ImageId, IndexedImage>();
         foreach (var image in images) latest[image.Id] = image;
 
-        var shards = new List<int>();
-        foreach (var group in latest.Values.GroupBy(i => i.Id.Shard(shardCount)).OrderBy(g => g.Key))
+        // Transactions are per partition, so partitions are written concurrently.
+        var groups = latest.Values.GroupBy(i => i.Id.Shard(shardCount)).OrderBy(g => g.Key).ToList();
+        await Task.WhenAll(groups.Select(async group =>
         {
             var partition = IndexKeys.Partition(modelVersion, group.Key);
             foreach (var chunk in group.Chunk(MaxTransactionSize))
@@ -28,9 +29,8 @@ public sealed class CodeTable(TableClient table)
                 var actions = chunk.Select(i => new TableTransactionAction(TableTransactionActionType.UpsertReplace, ToEntity(partition, i)));
                 await table.SubmitTransactionAsync(actions, cancellationToken);
             }
-            shards.Add(group.Key);
-        }
-        return shards;
+        }));
+        return [.. groups.Select(g => g.Key)];
     }
 
     /// <summary>Every image of one shard of one model version.</summary>

@@ -34,7 +34,8 @@ public sealed class ShardManifest(TableClient table)
     public async Task BumpAsync(string modelVersion, int shardCount, IEnumerable<int> shards, TimeProvider time, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(modelVersion);
-        foreach (var shard in shards)
+        // Each shard is its own row with its own ETag: the rows are bumped concurrently.
+        await Task.WhenAll(shards.Distinct().Select(async shard =>
         {
             await ConflictRetry.ExecuteAsync(async ct =>
             {
@@ -55,7 +56,7 @@ public sealed class ShardManifest(TableClient table)
                     }, ct);
                 }
             }, cancellationToken);
-        }
+        }));
     }
 
     /// <summary>Every shard of <paramref name="modelVersion"/> that has been written to.</summary>

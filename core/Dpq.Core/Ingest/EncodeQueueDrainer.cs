@@ -76,8 +76,10 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         // A duplicate delivery in the same batch is encoded once; all its messages are deleted with it.
         var outcome = await processor.ProcessAsync(work.Select(w => w.Request).DistinctBy(r => r.RequestId).ToList(), encoder, cancellationToken);
         var doneIds = outcome.Done.Select(r => r.RequestId).ToHashSet();
-        foreach (var (request, message) in work.Where(w => doneIds.Contains(w.Request.RequestId)))
-            await DeleteAsync(message, cancellationToken);
+        // The Queue service deletes one message per call: issue them concurrently, not one by one.
+        await Parallel.ForEachAsync(work.Where(w => doneIds.Contains(w.Request.RequestId)),
+            new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken },
+            async (w, ct) => await DeleteAsync(w.Message, ct));
         return new DrainResult(messages.Count, outcome.Indexed, outcome.Failed + failed, outcome.Retry.Count, false);
     }
 
