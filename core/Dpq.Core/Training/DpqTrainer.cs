@@ -81,7 +81,15 @@ public static class DpqTrainer
             for (int epoch = 0; epoch < options.Epochs; epoch++)
             {
                 bool joint = epoch >= options.JointStartEpoch;
-                if (epoch == options.JointStartEpoch) InitialiseCodebooks(network.EncodeAll(train, withCodes: false).Features);
+                if (epoch == options.JointStartEpoch)
+                {
+                    InitialiseCodebooks(network.EncodeAll(train, withCodes: false).Features);
+                    // Encoding the whole set leaves many dead tensor wrappers behind. One run crashed in the
+                    // next training step ("Unknown scalar type" inside BatchNorm's num_batches_tracked.add_(1)),
+                    // consistent with a finalizer freeing a native scalar mid-call; finalize them here, between steps.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                }
                 string phase = joint ? "encoder+codebooks" : "encoder";
                 sampler.Shuffle();
                 sums = new LossSums();
