@@ -54,10 +54,10 @@ start() {
   rm -f "$PID_FILE"
   # DPQ_AZURITE_IN_MEMORY=1 keeps everything in memory (benchmarks with a million rows: no periodic
   # save of the whole table database to disk); the data is gone when Azurite stops.
-  local persistence=()
+  local persistence=(--location "$DATA_DIR")
   [ "${DPQ_AZURITE_IN_MEMORY:-0}" = 1 ] && persistence=(--inMemoryPersistence)
   # setsid forks when its caller leads a process group (job control), so the child records its own pid.
-  DPQ_PID_FILE="$PID_FILE" setsid bash -c 'echo $$ >"$DPQ_PID_FILE"; exec "$0" "$@"' "$bin" --silent --location "$DATA_DIR" \
+  DPQ_PID_FILE="$PID_FILE" setsid bash -c 'echo $$ >"$DPQ_PID_FILE"; exec "$0" "$@"' "$bin" --silent \
     --skipApiVersionCheck --disableTelemetry --loose "${persistence[@]}" \
     --blobHost 127.0.0.1 --blobPort "$BLOB_PORT" --queueHost 127.0.0.1 --queuePort "$QUEUE_PORT" \
     --tableHost 127.0.0.1 --tablePort "$TABLE_PORT" >"$LOG_FILE" 2>&1 </dev/null &

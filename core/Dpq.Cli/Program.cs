@@ -9,4 +9,5 @@ return await CommandLine.RunAsync(args, new Dictionary<string, Func<string[], Ca
     ["bench"] = BenchCommand.RunAsync,
     ["publish"] = PublishCommand.RunAsync,
     ["demo-run"] = DemoCommand.RunAsync,
+    ["bench-query"] = QueryBenchCommand.RunAsync,
 });

@@ -69,7 +69,7 @@ public static class DemoCommand
         return 0;
     }
 
-    private static async Task<long> WaitForModelAsync(HttpClient http, string version, CancellationToken cancellationToken)
+    internal static async Task<long> WaitForModelAsync(HttpClient http, string version, CancellationToken cancellationToken)
     {
         for (var i = 0; i < 240; i++)
         {
@@ -123,7 +123,7 @@ public static class DemoCommand
         }
     }
 
-    private static double Percentile(List<double> values, double p)
+    internal static double Percentile(IEnumerable<double> values, double p)
     {
         var sorted = values.Order().ToArray();
         return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];

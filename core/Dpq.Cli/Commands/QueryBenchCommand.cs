@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Dpq.Data;
+using Dpq.Imaging;
+using Dpq.Indexing;
+using Dpq.Models;
+
+namespace Dpq.Cli;
+
+/// <summary>
+/// dpq bench-query --url URL --n N [--queries Q] [--seed S] [--json FILE]: HTTP query latency of a
+/// running local stack with N items indexed. Fills the active model's index up to N items with
+/// synthetic rows (random codes and labels, written through the same <see cref="CodeTable"/> and
+/// <see cref="ShardManifest"/> as the worker), then times the first query (the cold index load from
+/// Table storage) and Q test-image queries per code length against the warm cache: client latency
+/// p50/p99 and the server's own timings. The scan's cost does not depend on the codes' values, so
+/// random codes measure the same work as real ones.
+/// </summary>
+public static class QueryBenchCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var o = new Options(args);
+        var url = o.Required("url").TrimEnd('/');
+        var n = o.Int("n", 100_000, 1, 10_000_000);
+        var queries = o.Int("queries", 200, 1, 10_000);
+        var seed = o.Int("seed", 1);
+        var shardCount = o.Int("shards", IndexKeys.DefaultShardCount, 1, 1000);
+        var jsonPath = o.String("json");
+        o.EnsureAllRead();
+
+        var storage = Storage.FromEnvironment();
+        using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(10) };
+        var version = (await new ModelRegistry(storage.Container(storage.Names.ModelsContainer)).GetActiveAsync(cancellationToken))?.Version
+            ?? throw new UsageException("no active model: run ./dpq publish --model DIR first");
+        await DemoCommand.WaitForModelAsync(http, version, cancellationToken);
+        var status = await IndexStatusAsync(http, cancellationToken);
+        var codeBytes = (status.CodeLengths.Max() + 7) / 8;
+
+        var fill = Stopwatch.StartNew();
+        var added = await FillAsync(storage, version, shardCount, codeBytes, status.Items, n, seed, cancellationToken);
+        var fillSeconds = fill.Elapsed.TotalSeconds;
+        if (added > 0) Console.WriteLine($"wrote {added:N0} synthetic rows in {fillSeconds:F1} s ({added / fillSeconds:F0} rows/s)");
+
+        var test = FashionMnist.Load(DatasetSplit.Test);
+        var random = new Random(seed + 1);
+        var pngs = Enumerable.Range(0, queries).Select(_ => random.Next(test.Count))
+            .Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height)).ToArray();
+
+        // The first query after the manifest moved loads every shard: the cold start.
+        var cold = await QueryAsync(http, pngs[0], status.CodeLengths.Max(), cancellationToken);
+        var items = (await IndexStatusAsync(http, cancellationToken)).Items;
+        Console.WriteLine($"index: {items:N0} items of model {version}; first query (cold index load) {cold.ClientMs:F0} ms");
+        Console.WriteLine($"{queries} test-image queries per code length, k=10, one at a time against the warm cache");
+        Console.WriteLine("  bits  client p50 ms  p99 ms  server total p50  encode p50  scan p50");
+        var rows = new List<object>();
+        foreach (var bits in status.CodeLengths)
+        {
+            await QueryAsync(http, pngs[0], bits, cancellationToken); // warm this code length's path
+            var timings = new List<Timing>();
+            foreach (var png in pngs) timings.Add(await QueryAsync(http, png, bits, cancellationToken));
+            var row = new
+            {
+                bits,
+                clientP50Ms = DemoCommand.Percentile(timings.Select(t => t.ClientMs), 0.5),
+                clientP99Ms = DemoCommand.Percentile(timings.Select(t => t.ClientMs), 0.99),
+                serverTotalP50Ms = DemoCommand.Percentile(timings.Select(t => t.ServerTotalMs), 0.5),
+                encodeP50Ms = DemoCommand.Percentile(timings.Select(t => t.EncodeMs), 0.5),
+                scanP50Ms = DemoCommand.Percentile(timings.Select(t => t.ScanMs), 0.5),
+            };
+            rows.Add(row);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {bits,4}  {row.clientP50Ms,13:F2}  {row.clientP99Ms,6:F2}  {row.serverTotalP50Ms,16:F2}  {row.encodeP50Ms,10:F2}  {row.scanP50Ms,8:F2}"));
+        }
+
+        if (jsonPath is not null)
+        {
+            await using var file = File.Create(jsonPath);
+            await JsonSerializer.SerializeAsync(file, new
+            {
+                items, modelVersion = version, queries, k = 10, coldLoadMs = cold.ClientMs,
+                syntheticRowsWritten = added, fillSeconds, cores = Environment.ProcessorCount, results = rows,
+            }, Json, cancellationToken);
+        }
+        return 0;
+    }
+
+    private static async Task<long> FillAsync(Dpq.Storage.StorageClients storage, string version, int shardCount, int codeBytes,
+        long present, long target, int seed, CancellationToken cancellationToken)
+    {
+        if (present >= target) return 0;
+        var codes = new CodeTable(storage.Table(storage.Names.CodesTable));
+        var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
+        var missing = target - present;
+        var progress = new ProgressBar("synthetic rows", (int)missing);
+        long done = 0;
+        const int Chunk = 1600; // about 100 rows per shard: one full transaction each
+        var chunks = (missing + Chunk - 1) / Chunk;
+        await Parallel.ForAsync(0L, chunks, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (c, ct) =>
+        {
+            var random = new Random(HashCode.Combine(seed, c));
+            var first = present + c * Chunk;
+            var count = (int)Math.Min(Chunk, target - first);
+            var images = new IndexedImage[count];
+            for (var i = 0; i < count; i++)
+            {
+                var name = $"bench/synthetic-{first + i:00000000}.png";
+                var code = new byte[codeBytes];
+                random.NextBytes(code);
+                images[i] = new IndexedImage(ImageId.FromBlobName(name), name, random.Next(10), code, SourceETag: null);
+            }
+            await codes.WriteAsync(version, shardCount, images, ct);
+            progress.Report((int)Interlocked.Add(ref done, count));
+        });
+        await manifest.BumpAsync(version, shardCount, Enumerable.Range(0, shardCount), TimeProvider.System, cancellationToken);
+        return missing;
+    }
+
+    private sealed record IndexState(string? ModelVersion, long Items, IReadOnlyList<int> CodeLengths);
+
+    private static async Task<IndexState> IndexStatusAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var doc = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
+        var root = doc.RootElement;
+        return new IndexState(root.GetProperty("modelVersion").GetString(), root.GetProperty("indexedItems").GetInt64(),
+            [.. root.GetProperty("codeLengths").EnumerateArray().Select(e => e.GetInt32())]);
+    }
+
+    private sealed record Timing(double ClientMs, double ServerTotalMs, double EncodeMs, double ScanMs);
+
+    private static async Task<Timing> QueryAsync(HttpClient http, byte[] png, int bits, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(png);
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        var watch = Stopwatch.StartNew();
+        using var response = await http.PostAsync($"api/query?k=10&bits={bits}", content, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        var clientMs = watch.Elapsed.TotalMilliseconds;
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
+        using var doc = JsonDocument.Parse(body);
+        var t = doc.RootElement.GetProperty("timingsMs");
+        double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
+        return new Timing(clientMs, Get("total"), Get("encode"), Get("scan"));
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep]: HTTP query latency
+# of the local stack with N items indexed. Publishes the model (default: .build/models/default,
+# trained by ./dpq demo or ./dpq train), starts the stack, fills the index with synthetic rows up to
+# N, and times test-image queries at every code length. Filling is idempotent across runs while the
+# stack's Azurite data is kept (--keep), so 100k then 1M adds only the difference.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+model_dir="$BUILD_DIR/models/default"
+keep=0
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; shift ;;
+    --n|--queries|--json|--seed|--shards) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
+    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep])" ;;
+  esac
+  shift
+done
+[ -f "$model_dir/model.json" ] || die "no model in $model_dir: run ./dpq train --dataset fashion-mnist --out $model_dir (or ./dpq demo) first"
+
+cli="$REPO_ROOT/core/Dpq.Cli/bin/Release/net10.0/dpq-cli"
+if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
+"$REPO_ROOT/scripts/stack.sh" start
+cs="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"
+DpqStorage="$cs" "$cli" publish --model "$model_dir"
+DpqStorage="$cs" "$cli" bench-query --url "$("$REPO_ROOT/scripts/stack.sh" url)" "${args[@]}"
