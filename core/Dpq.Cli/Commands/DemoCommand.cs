@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text.Json;
 using Dpq.Data;
-using Dpq.Imaging;
 using Dpq.Ingest;
 
 namespace Dpq.Cli;
@@ -33,7 +30,7 @@ public static class DemoCommand
         Console.WriteLine($"model {version} published and active");
 
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(60) };
-        var baseline = await WaitForModelAsync(http, version, cancellationToken);
+        var baseline = await QueryClient.WaitForModelAsync(http, version, cancellationToken);
 
         var train = FashionMnist.Load(DatasetSplit.Train);
         var picked = Enumerable.Range(0, train.Count).ToArray();
@@ -50,7 +47,7 @@ public static class DemoCommand
         long indexed;
         while (true)
         {
-            indexed = await IndexedItemsAsync(http, cancellationToken);
+            indexed = (await QueryClient.IndexStatusAsync(http, cancellationToken)).Items;
             indexing.Report((int)Math.Min(indexed - baseline, uploaded.Count));
             if (indexed >= expected) break;
             if (clock.Elapsed > timeout)
@@ -69,34 +66,15 @@ public static class DemoCommand
         return 0;
     }
 
-    internal static async Task<long> WaitForModelAsync(HttpClient http, string version, CancellationToken cancellationToken)
-    {
-        for (var i = 0; i < 240; i++)
-        {
-            using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
-            if (status.RootElement.GetProperty("modelVersion").GetString() == version)
-                return status.RootElement.GetProperty("indexedItems").GetInt64();
-            await Task.Delay(250, cancellationToken);
-        }
-        throw new TimeoutException($"the query function did not switch to model {version} within 60 s");
-    }
-
-    private static async Task<long> IndexedItemsAsync(HttpClient http, CancellationToken cancellationToken)
-    {
-        using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
-        return status.RootElement.GetProperty("indexedItems").GetInt64();
-    }
-
     private static async Task RunQueriesAsync(HttpClient http, int queries, int seed, CancellationToken cancellationToken)
     {
         var test = FashionMnist.Load(DatasetSplit.Test);
         var picks = Enumerable.Range(0, test.Count).ToArray();
         new Random(seed + 1).Shuffle(picks);
         picks = picks[..queries];
-        var pngs = picks.Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height)).ToArray();
+        var pngs = QueryClient.TestPngs(test, picks);
 
-        using var status = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
-        var bitsList = status.RootElement.GetProperty("codeLengths").EnumerateArray().Select(e => e.GetInt32()).ToList();
+        var bitsList = (await QueryClient.IndexStatusAsync(http, cancellationToken)).CodeLengths;
         Console.WriteLine($"\n{queries} test-image queries through POST /api/query, k=10 (precision@10: share of the 10 results in the query's class)");
         Console.WriteLine("  bits  precision@10  latency p50 ms  p99 ms  (server scan p50 ms)");
         foreach (var bits in bitsList)
@@ -106,26 +84,13 @@ public static class DemoCommand
             double precision = 0;
             for (var q = 0; q < picks.Length; q++)
             {
-                using var content = new ByteArrayContent(pngs[q]);
-                content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-                var watch = Stopwatch.StartNew();
-                using var response = await http.PostAsync($"api/query?k=10&bits={bits}", content, cancellationToken);
-                var body = await response.Content.ReadAsStringAsync(cancellationToken);
-                latencies.Add(watch.Elapsed.TotalMilliseconds);
-                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
-                using var doc = JsonDocument.Parse(body);
-                var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
-                precision += results.Count(r => r.GetProperty("label").ValueKind == JsonValueKind.Number && r.GetProperty("label").GetInt32() == test.Labels[picks[q]]) / 10.0;
-                scans.Add(doc.RootElement.GetProperty("timingsMs").GetProperty("scan").GetDouble());
+                var answer = await QueryClient.QueryImageAsync(http, pngs[q], bits, 10, cancellationToken);
+                latencies.Add(answer.ClientMs);
+                precision += answer.Labels.Count(l => l == test.Labels[picks[q]]) / 10.0;
+                scans.Add(answer.ScanMs);
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {bits,4}  {precision / picks.Length,12:F3}  {Percentile(latencies, 0.5),14:F2}  {Percentile(latencies, 0.99),6:F2}  ({Percentile(scans, 0.5):F3})"));
+                $"  {bits,4}  {precision / picks.Length,12:F3}  {QueryClient.Percentile(latencies, 0.5),14:F2}  {QueryClient.Percentile(latencies, 0.99),6:F2}  ({QueryClient.Percentile(scans, 0.5):F3})"));
         }
-    }
-
-    internal static double Percentile(IEnumerable<double> values, double p)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
     }
 }

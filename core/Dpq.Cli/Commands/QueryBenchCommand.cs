@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Dpq.Data;
-using Dpq.Imaging;
 using Dpq.Indexing;
 using Dpq.Models;
 
@@ -37,8 +35,8 @@ public static class QueryBenchCommand
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(10) };
         var version = (await new ModelRegistry(storage.Container(storage.Names.ModelsContainer)).GetActiveAsync(cancellationToken))?.Version
             ?? throw new UsageException("no active model: run ./dpq publish --model DIR first");
-        await DemoCommand.WaitForModelAsync(http, version, cancellationToken);
-        var status = await IndexStatusAsync(http, cancellationToken);
+        await QueryClient.WaitForModelAsync(http, version, cancellationToken);
+        var status = await QueryClient.IndexStatusAsync(http, cancellationToken);
         var codeBytes = (status.CodeLengths.Max() + 7) / 8;
 
         var fill = Stopwatch.StartNew();
@@ -48,29 +46,28 @@ public static class QueryBenchCommand
 
         var test = FashionMnist.Load(DatasetSplit.Test);
         var random = new Random(seed + 1);
-        var pngs = Enumerable.Range(0, queries).Select(_ => random.Next(test.Count))
-            .Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height)).ToArray();
+        var pngs = QueryClient.TestPngs(test, Enumerable.Range(0, queries).Select(_ => random.Next(test.Count)).ToArray());
 
         // The first query after the manifest moved loads every shard: the cold start.
-        var cold = await QueryAsync(http, pngs[0], status.CodeLengths.Max(), cancellationToken);
-        var items = (await IndexStatusAsync(http, cancellationToken)).Items;
+        var cold = await QueryClient.QueryImageAsync(http, pngs[0], status.CodeLengths.Max(), 10, cancellationToken);
+        var items = (await QueryClient.IndexStatusAsync(http, cancellationToken)).Items;
         Console.WriteLine($"index: {items:N0} items of model {version}; first query (cold index load) {cold.ClientMs:F0} ms");
         Console.WriteLine($"{queries} test-image queries per code length, k=10, one at a time against the warm cache");
         Console.WriteLine("  bits  client p50 ms  p99 ms  server total p50  encode p50  scan p50");
         var rows = new List<object>();
         foreach (var bits in status.CodeLengths)
         {
-            await QueryAsync(http, pngs[0], bits, cancellationToken); // warm this code length's path
-            var timings = new List<Timing>();
-            foreach (var png in pngs) timings.Add(await QueryAsync(http, png, bits, cancellationToken));
+            await QueryClient.QueryImageAsync(http, pngs[0], bits, 10, cancellationToken); // warm this code length's path
+            var timings = new List<QueryAnswer>();
+            foreach (var png in pngs) timings.Add(await QueryClient.QueryImageAsync(http, png, bits, 10, cancellationToken));
             var row = new
             {
                 bits,
-                clientP50Ms = DemoCommand.Percentile(timings.Select(t => t.ClientMs), 0.5),
-                clientP99Ms = DemoCommand.Percentile(timings.Select(t => t.ClientMs), 0.99),
-                serverTotalP50Ms = DemoCommand.Percentile(timings.Select(t => t.ServerTotalMs), 0.5),
-                encodeP50Ms = DemoCommand.Percentile(timings.Select(t => t.EncodeMs), 0.5),
-                scanP50Ms = DemoCommand.Percentile(timings.Select(t => t.ScanMs), 0.5),
+                clientP50Ms = QueryClient.Percentile(timings.Select(t => t.ClientMs), 0.5),
+                clientP99Ms = QueryClient.Percentile(timings.Select(t => t.ClientMs), 0.99),
+                serverTotalP50Ms = QueryClient.Percentile(timings.Select(t => t.ServerTotalMs), 0.5),
+                encodeP50Ms = QueryClient.Percentile(timings.Select(t => t.EncodeMs), 0.5),
+                scanP50Ms = QueryClient.Percentile(timings.Select(t => t.ScanMs), 0.5),
             };
             rows.Add(row);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -118,32 +115,5 @@ public static class QueryBenchCommand
         });
         await manifest.BumpAsync(version, shardCount, Enumerable.Range(0, shardCount), TimeProvider.System, cancellationToken);
         return missing;
-    }
-
-    private sealed record IndexState(string? ModelVersion, long Items, IReadOnlyList<int> CodeLengths);
-
-    private static async Task<IndexState> IndexStatusAsync(HttpClient http, CancellationToken cancellationToken)
-    {
-        using var doc = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
-        var root = doc.RootElement;
-        return new IndexState(root.GetProperty("modelVersion").GetString(), root.GetProperty("indexedItems").GetInt64(),
-            [.. root.GetProperty("codeLengths").EnumerateArray().Select(e => e.GetInt32())]);
-    }
-
-    private sealed record Timing(double ClientMs, double ServerTotalMs, double EncodeMs, double ScanMs);
-
-    private static async Task<Timing> QueryAsync(HttpClient http, byte[] png, int bits, CancellationToken cancellationToken)
-    {
-        using var content = new ByteArrayContent(png);
-        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-        var watch = Stopwatch.StartNew();
-        using var response = await http.PostAsync($"api/query?k=10&bits={bits}", content, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        var clientMs = watch.Elapsed.TotalMilliseconds;
-        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
-        using var doc = JsonDocument.Parse(body);
-        var t = doc.RootElement.GetProperty("timingsMs");
-        double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
-        return new Timing(clientMs, Get("total"), Get("encode"), Get("scan"));
     }
 }

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Dpq.Data;
+using Dpq.Imaging;
+
+namespace Dpq.Cli;
+
+/// <summary>What GET /api/index says.</summary>
+internal sealed record IndexState(string? ModelVersion, long Items, IReadOnlyList<int> CodeLengths);
+
+/// <summary>One POST /api/query answer as the demo and the benchmark read it.</summary>
+internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<int?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs);
+
+/// <summary>The client side of the query function's HTTP API, shared by the demo and the query benchmark.</summary>
+internal static class QueryClient
+{
+    public static async Task<IndexState> IndexStatusAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var doc = JsonDocument.Parse(await http.GetStringAsync("api/index", cancellationToken));
+        var root = doc.RootElement;
+        return new IndexState(root.GetProperty("modelVersion").GetString(), root.GetProperty("indexedItems").GetInt64(),
+            [.. root.GetProperty("codeLengths").EnumerateArray().Select(e => e.GetInt32())]);
+    }
+
+    /// <summary>Waits until the query function serves <paramref name="version"/>; returns its item count.</summary>
+    public static async Task<long> WaitForModelAsync(HttpClient http, string version, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < 240; i++)
+        {
+            var status = await IndexStatusAsync(http, cancellationToken);
+            if (status.ModelVersion == version) return status.Items;
+            await Task.Delay(250, cancellationToken);
+        }
+        throw new TimeoutException($"the query function did not switch to model {version} within 60 s");
+    }
+
+    public static async Task<QueryAnswer> QueryImageAsync(HttpClient http, byte[] png, int bits, int k, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(png);
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        var watch = Stopwatch.StartNew();
+        using var response = await http.PostAsync($"api/query?k={k}&bits={bits}", content, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        var clientMs = watch.Elapsed.TotalMilliseconds;
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
+        using var doc = JsonDocument.Parse(body);
+        var labels = doc.RootElement.GetProperty("results").EnumerateArray()
+            .Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.Number } l ? l.GetInt32() : (int?)null).ToList();
+        var t = doc.RootElement.GetProperty("timingsMs");
+        double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
+        return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"));
+    }
+
+    /// <summary>Test images as PNG files, the bytes a user would post.</summary>
+    public static byte[][] TestPngs(ImageSet test, IEnumerable<int> indices) =>
+        [.. indices.Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height))];
+
+    public static double Percentile(IEnumerable<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}
