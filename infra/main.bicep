@@ -25,6 +25,7 @@ var suffix = uniqueString(resourceGroup().id, environmentName)
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
   DPQ_IMAGES_CONTAINER: 'images'
+  DPQ_IMPORTS_CONTAINER: 'imports'
   DPQ_MODELS_CONTAINER: 'models'
   DPQ_SEGMENTS_CONTAINER: 'segments'
   DPQ_ENCODE_QUEUE: 'encode-requests'
@@ -40,6 +41,24 @@ module storage 'modules/storage.bicep' = {
     name: take('dpq${toLower(environmentName)}${suffix}', 24)
     location: location
     tags: tags
+    containers: [
+      names.DPQ_IMAGES_CONTAINER
+      names.DPQ_IMPORTS_CONTAINER
+      names.DPQ_MODELS_CONTAINER
+      names.DPQ_SEGMENTS_CONTAINER
+      'deployments'
+    ]
+    queues: [
+      names.DPQ_ENCODE_QUEUE
+      '${names.DPQ_ENCODE_QUEUE}-poison'
+      names.DPQ_TRAIN_QUEUE
+      'webjobs-blobtrigger-poison'
+    ]
+    tables: [
+      names.DPQ_CODES_TABLE
+      names.DPQ_MANIFESTS_TABLE
+      names.DPQ_FAILURES_TABLE
+    ]
   }
 }
 
@@ -101,7 +120,7 @@ module worker 'modules/worker.bicep' = {
     storageAccountName: storage.outputs.name
     logAnalyticsCustomerId: monitoring.outputs.workspaceCustomerId
     logAnalyticsWorkspaceName: 'log-dpq-${environmentName}-${suffix}'
-    encodeQueue: names.DPQ_ENCODE_QUEUE
+    storageNames: names
     image: workerImage
   }
 }

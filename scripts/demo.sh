@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ./dpq demo [--keep] [--retrain] [--count N] [--queries Q]: the main job, run locally.
+# ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q]: the main job, run locally.
 #  1. a trained model: the default one is trained once into .build/models/default (progress shown);
 #  2. the local stack: Azurite, the functions host (blob trigger + HTTP query) and the encode worker;
-#  3. N Fashion-MNIST images uploaded as PNG blobs with their class as metadata, indexed by the
-#     pipeline (upload -> blob trigger -> queue -> worker -> table + manifest);
+#  3. Fashion-MNIST images stored as PNG blobs with their class as metadata and indexed: U (20)
+#     uploads through the blob trigger (upload -> trigger -> queue -> worker -> table + manifest)
+#     and N (3000) through a bulk import (upload to the imports container + batched queue messages);
 #  4. sample queries through the HTTP function: precision@10 and latency at every code length.
 # The stack is stopped at the end unless --keep is given (then: ./dpq down).
 set -euo pipefail
@@ -16,8 +17,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --retrain) rm -rf "$model_dir" ;;
-    --count|--queries|--seed) [ $# -ge 2 ] || die "$1 needs a value"; demo_args+=("$1" "$2"); shift ;;
-    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--queries Q])" ;;
+    --count|--uploads|--queries|--seed) [ $# -ge 2 ] || die "$1 needs a value"; demo_args+=("$1" "$2"); shift ;;
+    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q])" ;;
   esac
   shift
 done

@@ -1,4 +1,4 @@
-// Storage for DPQ Serverless: uploaded images, models and shard segments (Blob), encode requests
+// Storage for DPQ Serverless: uploaded and bulk-imported images, models and shard segments (Blob), encode requests
 // (Queue), codes, manifests and failures (Table). Shared keys are disabled: every client signs in
 // with Microsoft Entra ID through a managed identity.
 
@@ -11,7 +11,7 @@ param location string
 param tags object = {}
 
 @description('Blob containers to create.')
-param containers array = [ 'images', 'models', 'segments', 'deployments' ]
+param containers array = [ 'images', 'imports', 'models', 'segments', 'deployments' ]
 
 @description('Queues to create.')
 param queues array = [ 'encode-requests', 'encode-requests-poison', 'train-requests', 'webjobs-blobtrigger-poison' ]

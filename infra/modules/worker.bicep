@@ -9,7 +9,8 @@ param identityClientId string
 param storageAccountName string
 param logAnalyticsCustomerId string
 param logAnalyticsWorkspaceName string
-param encodeQueue string
+@description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function App.')
+param storageNames object
 param image string
 
 @description('Serverless GPU workload profile type.')
@@ -19,7 +20,7 @@ param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
 @maxValue(50)
 param maxReplicas int = 10
 
-@description('Queue messages per replica before KEDA adds one.')
+@description('Queue messages per replica before KEDA adds one. An upload is one message; a bulk import packs up to 64 images into one.')
 param messagesPerReplica int = 512
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -66,14 +67,13 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'worker'
           image: image
           resources: { cpu: json('8'), memory: '56Gi' }
-          env: [
+          env: concat([
             { name: 'DpqStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
             { name: 'DpqStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
             { name: 'DpqStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
             { name: 'DpqStorage__credential', value: 'managedidentity' }
             { name: 'DpqStorage__clientId', value: identityClientId }
-            { name: 'DPQ_ENCODE_QUEUE', value: encodeQueue }
-          ]
+          ], map(items(storageNames), s => { name: s.key, value: s.value }))
         }
       ]
       scale: {
@@ -84,7 +84,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
             name: 'encode-queue'
             azureQueue: {
               accountName: storage.name
-              queueName: encodeQueue
+              queueName: storageNames.DPQ_ENCODE_QUEUE
               queueLength: messagesPerReplica
               identity: identityId
             }

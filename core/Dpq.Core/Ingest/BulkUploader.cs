@@ -9,6 +9,9 @@ namespace Dpq.Ingest;
 /// <summary>How far a bulk upload has come.</summary>
 public readonly record struct UploadProgress(int Done, int Total, int Skipped);
 
+/// <summary>A blob a bulk upload stored.</summary>
+public sealed record UploadedBlob(string Name, string ETag, long Length);
+
 /// <summary>
 /// Uploads images of a data set as PNG blobs with their class as metadata "label", many at a time.
 /// A blob that already exists is skipped (a conditional create), so a repeated upload neither
@@ -16,10 +19,12 @@ public readonly record struct UploadProgress(int Done, int Total, int Skipped);
 /// </summary>
 public static class BulkUploader
 {
-    public static async Task<IReadOnlyList<string>> UploadAsync(BlobContainerClient container, ImageSet images, IReadOnlyList<int> indices,
-        Func<int, string> blobName, int parallelism, IProgress<UploadProgress>? progress, CancellationToken cancellationToken = default)
+    /// <param name="onUploaded">Called once for each blob stored (not for skipped ones), from the upload's own task.</param>
+    public static async Task<IReadOnlyList<UploadedBlob>> UploadAsync(BlobContainerClient container, ImageSet images, IReadOnlyList<int> indices,
+        Func<int, string> blobName, int parallelism, IProgress<UploadProgress>? progress,
+        Func<UploadedBlob, CancellationToken, ValueTask>? onUploaded = null, CancellationToken cancellationToken = default)
     {
-        var uploaded = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var uploaded = new System.Collections.Concurrent.ConcurrentBag<UploadedBlob>();
         int done = 0, skipped = 0;
         await Parallel.ForEachAsync(indices, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (index, ct) =>
         {
@@ -33,8 +38,10 @@ public static class BulkUploader
             };
             try
             {
-                await container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(png), options, ct);
-                uploaded.Add(name);
+                var info = await container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(png), options, ct);
+                var blob = new UploadedBlob(name, info.Value.ETag.ToString(), png.Length);
+                uploaded.Add(blob);
+                if (onUploaded is not null) await onUploaded(blob, ct);
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
             {

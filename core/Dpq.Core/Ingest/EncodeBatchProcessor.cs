@@ -30,14 +30,14 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
         var done = new ConcurrentBag<EncodeRequest>();
         var retry = new ConcurrentBag<EncodeRequest>();
         var downloaded = new ConcurrentBag<Downloaded>();
-        var failed = 0;
-        var images = storage.Container(storage.Names.ImagesContainer);
+        int failed = 0, indexedCount = 0;
 
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken }, async (request, ct) =>
         {
             try
             {
-                var result = await images.GetBlobClient(request.BlobName).DownloadContentAsync(ct);
+                var (container, blobName) = ImageLocation.Locate(storage.Names, request.BlobName);
+                var result = await storage.Container(container).GetBlobClient(blobName).DownloadContentAsync(ct);
                 downloaded.Add(new Downloaded(request, result.Value.Content, result.Value.Details.ETag, ParseLabel(result.Value.Details.Metadata)));
             }
             catch (RequestFailedException e) when (e.Status == 404)
@@ -93,6 +93,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 var shards = await _codes.WriteAsync(encoder.ModelVersion, options.ShardCount, indexed, cancellationToken);
                 await _manifest.BumpAsync(encoder.ModelVersion, options.ShardCount, shards, time, cancellationToken);
                 foreach (var g in good) done.Add(items[g].Request);
+                indexedCount = indexed.Count;
             }
             catch (RequestFailedException e)
             {
@@ -100,10 +101,9 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 foreach (var g in good) retry.Add(items[g].Request);
             }
         }
-        var ok = done.Count - failed;
-        logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Retry} to retry",
-            batch.Count, ok, encoder.ModelVersion, failed, retry.Count);
-        return new BatchOutcome(done.ToList(), retry.ToList(), ok, failed);
+        logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Gone} gone, {Retry} to retry",
+            batch.Count, indexedCount, encoder.ModelVersion, failed, done.Count - indexedCount - failed, retry.Count);
+        return new BatchOutcome(done.ToList(), retry.ToList(), indexedCount, failed);
     }
 
     /// <summary>The image's class label from blob metadata "label", when it is a whole number.</summary>

@@ -14,10 +14,11 @@ public sealed record DrainResult(int Received, int Indexed, int Failed, int Retr
 }
 
 /// <summary>
-/// One pass over the encode queue: collect up to a batch of messages (waiting at most MaxWait once
-/// the first has arrived), send messages that failed too often or cannot be parsed to the poison
+/// One pass over the encode queue: collect up to a batch of requests (waiting at most MaxWait once
+/// the first message has arrived), send messages that failed too often or cannot be parsed to the poison
 /// queue, encode the rest, and delete exactly the messages whose work is stored. A message whose
-/// work failed is left alone: it reappears after its visibility timeout.
+/// work failed is left alone (or, if part of it is stored, keeps only the rest): it reappears after
+/// its visibility timeout.
 /// </summary>
 public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider encoders, EncodeBatchProcessor processor,
     EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeQueueDrainer> logger)
@@ -31,12 +32,25 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
 
         var queue = storage.Queue(storage.Names.EncodeQueue);
         var messages = new List<QueueMessage>();
+        var work = new List<(IReadOnlyList<EncodeRequest> Requests, QueueMessage Message)>();
+        var requests = 0;
+        var failed = 0;
         var clock = Stopwatch.StartNew();
-        while (messages.Count < options.BatchSize)
+        // BatchSize counts requests: a bulk import's message carries many.
+        while (requests < options.BatchSize)
         {
-            var want = Math.Min(MaxMessagesPerReceive, options.BatchSize - messages.Count);
+            var want = Math.Min(MaxMessagesPerReceive, Math.Max(1, options.BatchSize - requests));
             QueueMessage[] received = await queue.ReceiveMessagesAsync(want, options.VisibilityTimeout, cancellationToken);
             messages.AddRange(received);
+            foreach (var message in received)
+            {
+                if (await AcceptAsync(message, cancellationToken) is { } accepted)
+                {
+                    work.Add((accepted, message));
+                    requests += accepted.Count;
+                }
+                else failed++;
+            }
             if (messages.Count == 0) return DrainResult.Empty;
             if (received.Length == 0)
             {
@@ -46,49 +60,68 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             else if (clock.Elapsed >= options.MaxWait) break;
         }
 
-        var work = new List<(EncodeRequest Request, QueueMessage Message)>();
-        var failed = 0;
-        foreach (var message in messages)
-        {
-            EncodeRequest request;
-            try
-            {
-                request = EncodeRequest.Parse(message.Body.ToString());
-            }
-            catch (FormatException e)
-            {
-                logger.LogError("Message {MessageId} is malformed and goes to the poison queue: {Reason}", message.MessageId, e.Message);
-                await PoisonAsync(message, null, e.Message, cancellationToken);
-                failed++;
-                continue;
-            }
-            if (message.DequeueCount > options.MaxDequeueCount)
-            {
-                var reason = $"encoding failed {message.DequeueCount - 1} times";
-                logger.LogError("Image {BlobName}: {Reason}; message goes to the poison queue", request.BlobName, reason);
-                await PoisonAsync(message, request.BlobName, reason, cancellationToken);
-                failed++;
-                continue;
-            }
-            work.Add((request, message));
-        }
-
         // A duplicate delivery in the same batch is encoded once; all its messages are deleted with it.
-        var outcome = await processor.ProcessAsync(work.Select(w => w.Request).DistinctBy(r => r.RequestId).ToList(), encoder, cancellationToken);
+        var distinct = work.SelectMany(w => w.Requests).DistinctBy(r => r.RequestId).ToList();
+        var outcome = await processor.ProcessAsync(distinct, encoder, cancellationToken);
         var doneIds = outcome.Done.Select(r => r.RequestId).ToHashSet();
-        // The Queue service deletes one message per call: issue them concurrently, not one by one.
-        await Parallel.ForEachAsync(work.Where(w => doneIds.Contains(w.Request.RequestId)),
-            new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken },
-            async (w, ct) => await DeleteAsync(w.Message, ct));
+        // A message goes only when every request it carries is done; one partly done shrinks to the
+        // rest, so what is stored is not redone and a later poison names only what failed. The Queue
+        // service takes one message per call: issue them concurrently, not one by one.
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken },
+            async (w, ct) =>
+            {
+                var rest = w.Requests.Where(r => !doneIds.Contains(r.RequestId)).ToList();
+                if (rest.Count == 0) await DeleteAsync(w.Message, ct);
+                else if (rest.Count < w.Requests.Count) await ShrinkAsync(w.Message, rest, ct);
+            });
         return new DrainResult(messages.Count, outcome.Indexed, outcome.Failed + failed, outcome.Retry.Count, false);
     }
 
-    private async Task PoisonAsync(QueueMessage message, string? blobName, string reason, CancellationToken cancellationToken)
+    /// <summary>The message's requests, or null when it went to the poison queue (malformed, or failed too often).</summary>
+    private async Task<IReadOnlyList<EncodeRequest>?> AcceptAsync(QueueMessage message, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<EncodeRequest> requests;
+        try
+        {
+            requests = EncodeMessage.Parse(message.Body.ToString());
+        }
+        catch (FormatException e)
+        {
+            logger.LogError("Message {MessageId} is malformed and goes to the poison queue: {Reason}", message.MessageId, e.Message);
+            await PoisonAsync(message, [], e.Message, cancellationToken);
+            return null;
+        }
+        if (message.DequeueCount > options.MaxDequeueCount)
+        {
+            var reason = $"encoding failed {message.DequeueCount - 1} times";
+            logger.LogError("Message {MessageId} ({Count} images, first {BlobName}): {Reason}; it goes to the poison queue",
+                message.MessageId, requests.Count, requests[0].BlobName, reason);
+            await PoisonAsync(message, requests.Select(r => r.BlobName), reason, cancellationToken);
+            return null;
+        }
+        return requests;
+    }
+
+    private async Task PoisonAsync(QueueMessage message, IEnumerable<string> blobNames, string reason, CancellationToken cancellationToken)
     {
         await storage.Queue(storage.Names.EncodePoisonQueue).SendMessageAsync(message.Body.ToString(), cancellationToken);
-        if (blobName is not null)
-            await new FailureLog(storage.Table(storage.Names.FailuresTable)).RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
+        var failures = new FailureLog(storage.Table(storage.Names.FailuresTable));
+        foreach (var blobName in blobNames)
+            await failures.RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
         await DeleteAsync(message, cancellationToken);
+    }
+
+    private async Task ShrinkAsync(QueueMessage message, IReadOnlyList<EncodeRequest> rest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await storage.Queue(storage.Names.EncodeQueue).UpdateMessageAsync(message.MessageId, message.PopReceipt,
+                EncodeMessage.Pack(rest), options.VisibilityTimeout, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            // As for a delete: another worker holds it now, and redoing the stored part is harmless.
+        }
     }
 
     private async Task DeleteAsync(QueueMessage message, CancellationToken cancellationToken)

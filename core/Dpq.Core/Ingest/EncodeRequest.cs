@@ -6,9 +6,10 @@ using System.Text.Json.Serialization;
 namespace Dpq.Ingest;
 
 /// <summary>
-/// The queue message asking the worker to encode one uploaded image. <see cref="RequestId"/> is
-/// derived from the blob name and ETag, so a duplicate notification for the same upload carries
-/// the same id and a new upload under the same name a new one.
+/// A request to encode one stored image. <see cref="BlobName"/> is the image's index name (see
+/// <see cref="Indexing.ImageLocation"/>). <see cref="RequestId"/> is derived from that name and the
+/// blob's ETag, so a duplicate notification for the same upload carries the same id and a new
+/// upload under the same name a new one.
 /// </summary>
 public sealed record EncodeRequest(string RequestId, string BlobName, string? ETag, long Length, DateTimeOffset EnqueuedAt)
 {
@@ -18,26 +19,58 @@ public sealed record EncodeRequest(string RequestId, string BlobName, string? ET
     public static string IdFor(string blobName, string? etag) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{blobName}\n{etag}")))[..32];
 
+    /// <summary>A queue message asking for this one image (what the blob trigger sends).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, IngestJson.Default.EncodeRequest);
+}
 
-    /// <summary>Parses a message body; a malformed one throws <see cref="FormatException"/> with the reason.</summary>
-    public static EncodeRequest Parse(string json)
+/// <summary>
+/// Encode-queue message bodies. The blob trigger sends one request per message; a bulk import packs
+/// many into one (<c>{"requests": [...]}</c>), because each queue call costs the same whatever it
+/// carries. The worker accepts both and deletes a message only when all of its requests are done.
+/// </summary>
+public static class EncodeMessage
+{
+    /// <summary>Most requests in one message: a request is about 200 bytes, a message at most 48 KiB before Base64.</summary>
+    public const int MaxRequests = 128;
+
+    /// <summary>One message body for <paramref name="requests"/> (1 to <see cref="MaxRequests"/>).</summary>
+    public static string Pack(IReadOnlyList<EncodeRequest> requests)
     {
-        EncodeRequest? r;
+        if (requests.Count is 0 or > MaxRequests)
+            throw new ArgumentOutOfRangeException(nameof(requests), requests.Count, $"a message carries 1 to {MaxRequests} requests");
+        return JsonSerializer.Serialize(new EncodeMessageBody(requests), IngestJson.Default.EncodeMessageBody);
+    }
+
+    /// <summary>The requests of a message body; a malformed one throws <see cref="FormatException"/> with the reason.</summary>
+    public static IReadOnlyList<EncodeRequest> Parse(string json)
+    {
+        IReadOnlyList<EncodeRequest?>? requests;
         try
         {
-            r = JsonSerializer.Deserialize(json, IngestJson.Default.EncodeRequest);
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new FormatException("the encode message is not a JSON object");
+            requests = doc.RootElement.TryGetProperty("requests", out _)
+                ? (IReadOnlyList<EncodeRequest?>?)doc.RootElement.Deserialize(IngestJson.Default.EncodeMessageBody)?.Requests
+                : [doc.RootElement.Deserialize(IngestJson.Default.EncodeRequest)];
         }
         catch (JsonException e)
         {
-            throw new FormatException($"the encode request is not valid JSON: {e.Message}", e);
+            throw new FormatException($"the encode message is not valid JSON: {e.Message}", e);
         }
-        if (r is null || string.IsNullOrEmpty(r.BlobName) || string.IsNullOrEmpty(r.RequestId))
-            throw new FormatException("the encode request has no blob name or request id");
-        return r;
+        if (requests is null || requests.Count == 0) throw new FormatException("the encode message has no requests");
+        if (requests.Count > MaxRequests) throw new FormatException($"the encode message has {requests.Count} requests; the limit is {MaxRequests}");
+        foreach (var r in requests)
+        {
+            if (r is null || string.IsNullOrEmpty(r.BlobName) || string.IsNullOrEmpty(r.RequestId))
+                throw new FormatException("an encode request has no blob name or request id");
+        }
+        return requests!; // no null left, checked above
     }
 }
 
+internal sealed record EncodeMessageBody(IReadOnlyList<EncodeRequest> Requests);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(EncodeRequest))]
+[JsonSerializable(typeof(EncodeMessageBody))]
 internal sealed partial class IngestJson : JsonSerializerContext;

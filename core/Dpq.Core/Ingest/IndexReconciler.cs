@@ -10,10 +10,11 @@ namespace Dpq.Ingest;
 public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missing);
 
 /// <summary>
-/// The safety net under the blob trigger: lists the images container and sends every settled blob
-/// that has neither a code row for the active model nor a failure record through intake again.
-/// Trigger notifications can be lost (the polling blob trigger misses blobs under load; Event Grid
-/// deliveries can expire), and an image must never be silently left out of the index. A pass only
+/// The safety net under the blob trigger and bulk imports: lists the images and imports containers
+/// and sends every settled blob that has neither a code row for the active model nor a failure
+/// record through intake again. Trigger notifications can be lost (the polling blob trigger misses
+/// blobs under load; Event Grid deliveries can expire), an import can stop between its uploads and
+/// its messages, and an image must never be silently left out of the index. A pass only
 /// runs while the encode queue is empty, so work already in flight is not enqueued twice.
 /// </summary>
 public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
@@ -41,12 +42,16 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
 
         var settled = time.GetUtcNow() - SettleTime;
         int blobs = 0, missing = 0;
-        await foreach (var blob in storage.Container(storage.Names.ImagesContainer).GetBlobsAsync(cancellationToken: cancellationToken))
+        foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
         {
-            blobs++;
-            if (blob.Properties.LastModified > settled || known.Contains(ImageId.FromBlobName(blob.Name).ToString())) continue;
-            missing++;
-            await intake.HandleAsync(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+            await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
+            {
+                blobs++;
+                var indexName = container == storage.Names.ImportsContainer ? ImageLocation.ForImport(blob.Name) : blob.Name;
+                if (blob.Properties.LastModified > settled || known.Contains(ImageId.FromBlobName(indexName).ToString())) continue;
+                missing++;
+                await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+            }
         }
         if (missing > 0) logger.LogWarning("Reconcile: {Missing} of {Blobs} images were not indexed for {ModelVersion}; sent through intake again", missing, blobs, version);
         return new ReconcileResult(true, "done", blobs, missing);

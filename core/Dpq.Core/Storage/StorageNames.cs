@@ -8,6 +8,8 @@ namespace Dpq.Storage;
 public sealed record StorageNames
 {
     public string ImagesContainer { get; init; } = "images";
+    /// <summary>Images added by a bulk import (<see cref="Ingest.BulkImporter"/>): no trigger watches it.</summary>
+    public string ImportsContainer { get; init; } = "imports";
     public string ModelsContainer { get; init; } = "models";
     public string SegmentsContainer { get; init; } = "segments";
     public string EncodeQueue { get; init; } = "encode-requests";
@@ -27,6 +29,7 @@ public sealed record StorageNames
         return new StorageNames
         {
             ImagesContainer = $"{prefix}-{d.ImagesContainer}",
+            ImportsContainer = $"{prefix}-{d.ImportsContainer}",
             ModelsContainer = $"{prefix}-{d.ModelsContainer}",
             SegmentsContainer = $"{prefix}-{d.SegmentsContainer}",
             EncodeQueue = $"{prefix}-{d.EncodeQueue}",
@@ -44,6 +47,7 @@ public sealed record StorageNames
     public static class Settings
     {
         public const string ImagesContainer = "DPQ_IMAGES_CONTAINER";
+        public const string ImportsContainer = "DPQ_IMPORTS_CONTAINER";
         public const string ModelsContainer = "DPQ_MODELS_CONTAINER";
         public const string SegmentsContainer = "DPQ_SEGMENTS_CONTAINER";
         public const string EncodeQueue = "DPQ_ENCODE_QUEUE";
@@ -61,6 +65,7 @@ public sealed record StorageNames
         return new StorageNames
         {
             ImagesContainer = Read(Settings.ImagesContainer, d.ImagesContainer),
+            ImportsContainer = Read(Settings.ImportsContainer, d.ImportsContainer),
             ModelsContainer = Read(Settings.ModelsContainer, d.ModelsContainer),
             SegmentsContainer = Read(Settings.SegmentsContainer, d.SegmentsContainer),
             EncodeQueue = Read(Settings.EncodeQueue, d.EncodeQueue),
@@ -75,6 +80,7 @@ public sealed record StorageNames
     public IReadOnlyDictionary<string, string?> ToSettings() => new Dictionary<string, string?>
     {
         [Settings.ImagesContainer] = ImagesContainer,
+        [Settings.ImportsContainer] = ImportsContainer,
         [Settings.ModelsContainer] = ModelsContainer,
         [Settings.SegmentsContainer] = SegmentsContainer,
         [Settings.EncodeQueue] = EncodeQueue,
@@ -84,7 +90,7 @@ public sealed record StorageNames
         [Settings.FailuresTable] = FailuresTable,
     };
 
-    public IEnumerable<string> Containers => [ImagesContainer, ModelsContainer, SegmentsContainer];
+    public IEnumerable<string> Containers => [ImagesContainer, ImportsContainer, ModelsContainer, SegmentsContainer];
     /// <summary>Where messages that failed too often go: "{queue}-poison", the Functions host's convention.</summary>
     public string EncodePoisonQueue => EncodeQueue + "-poison";
 

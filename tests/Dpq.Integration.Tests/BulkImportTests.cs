@@ -1,0 +1,107 @@
+using Azure.Data.Tables;
+using Dpq.Indexing;
+using Dpq.Ingest;
+using Dpq.Query;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>The bulk path: imports container + packed encode messages -> the same worker, rows and queries.</summary>
+public sealed class BulkImportTests
+{
+    private static async Task<IReadOnlyList<TableEntity>> CodeRowsAsync(Pipeline p) =>
+        await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<TableEntity>().ToListAsync();
+
+    [Fact]
+    public async Task ImportedImagesAreIndexedUnderTheirImportNamesWithFewMessages()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        const int n = 150;
+        var imported = await BulkImporter.ImportAsync(p.Storage, TinyModel.TestImages, [.. Enumerable.Range(0, n)], Images.Name, 8, null,
+            TimeProvider.System, requestsPerMessage: 64);
+        Assert.Equal(n, imported.Count);
+        var queue = p.Storage.Queue(p.Storage.Names.EncodeQueue);
+        var messages = (await queue.PeekMessagesAsync(32)).Value;
+        Assert.Equal(3, messages.Length); // 64 + 64 + 22
+        Assert.Equal(n, messages.Sum(m => EncodeMessage.Parse(m.Body.ToString()).Count));
+        Assert.False(await p.Storage.Container(p.Storage.Names.ImagesContainer).GetBlobsAsync().AnyAsync()); // nothing for the trigger
+
+        var drained = await p.DrainAllAsync();
+        Assert.Equal(n, drained.Indexed);
+        Assert.Empty((await queue.PeekMessagesAsync()).Value);
+        var rows = await CodeRowsAsync(p);
+        Assert.Equal(n, rows.Count);
+        Assert.All(rows, r => Assert.StartsWith(ImageLocation.ImportsPrefix, r.GetString("BlobName"), StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.Equal(
+            TinyModel.TestImages.Labels[int.Parse(r.GetString("BlobName")[(ImageLocation.ImportsPrefix.Length + 12)..^4], System.Globalization.CultureInfo.InvariantCulture)],
+            r.GetInt32("Label")));
+
+        // Found by its import name, and named that way in answers.
+        var name = ImageLocation.ForImport(Images.Name(5));
+        var answer = await p.Queries.QueryAsync(new QueryRequest(null, name, null, n, 32, null));
+        Assert.Equal(n, answer.Results.Count);
+        Assert.Contains(answer.Results, h => h.BlobName == name && h.Id == ImageId.FromBlobName(name).ToString());
+
+        // Importing the same images again stores and enqueues nothing.
+        var again = await BulkImporter.ImportAsync(p.Storage, TinyModel.TestImages, [.. Enumerable.Range(0, n)], Images.Name, 8, null, TimeProvider.System);
+        Assert.Empty(again);
+        Assert.Empty((await queue.PeekMessagesAsync()).Value);
+    }
+
+    [Fact]
+    public async Task APartlyStoredMessageKeepsOnlyTheRestAndItsPoisonNamesOnlyThat()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var options = p.Options with { VisibilityTimeout = TimeSpan.FromSeconds(1) };
+        var drainer = new EncodeQueueDrainer(p.Storage, p.Models, new EncodeBatchProcessor(p.Storage, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
+            options, TimeProvider.System, NullLogger<EncodeQueueDrainer>.Instance);
+        var imports = p.Storage.Container(p.Storage.Names.ImportsContainer);
+        var requests = new List<EncodeRequest>();
+        for (var i = 0; i < 3; i++)
+        {
+            await Images.UploadAsync(imports, TinyModel.TestImages, i);
+            requests.Add(EncodeRequest.For(ImageLocation.ForImport(Images.Name(i)), null, 100, DateTimeOffset.UtcNow));
+        }
+        // A blob name the Blob service refuses (it climbs out of the container): its download fails
+        // every time with an error that is not "not found", the kind of fault that is retried.
+        var unreadable = ImageLocation.ForImport("a/../../b.png");
+        requests.Insert(1, EncodeRequest.For(unreadable, null, 100, DateTimeOffset.UtcNow));
+        var queue = p.Storage.Queue(p.Storage.Names.EncodeQueue);
+        await queue.SendMessageAsync(EncodeMessage.Pack(requests));
+
+        var first = await drainer.DrainOnceAsync();
+        Assert.Equal(3, first.Indexed);
+        Assert.Equal(1, first.Retried);
+        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+        await Task.Delay(1200);
+        var left = Assert.Single((await queue.PeekMessagesAsync(32)).Value);
+        Assert.Equal([unreadable], EncodeMessage.Parse(left.Body.ToString()).Select(r => r.BlobName));
+
+        for (var pass = 0; pass < 10 && (await queue.PeekMessagesAsync()).Value.Length + (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount > 0; pass++)
+        {
+            await drainer.DrainOnceAsync();
+            await Task.Delay(1100);
+        }
+        Assert.Equal(0, (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        var failures = await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync();
+        var failure = Assert.Single(failures);
+        Assert.Equal(unreadable, failure.BlobName);
+        Assert.Equal(FailureStage.Poison, failure.Stage);
+        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+    }
+
+    [Fact]
+    public async Task UploadsMayNotTakeImportNamesAndOtherContainersAreRefused()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, "imports/" + Images.Name(1), Images.Png(TinyModel.TestImages, 1), 3);
+        Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleBlobAsync(images.GetBlobClient("imports/" + Images.Name(1))));
+        Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleAsync("elsewhere", "a.png", 100, "image/png", null));
+
+        var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);
+        Assert.Contains("reserved for bulk imports", failures["imports/" + Images.Name(1)].Reason);
+        Assert.Contains("not one the index takes images from", failures["a.png"].Reason);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
+    }
+}
