@@ -1,3 +1,4 @@
+using Dpq.Indexing;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -65,7 +66,10 @@ public sealed class LocalHostTests
                 if (seen == expected) return;
                 await Task.Delay(250);
             }
-            Assert.Fail($"expected {expected} indexed images, saw {seen} after 90 s");
+            var queued = (await storage.Queue(storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount;
+            var failures = await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync();
+            Assert.Fail($"expected {expected} indexed images, saw {seen} after 90 s; {queued} encode messages queued, worker {worker.Status}, "
+                + $"failures: [{string.Join("; ", failures.Select(f => $"{f.BlobName}: {f.Reason}"))}]");
         }
 
         try

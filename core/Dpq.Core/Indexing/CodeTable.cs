@@ -2,6 +2,9 @@ using Azure.Data.Tables;
 
 namespace Dpq.Indexing;
 
+/// <summary>A stored code row: its shard, its image and when the storage service last wrote it.</summary>
+public readonly record struct StoredCode(int Shard, IndexedImage Image, DateTimeOffset Written);
+
 /// <summary>
 /// Codes in Table storage, one row per image and model version (see <see cref="IndexKeys"/>).
 /// Writes are upserts in partition-grouped transactions: writing the same images again leaves
@@ -33,13 +36,26 @@ public sealed class CodeTable(TableClient table)
         return [.. groups.Select(g => g.Key)];
     }
 
-    /// <summary>Every image of one shard of one model version.</summary>
-    public async IAsyncEnumerable<IndexedImage> ReadShardAsync(string modelVersion, int shard,
+    /// <summary>Every image of one shard of one model version, with when its row was last written.</summary>
+    public async IAsyncEnumerable<StoredCode> ReadShardAsync(string modelVersion, int shard,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var partition = IndexKeys.Partition(modelVersion, shard);
         await foreach (var e in table.QueryAsync<TableEntity>(x => x.PartitionKey == partition, cancellationToken: cancellationToken))
-            yield return FromEntity(e);
+            yield return new StoredCode(shard, FromEntity(e), e.Timestamp ?? DateTimeOffset.MinValue);
+    }
+
+    /// <summary>
+    /// The images of every shard of one model version whose rows were written at or after
+    /// <paramref name="since"/> (the storage service's row timestamp): one query for all shards.
+    /// </summary>
+    public async IAsyncEnumerable<StoredCode> ReadWrittenSinceAsync(string modelVersion, DateTimeOffset since,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (from, to) = IndexKeys.PartitionRange(modelVersion);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to} and Timestamp ge {since}");
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            yield return new StoredCode(IndexKeys.ShardOf(e.PartitionKey), FromEntity(e), e.Timestamp ?? DateTimeOffset.MinValue);
     }
 
     public async Task<IndexedImage?> FindAsync(string modelVersion, int shardCount, ImageId id, CancellationToken cancellationToken = default)

@@ -13,6 +13,22 @@ public static class IndexKeys
         ModelVersion.Validate(modelVersion);
         return $"{modelVersion}_s{shard:000}";
     }
+
+    /// <summary>The partition keys of every shard of a version: from (inclusive) to (exclusive).</summary>
+    public static (string From, string To) PartitionRange(string modelVersion)
+    {
+        ModelVersion.Validate(modelVersion);
+        return ($"{modelVersion}_s", $"{modelVersion}_t");
+    }
+
+    /// <summary>The shard a partition key names.</summary>
+    public static int ShardOf(string partitionKey)
+    {
+        var at = partitionKey.LastIndexOf("_s", StringComparison.Ordinal);
+        return at > 0 && int.TryParse(partitionKey.AsSpan(at + 2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var shard)
+            ? shard
+            : throw new FormatException($"'{partitionKey}' is not a code partition key");
+    }
 }
 
 /// <summary>Model versions are used in storage keys and blob paths: lowercase letters, digits and dashes.</summary>

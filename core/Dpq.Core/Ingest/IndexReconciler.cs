@@ -31,9 +31,7 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
 
         var known = new HashSet<string>(StringComparer.Ordinal);
         var version = model.ModelVersion;
-        // Every shard partition of this version: "{version}_s000" .. "{version}_s999".
-        var from = version + "_s";
-        var to = version + "_t";
+        var (from, to) = IndexKeys.PartitionRange(version);
         await foreach (var row in storage.Table(storage.Names.CodesTable).QueryAsync<TableEntity>(
             e => e.PartitionKey.CompareTo(from) >= 0 && e.PartitionKey.CompareTo(to) < 0, select: ["RowKey"], cancellationToken: cancellationToken))
             known.Add(row.RowKey);

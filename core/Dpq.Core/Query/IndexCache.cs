@@ -14,9 +14,11 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
 
 /// <summary>
 /// Compact codes in memory for the query side, one <see cref="ShardSegment"/> per shard. Reads the
-/// shard manifest at most every RefreshInterval and reloads exactly the shards whose generation
-/// moved, so a warm query costs no storage round trip. The generation is read before the rows, so
-/// writes that land during a reload are picked up by the next refresh, never lost.
+/// shard manifest at most every RefreshInterval; when generations moved, it reads only the rows
+/// written since the newest one it holds (one query over all shards, going back IndexWriteSkew for
+/// rows committed out of timestamp order) and merges them into the shards' segments. Only the first
+/// load reads whole shards. A warm query costs no storage round trip. The generation is read before
+/// the rows, so writes that land during a refresh are picked up by the next one, never lost.
 /// </summary>
 public sealed class IndexCache(StorageClients storage, QueryOptions options, TimeProvider time, ILogger<IndexCache> logger)
 {
@@ -27,6 +29,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
     private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<int, (long Generation, ShardSegment Segment)> _shards = [];
+    private DateTimeOffset? _newestRow; // the newest row timestamp read for the current version
     private IndexSnapshot? _snapshot;
 
     public async Task<IndexSnapshot> GetAsync(string modelVersion, CodeFormat format, CancellationToken cancellationToken = default)
@@ -37,15 +40,39 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
         try
         {
             if (IsFresh(_snapshot, modelVersion)) return _snapshot!;
-            if (_snapshot?.ModelVersion != modelVersion) _shards.Clear(); // never mix versions
-            var checkedAt = time.GetUtcNow();
-            foreach (var state in await _manifest.ReadAsync(modelVersion, cancellationToken))
+            if (_snapshot?.ModelVersion != modelVersion) // never mix versions
             {
-                if (_shards.TryGetValue(state.Shard, out var held) && held.Generation == state.Generation) continue;
-                var segment = await LoadShardAsync(modelVersion, format, state.Shard, cancellationToken);
-                _shards[state.Shard] = (state.Generation, segment);
-                logger.LogInformation("Loaded shard {Shard} of {ModelVersion}: {Count} items (generation {Generation})",
-                    state.Shard, modelVersion, segment.Count, state.Generation);
+                _shards.Clear();
+                _newestRow = null;
+            }
+            var checkedAt = time.GetUtcNow();
+            var moved = (await _manifest.ReadAsync(modelVersion, cancellationToken))
+                .Where(state => !_shards.TryGetValue(state.Shard, out var held) || held.Generation != state.Generation).ToList();
+            if (moved.Count > 0)
+            {
+                var incremental = _newestRow is not null;
+                var rows = new List<StoredCode>();
+                if (_newestRow is { } newest)
+                {
+                    await foreach (var row in _codes.ReadWrittenSinceAsync(modelVersion, newest - options.IndexWriteSkew, cancellationToken)) rows.Add(row);
+                }
+                else
+                {
+                    foreach (var state in moved)
+                        await foreach (var row in _codes.ReadShardAsync(modelVersion, state.Shard, cancellationToken)) rows.Add(row);
+                }
+                var byShard = rows.ToLookup(r => r.Shard, r => r.Image);
+                var generations = moved.ToDictionary(m => m.Shard, m => m.Generation);
+                foreach (var shard in generations.Keys.Union(byShard.Select(g => g.Key)))
+                {
+                    _shards.TryGetValue(shard, out var held);
+                    _shards[shard] = (generations.GetValueOrDefault(shard, held.Generation), Merge(held.Segment, byShard[shard], format, modelVersion));
+                }
+                foreach (var row in rows)
+                    if (_newestRow is null || row.Written > _newestRow) _newestRow = row.Written;
+                logger.LogInformation("Index of {ModelVersion}: {Moved} shards moved, read {Rows} rows ({How}); {Items} items",
+                    modelVersion, moved.Count, rows.Count, incremental ? "written since the last refresh" : "whole shards",
+                    _shards.Values.Sum(v => (long)v.Segment.Count));
             }
             var segments = _shards.OrderBy(s => s.Key).Select(s => s.Value.Segment).Where(s => s.Count > 0).ToImmutableArray();
             var fresh = new IndexSnapshot(modelVersion, segments, checkedAt);
@@ -61,15 +88,25 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
     private bool IsFresh(IndexSnapshot? snapshot, string modelVersion) =>
         snapshot is not null && snapshot.ModelVersion == modelVersion && time.GetUtcNow() - snapshot.CheckedAt < options.IndexRefreshInterval;
 
-    private async Task<ShardSegment> LoadShardAsync(string modelVersion, CodeFormat format, int shard, CancellationToken cancellationToken)
+    /// <summary>A new segment: the held one's items (those not rewritten) plus <paramref name="rows"/>, the last row of an image winning.</summary>
+    private static ShardSegment Merge(ShardSegment? held, IEnumerable<IndexedImage> rows, CodeFormat format, string modelVersion)
     {
-        var rows = new List<IndexedImage>();
-        await foreach (var row in _codes.ReadShardAsync(modelVersion, shard, cancellationToken)) rows.Add(row);
-        rows.Sort((a, b) => string.CompareOrdinal(a.BlobName, b.BlobName)); // deterministic order, shared prefixes adjacent
+        var latest = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
+        foreach (var row in rows) latest[row.BlobName] = row;
         var builder = new ShardSegmentBuilder(format, modelVersion);
-        Span<int> levels = stackalloc int[format.Levels];
         var packed = new byte[format.BytesPerCode];
-        foreach (var row in rows)
+        if (held is not null)
+        {
+            for (var i = 0; i < held.Count; i++)
+            {
+                var id = held.Ids[i];
+                if (latest.ContainsKey(id)) continue;
+                held.CopyCode(i, packed);
+                builder.Add(id, packed, held.Labels[i]);
+            }
+        }
+        Span<int> levels = stackalloc int[format.Levels];
+        foreach (var row in latest.Values)
         {
             if (row.Code.Length != format.Levels)
                 throw new InvalidDataException($"row for {row.BlobName} has a {row.Code.Length}-level code; model {modelVersion} has {format.Levels} levels");
@@ -77,6 +114,6 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
             format.Pack(levels, packed);
             builder.Add(row.BlobName, packed, row.Label is >= 0 and < NoLabel ? (byte)row.Label.Value : NoLabel);
         }
-        return builder.Build();
+        return builder.Build(); // sorted by id: deterministic order, shared prefixes adjacent
     }
 }
