@@ -49,6 +49,32 @@ public sealed class BulkImportTests
     }
 
     [Fact]
+    public async Task LongNonAsciiNamesSplitMessagesBySizeAndAllAreIndexed()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        // 400 CJK characters: about 2.4 KB of JSON per request, so 128 would not fit in a message.
+        static string Name(int i) => $"{new string('\u6587', 400)}/{i:000}.png";
+        var imported = await BulkImporter.ImportAsync(p.Storage, TinyModel.TestImages, [.. Enumerable.Range(0, 40)], Name, 8, null,
+            TimeProvider.System, requestsPerMessage: EncodeMessage.MaxRequests);
+        Assert.Equal(40, imported.Count);
+        var messages = (await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync(32)).Value;
+        Assert.True(messages.Length >= 2, $"{messages.Length} message(s)");
+        Assert.Equal(40, messages.Sum(m => EncodeMessage.Parse(m.Body.ToString()).Count));
+        Assert.Equal(40, (await p.DrainAllAsync()).Indexed);
+        Assert.Contains(await CodeRowsAsync(p), r => r.GetString("BlobName") == ImageLocation.ForImport(Name(17)));
+    }
+
+    [Fact]
+    public async Task NamesIntakeWouldRefuseAreRefusedBeforeAnythingIsStored()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => BulkImporter.ImportAsync(p.Storage, TinyModel.TestImages, [0, 1, 2],
+            i => i == 2 ? "notes.txt" : Images.Name(i), 4, null, TimeProvider.System));
+        Assert.Contains("not an accepted image extension", e.Message);
+        Assert.False(await p.Storage.Container(p.Storage.Names.ImportsContainer).GetBlobsAsync().AnyAsync());
+    }
+
+    [Fact]
     public async Task APartlyStoredMessageKeepsOnlyTheRestAndItsPoisonNamesOnlyThat()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -100,7 +126,8 @@ public sealed class BulkImportTests
         Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleAsync("elsewhere", "a.png", 100, "image/png", null));
 
         var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);
-        Assert.Contains("reserved for bulk imports", failures["imports/" + Images.Name(1)].Reason);
+        Assert.Contains("reserved for bulk imports", failures[$"{p.Storage.Names.ImagesContainer}/imports/{Images.Name(1)}"].Reason);
+        Assert.False(failures.ContainsKey("imports/" + Images.Name(1))); // that name is the imported image's
         Assert.Contains("not one the index takes images from", failures["a.png"].Reason);
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
     }

@@ -40,35 +40,49 @@ public sealed class IndexCacheTests
     public async Task RefreshesMergeNewAndRewrittenRowsWithoutDuplicatesAndNeverMixVersions()
     {
         var storage = await Azurite.FreshAsync();
-        var cache = new IndexCache(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        var options = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexWriteSkew = TimeSpan.Zero };
+        var cache = new IndexCache(storage, options, TimeProvider.System, NullLogger<IndexCache>.Instance);
         const string version = "m-test-a";
         var first = Enumerable.Range(0, 40).Select(i => Image($"a/{i:000}.png", (byte)i, i % 10)).ToList();
         await WriteAsync(storage, version, first);
 
-        var cold = Items(await cache.GetAsync(version, Format));
+        var coldSnapshot = await cache.GetAsync(version, Format);
+        Assert.Equal(40, coldSnapshot.RowsRead);
+        var cold = Items(coldSnapshot);
         Assert.Equal(40, cold.Count);
         Assert.Equal(first[7].Code, cold["a/007.png"].Code);
         Assert.Equal(7, cold["a/007.png"].Label);
 
         // New images, and image 7 written again with another code and no label.
+        await Task.Delay(100); // later row timestamps than the first batch's
         var second = Enumerable.Range(40, 25).Select(i => Image($"a/{i:000}.png", (byte)i, i % 10)).Append(Image("a/007.png", 200, null)).ToList();
         await WriteAsync(storage, version, second);
-        var warm = Items(await cache.GetAsync(version, Format));
+        var warmSnapshot = await cache.GetAsync(version, Format);
+        // Read: the 26 rows just written, plus any of the first batch that share its newest timestamp;
+        // far from all 65. The other 39 items come from the held segments.
+        Assert.InRange(warmSnapshot.RowsRead, 26, 39);
+        var warm = Items(warmSnapshot);
         Assert.Equal(65, warm.Count);
         Assert.Equal(new byte[] { 200, 201, 202, 203 }, warm["a/007.png"].Code);
         Assert.Equal(IndexCache.NoLabel, warm["a/007.png"].Label);
         Assert.Equal(first[8].Code, warm["a/008.png"].Code);
 
-        // Nothing written: the same items; a new cache that loads everything at once agrees.
-        Assert.Equal(65, Items(await cache.GetAsync(version, Format)).Count);
+        // Nothing written: nothing read; a new cache that loads everything at once agrees.
+        var idle = await cache.GetAsync(version, Format);
+        Assert.Equal(0, idle.RowsRead);
+        Assert.Equal(65, Items(idle).Count);
         var fresh = new IndexCache(storage, new QueryOptions(), TimeProvider.System, NullLogger<IndexCache>.Instance);
         var whole = Items(await fresh.GetAsync(version, Format));
         Assert.Equal(whole.Keys.Order(), warm.Keys.Order());
         Assert.All(whole, kv => Assert.Equal(kv.Value.Code, warm[kv.Key].Code));
 
-        // Another version's rows are not this version's items, and switching versions starts over.
+        // Another version's rows, written before this version's next ones, are not read as this version's.
+        await Task.Delay(100);
         await WriteAsync(storage, "m-test-b", [Image("b/only.png", 9, 1)]);
-        Assert.Equal(65, Items(await cache.GetAsync(version, Format)).Count);
+        await WriteAsync(storage, version, [Image("a/900.png", 90, 3)]);
+        var after = Items(await cache.GetAsync(version, Format));
+        Assert.Equal(66, after.Count);
+        Assert.DoesNotContain("b/only.png", after.Keys);
         Assert.Equal(["b/only.png"], Items(await cache.GetAsync("m-test-b", Format)).Keys);
     }
 }

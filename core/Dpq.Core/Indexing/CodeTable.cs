@@ -36,24 +36,17 @@ public sealed class CodeTable(TableClient table)
         return [.. groups.Select(g => g.Key)];
     }
 
-    /// <summary>Every image of one shard of one model version, with when its row was last written.</summary>
-    public async IAsyncEnumerable<StoredCode> ReadShardAsync(string modelVersion, int shard,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var partition = IndexKeys.Partition(modelVersion, shard);
-        await foreach (var e in table.QueryAsync<TableEntity>(x => x.PartitionKey == partition, cancellationToken: cancellationToken))
-            yield return new StoredCode(shard, FromEntity(e), e.Timestamp ?? DateTimeOffset.MinValue);
-    }
-
     /// <summary>
-    /// The images of every shard of one model version whose rows were written at or after
-    /// <paramref name="since"/> (the storage service's row timestamp): one query for all shards.
+    /// The images of every shard of one model version, in one query; with <paramref name="writtenSince"/>,
+    /// only those whose rows were written at or after it (the storage service's row timestamp).
     /// </summary>
-    public async IAsyncEnumerable<StoredCode> ReadWrittenSinceAsync(string modelVersion, DateTimeOffset since,
+    public async IAsyncEnumerable<StoredCode> ReadVersionAsync(string modelVersion, DateTimeOffset? writtenSince = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var (from, to) = IndexKeys.PartitionRange(modelVersion);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to} and Timestamp ge {since}");
+        var filter = writtenSince is { } since
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to} and Timestamp ge {since}")
+            : TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}");
         await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             yield return new StoredCode(IndexKeys.ShardOf(e.PartitionKey), FromEntity(e), e.Timestamp ?? DateTimeOffset.MinValue);
     }

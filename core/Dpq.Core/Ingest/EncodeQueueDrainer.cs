@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Ingest;
 
-/// <summary>What one drain pass did.</summary>
+/// <summary>What one drain pass did: messages received; images indexed, failed (a malformed message counts as one) and left to retry.</summary>
 public sealed record DrainResult(int Received, int Indexed, int Failed, int Retried, bool NoModel)
 {
     public static DrainResult Empty { get; } = new(0, 0, 0, 0, false);
@@ -44,12 +44,11 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             messages.AddRange(received);
             foreach (var message in received)
             {
-                if (await AcceptAsync(message, cancellationToken) is { } accepted)
-                {
-                    work.Add((accepted, message));
-                    requests += accepted.Count;
-                }
-                else failed++;
+                var (accepted, poisoned) = await AcceptAsync(message, cancellationToken);
+                failed += poisoned;
+                if (accepted is null) continue;
+                work.Add((accepted, message));
+                requests += accepted.Count;
             }
             if (messages.Count == 0) return DrainResult.Empty;
             if (received.Length == 0)
@@ -61,9 +60,18 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         }
 
         // A duplicate delivery in the same batch is encoded once; all its messages are deleted with it.
+        // Bulk messages can carry more than a batch between them: encode at most BatchSize at a time.
         var distinct = work.SelectMany(w => w.Requests).DistinctBy(r => r.RequestId).ToList();
-        var outcome = await processor.ProcessAsync(distinct, encoder, cancellationToken);
-        var doneIds = outcome.Done.Select(r => r.RequestId).ToHashSet();
+        var doneIds = new HashSet<string>(StringComparer.Ordinal);
+        int indexed = 0, retried = 0;
+        foreach (var slice in distinct.Chunk(options.BatchSize))
+        {
+            var outcome = await processor.ProcessAsync(slice, encoder, cancellationToken);
+            doneIds.UnionWith(outcome.Done.Select(r => r.RequestId));
+            indexed += outcome.Indexed;
+            failed += outcome.Failed;
+            retried += outcome.Retry.Count;
+        }
         // A message goes only when every request it carries is done; one partly done shrinks to the
         // rest, so what is stored is not redone and a later poison names only what failed. The Queue
         // service takes one message per call: issue them concurrently, not one by one.
@@ -74,11 +82,11 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
                 if (rest.Count == 0) await DeleteAsync(w.Message, ct);
                 else if (rest.Count < w.Requests.Count) await ShrinkAsync(w.Message, rest, ct);
             });
-        return new DrainResult(messages.Count, outcome.Indexed, outcome.Failed + failed, outcome.Retry.Count, false);
+        return new DrainResult(messages.Count, indexed, failed, retried, false);
     }
 
-    /// <summary>The message's requests, or null when it went to the poison queue (malformed, or failed too often).</summary>
-    private async Task<IReadOnlyList<EncodeRequest>?> AcceptAsync(QueueMessage message, CancellationToken cancellationToken)
+    /// <summary>The message's requests, or null when it went to the poison queue (malformed, or failed too often), with the images that cost.</summary>
+    private async Task<(IReadOnlyList<EncodeRequest>? Requests, int Poisoned)> AcceptAsync(QueueMessage message, CancellationToken cancellationToken)
     {
         IReadOnlyList<EncodeRequest> requests;
         try
@@ -89,7 +97,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         {
             logger.LogError("Message {MessageId} is malformed and goes to the poison queue: {Reason}", message.MessageId, e.Message);
             await PoisonAsync(message, [], e.Message, cancellationToken);
-            return null;
+            return (null, 1);
         }
         if (message.DequeueCount > options.MaxDequeueCount)
         {
@@ -97,9 +105,9 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             logger.LogError("Message {MessageId} ({Count} images, first {BlobName}): {Reason}; it goes to the poison queue",
                 message.MessageId, requests.Count, requests[0].BlobName, reason);
             await PoisonAsync(message, requests.Select(r => r.BlobName), reason, cancellationToken);
-            return null;
+            return (null, requests.Count);
         }
-        return requests;
+        return (requests, 0);
     }
 
     private async Task PoisonAsync(QueueMessage message, IEnumerable<string> blobNames, string reason, CancellationToken cancellationToken)

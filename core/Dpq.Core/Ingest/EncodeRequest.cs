@@ -30,15 +30,28 @@ public sealed record EncodeRequest(string RequestId, string BlobName, string? ET
 /// </summary>
 public static class EncodeMessage
 {
-    /// <summary>Most requests in one message: a request is about 200 bytes, a message at most 48 KiB before Base64.</summary>
+    /// <summary>Most requests in one message.</summary>
     public const int MaxRequests = 128;
+
+    /// <summary>Largest body: the Queue service takes 64 KiB after Base64, i.e. 48 KiB of text; 1 KiB is left spare.</summary>
+    public const int MaxBodyBytes = 47 * 1024;
+
+    /// <summary>Bytes of a packed body before any request: <c>{"requests":[</c> and <c>]}</c>.</summary>
+    public const int EmptyBodyBytes = 15;
+
+    /// <summary>Bytes <paramref name="request"/> adds to a packed body (its JSON and a comma).</summary>
+    public static int SizeInBody(EncodeRequest request) => System.Text.Encoding.UTF8.GetByteCount(request.ToJson()) + 1;
 
     /// <summary>One message body for <paramref name="requests"/> (1 to <see cref="MaxRequests"/>).</summary>
     public static string Pack(IReadOnlyList<EncodeRequest> requests)
     {
         if (requests.Count is 0 or > MaxRequests)
             throw new ArgumentOutOfRangeException(nameof(requests), requests.Count, $"a message carries 1 to {MaxRequests} requests");
-        return JsonSerializer.Serialize(new EncodeMessageBody(requests), IngestJson.Default.EncodeMessageBody);
+        var body = JsonSerializer.Serialize(new EncodeMessageBody(requests), IngestJson.Default.EncodeMessageBody);
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(body);
+        if (bytes > MaxBodyBytes)
+            throw new ArgumentException($"{requests.Count} requests take {bytes} bytes; a message holds at most {MaxBodyBytes}", nameof(requests));
+        return body;
     }
 
     /// <summary>The requests of a message body; a malformed one throws <see cref="FormatException"/> with the reason.</summary>

@@ -40,15 +40,17 @@ public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, Ti
         return IntakeOutcome.Enqueued;
     }
 
-    /// <summary>The blob's index name, and why it may not be indexed (null when it may).</summary>
+    /// <summary>The blob's index name (or, if refused, the name its failure is recorded under), and why it may not be indexed (null when it may).</summary>
     private (string IndexName, string? Problem) Check(string container, string blobName, long length, string? contentType)
     {
         if (container == storage.Names.ImportsContainer)
             return (ImageLocation.ForImport(blobName), policy.Check(blobName, length, contentType));
         if (container != storage.Names.ImagesContainer)
             return (blobName, $"container '{container}' is not one the index takes images from");
+        // Recorded as "{container}/{name}": under its own name the record would stand for the imported
+        // image of that index name, and the reconciler would take that image as settled.
         if (ImageLocation.IsImport(blobName))
-            return (blobName, $"names under '{ImageLocation.ImportsPrefix}' are reserved for bulk imports; upload it under another name");
+            return ($"{container}/{blobName}", $"names under '{ImageLocation.ImportsPrefix}' are reserved for bulk imports; upload it under another name");
         return (blobName, policy.Check(blobName, length, contentType));
     }
 }

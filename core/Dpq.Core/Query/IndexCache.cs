@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Query;
 
-/// <summary>The shard segments of one model version as of one manifest read.</summary>
-public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, DateTimeOffset CheckedAt)
+/// <summary>The shard segments of one model version as of one manifest read; RowsRead: code rows the refresh that made it read.</summary>
+public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, DateTimeOffset CheckedAt, int RowsRead = 0)
 {
     public long Items => Segments.Sum(s => (long)s.Count);
 }
@@ -17,7 +17,8 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
 /// shard manifest at most every RefreshInterval; when generations moved, it reads only the rows
 /// written since the newest one it holds (one query over all shards, going back IndexWriteSkew for
 /// rows committed out of timestamp order) and merges them into the shards' segments. Only the first
-/// load reads whole shards. A warm query costs no storage round trip. The generation is read before
+/// load reads every row. A row committed more than IndexWriteSkew out of timestamp order would be
+/// missed until the process restarts; storage servers' clocks are kept far closer than that. A warm query costs no storage round trip. The generation is read before
 /// the rows, so writes that land during a refresh are picked up by the next one, never lost.
 /// </summary>
 public sealed class IndexCache(StorageClients storage, QueryOptions options, TimeProvider time, ILogger<IndexCache> logger)
@@ -46,21 +47,17 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
                 _newestRow = null;
             }
             var checkedAt = time.GetUtcNow();
+            var rowsRead = 0;
             var moved = (await _manifest.ReadAsync(modelVersion, cancellationToken))
                 .Where(state => !_shards.TryGetValue(state.Shard, out var held) || held.Generation != state.Generation).ToList();
             if (moved.Count > 0)
             {
+                // The first load reads every shard of the version, listed in the manifest or not yet
+                // (a bump can lag its rows); later ones read what was written since.
                 var incremental = _newestRow is not null;
+                var since = _newestRow - options.IndexWriteSkew;
                 var rows = new List<StoredCode>();
-                if (_newestRow is { } newest)
-                {
-                    await foreach (var row in _codes.ReadWrittenSinceAsync(modelVersion, newest - options.IndexWriteSkew, cancellationToken)) rows.Add(row);
-                }
-                else
-                {
-                    foreach (var state in moved)
-                        await foreach (var row in _codes.ReadShardAsync(modelVersion, state.Shard, cancellationToken)) rows.Add(row);
-                }
+                await foreach (var row in _codes.ReadVersionAsync(modelVersion, since, cancellationToken)) rows.Add(row);
                 var byShard = rows.ToLookup(r => r.Shard, r => r.Image);
                 var generations = moved.ToDictionary(m => m.Shard, m => m.Generation);
                 foreach (var shard in generations.Keys.Union(byShard.Select(g => g.Key)))
@@ -70,12 +67,13 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
                 }
                 foreach (var row in rows)
                     if (_newestRow is null || row.Written > _newestRow) _newestRow = row.Written;
+                rowsRead = rows.Count;
                 logger.LogInformation("Index of {ModelVersion}: {Moved} shards moved, read {Rows} rows ({How}); {Items} items",
-                    modelVersion, moved.Count, rows.Count, incremental ? "written since the last refresh" : "whole shards",
+                    modelVersion, moved.Count, rows.Count, incremental ? "written since the last refresh" : "every row",
                     _shards.Values.Sum(v => (long)v.Segment.Count));
             }
             var segments = _shards.OrderBy(s => s.Key).Select(s => s.Value.Segment).Where(s => s.Count > 0).ToImmutableArray();
-            var fresh = new IndexSnapshot(modelVersion, segments, checkedAt);
+            var fresh = new IndexSnapshot(modelVersion, segments, checkedAt, rowsRead);
             Volatile.Write(ref _snapshot, fresh);
             return fresh;
         }

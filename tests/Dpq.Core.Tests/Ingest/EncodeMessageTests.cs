@@ -21,14 +21,28 @@ public sealed class EncodeMessageTests
     }
 
     [Fact]
-    public void AFullMessageStaysWithinTheQueueLimitAfterBase64()
+    public void ABodyOfTheLargestSizeFitsTheQueueLimitAfterBase64()
     {
-        var longName = new string('n', 200);
-        var requests = Enumerable.Range(0, EncodeMessage.MaxRequests)
-            .Select(i => EncodeRequest.For($"imports/{longName}-{i}.png", "\"0x8DD0123456789AB\"", 1000, DateTimeOffset.UtcNow)).ToList();
+        Assert.True((EncodeMessage.MaxBodyBytes + 2) / 3 * 4 <= 64 * 1024);
+    }
+
+    [Fact]
+    public void SizesInBodyAddUpToThePackedLengthEvenForNamesJsonEscapes()
+    {
+        // Non-ASCII characters and quotes are written as \uXXXX: six bytes each.
+        var name = "imports/" + new string('\u6587', 300) + "\"x\".png";
+        var requests = Enumerable.Range(0, 9).Select(i => EncodeRequest.For($"{name}-{i}.png", "\"0x8DD0123456789AB\"", 1000, DateTimeOffset.UtcNow)).ToList();
         var body = EncodeMessage.Pack(requests);
-        Assert.True(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(body)).Length <= 64 * 1024,
-            $"{EncodeMessage.MaxRequests} requests with 200-character names take {body.Length} bytes");
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(body), EncodeMessage.EmptyBodyBytes + requests.Sum(EncodeMessage.SizeInBody) - 1);
+        Assert.True(EncodeMessage.SizeInBody(requests[0]) > 6 * 300);
+    }
+
+    [Fact]
+    public void PackingMoreThanAMessageHoldsIsRefused()
+    {
+        var name = "imports/" + new string('\u6587', 500);
+        var requests = Enumerable.Range(0, 64).Select(i => EncodeRequest.For($"{name}-{i}.png", null, 1000, DateTimeOffset.UtcNow)).ToList();
+        Assert.Contains("a message holds at most", Assert.Throws<ArgumentException>(() => EncodeMessage.Pack(requests)).Message);
     }
 
     [Theory]
