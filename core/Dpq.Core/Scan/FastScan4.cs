@@ -32,6 +32,9 @@ internal static unsafe class FastScan4
                 case ScanPath.QuantizedVector512:
                     ScanVector512(codes, bytes, lut, tables.Levels, start, end, ref handler);
                     break;
+                case ScanPath.QuantizedVector256 when Avx2.IsSupported && bytes == 4 && tables.Levels == 8:
+                    ScanVector256Levels8(codes, lut, start, end, ref handler);
+                    break;
                 case ScanPath.QuantizedVector256:
                     ScanVector256(codes, bytes, lut, tables.Levels, start, end, ref handler);
                     break;
@@ -98,6 +101,62 @@ internal static unsafe class FastScan4
         }
     }
 
+    /// <summary>
+    /// <see cref="ScanVector256"/> for the common case, 32-bit codes scored on all 8 levels: no level
+    /// loop, the eight tables and the nibble mask held in registers for the whole scan (the general
+    /// kernel reloads them from the stack every level pair). Same sums, so same results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScanVector256Levels8<THandler>(byte* codes, byte* lut, int start, int end, ref THandler handler)
+        where THandler : struct, IApproxHandler
+    {
+        const int Bytes = 4;
+        var t0 = Vector256.Create(Vector128.Load(lut));
+        var t1 = Vector256.Create(Vector128.Load(lut + 16));
+        var t2 = Vector256.Create(Vector128.Load(lut + 32));
+        var t3 = Vector256.Create(Vector128.Load(lut + 48));
+        var t4 = Vector256.Create(Vector128.Load(lut + 64));
+        var t5 = Vector256.Create(Vector128.Load(lut + 80));
+        var t6 = Vector256.Create(Vector128.Load(lut + 96));
+        var t7 = Vector256.Create(Vector128.Load(lut + 112));
+        var nibble = Vector256.Create((byte)0xF);
+        byte* block = codes + (long)(start / Block) * Block * Bytes;
+        for (int first = start; first < end; first += Block, block += Block * Bytes)
+        {
+            Vector256<ushort> total0 = default, odd0 = default, total1 = default, odd1 = default;
+            AccumulateRow(block, t0, t1, nibble, ref total0, ref odd0, ref total1, ref odd1);
+            AccumulateRow(block + Block, t2, t3, nibble, ref total0, ref odd0, ref total1, ref odd1);
+            AccumulateRow(block + 2 * Block, t4, t5, nibble, ref total0, ref odd0, ref total1, ref odd1);
+            AccumulateRow(block + 3 * Block, t6, t7, nibble, ref total0, ref odd0, ref total1, ref odd1);
+            var even0 = total0 - (odd0 << 8);
+            var even1 = total1 - (odd1 << 8);
+            var threshold = Vector256.Create(ClampThreshold(handler.Threshold));
+            uint mask0 = Passing(even0, odd0, threshold);
+            uint mask1 = Passing(even1, odd1, threshold);
+            if ((mask0 | mask1) == 0) continue;
+            int valid = Math.Min(Block, end - first);
+            mask0 &= LowBits32(valid);
+            mask1 &= LowBits32(valid - 32);
+            for (; mask0 != 0; mask0 &= mask0 - 1)
+                Report(first, BitOperations.TrailingZeroCount(mask0), even0, odd0, ref handler);
+            for (; mask1 != 0; mask1 &= mask1 - 1)
+                Report(first + 32, BitOperations.TrailingZeroCount(mask1), even1, odd1, ref handler);
+        }
+    }
+
+    /// <summary>One byte row of a block (64 items, two levels): low nibbles through table <paramref name="low"/>, high through <paramref name="high"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateRow(byte* row, Vector256<byte> low, Vector256<byte> high, Vector256<byte> nibble,
+        ref Vector256<ushort> total0, ref Vector256<ushort> odd0, ref Vector256<ushort> total1, ref Vector256<ushort> odd1)
+    {
+        var v0 = Vector256.Load(row);
+        var v1 = Vector256.Load(row + 32);
+        Accumulate(low, v0 & nibble, ref total0, ref odd0);
+        Accumulate(low, v1 & nibble, ref total1, ref odd1);
+        Accumulate(high, (v0.AsUInt16() >> 4).AsByte() & nibble, ref total0, ref odd0);
+        Accumulate(high, (v1.AsUInt16() >> 4).AsByte() & nibble, ref total1, ref odd1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanVector512<THandler>(byte* codes, int bytes, byte* lut, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IApproxHandler
@@ -132,6 +191,7 @@ internal static unsafe class FastScan4
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate(Vector256<byte> table, Vector256<byte> indices, ref Vector256<ushort> total, ref Vector256<ushort> odd)
     {
         var looked = Shuffle(table, indices).AsUInt16();

@@ -3,7 +3,7 @@ namespace Dpq.Scan;
 /// <summary>Which scoring code a scan runs. Every path returns the same hits; they differ in speed.</summary>
 public enum ScanPath
 {
-    /// <summary>The fastest quantized path the CPU accelerates (see docs/scanner.md).</summary>
+    /// <summary>The fastest path for the code format on this CPU: Exact for K = 256, the widest accelerated quantized kernel for K = 16 (see docs/scanner.md).</summary>
     Auto,
 
     /// <summary>Float table sums for every item, scalar: the test oracle.</summary>

@@ -33,7 +33,7 @@ public static class SegmentScanner
 
         var chunks = Chunk(segments, options.ChunkItems);
         int threads = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
-        ScanPath path = Resolve(options.Path);
+        ScanPath path = Resolve(options.Path, tables.Codewords);
         QuantizedTables? quantized = path is ScanPath.Exact or ScanPath.ExactVector256 ? null : QuantizedTables.Create(tables);
         ScanWorker NewWorker() => new(segments, tables, quantized, path, k, options.Labels);
 
@@ -62,9 +62,15 @@ public static class SegmentScanner
         return result.ToHits();
     }
 
-    /// <summary>The path <paramref name="requested"/> runs as: Auto becomes the widest accelerated kernel.</summary>
-    public static ScanPath Resolve(ScanPath requested) => requested switch
+    /// <summary>
+    /// The path <paramref name="requested"/> runs as. Auto is the fastest measured for the code format
+    /// (docs/scanner.md): for K = 256 the exact float kernel (8-bit tables have no byte-shuffle lookup
+    /// without AVX-512 VBMI, and the gather kernel is slower than four scalar lookups); for K = 16 the
+    /// widest accelerated quantized kernel.
+    /// </summary>
+    public static ScanPath Resolve(ScanPath requested, int codewords) => requested switch
     {
+        ScanPath.Auto when codewords == 256 => ScanPath.Exact,
         ScanPath.Auto when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated => ScanPath.QuantizedVector512,
         ScanPath.Auto when System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated => ScanPath.QuantizedVector256,
         ScanPath.Auto => ScanPath.QuantizedScalar,
