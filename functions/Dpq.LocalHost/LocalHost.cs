@@ -16,6 +16,14 @@ public static class LocalHost
 {
     public const string DefaultUrl = "http://127.0.0.1:7071";
 
+    /// <summary>Optional setting: the WebJobs host id (1-32 lowercase letters, digits, dashes).</summary>
+    public const string HostIdSetting = "DPQ_LOCAL_HOST_ID";
+
+    private sealed class FixedHostId(string id) : Microsoft.Azure.WebJobs.Host.Executors.IHostIdProvider
+    {
+        public Task<string> GetHostIdAsync(CancellationToken cancellationToken) => Task.FromResult(id);
+    }
+
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -35,6 +43,10 @@ public static class LocalHost
             builder.WebHost.UseUrls(DefaultUrl);
 
         builder.Services.AddDpqCore(builder.Configuration);
+        // WebJobs keeps its locks, blob receipts and timer state under the host id. By default that is
+        // derived from the entry assembly, so every test host shares one; a test gives its own.
+        if (builder.Configuration[HostIdSetting] is { Length: > 0 } hostId)
+            builder.Services.AddSingleton<Microsoft.Azure.WebJobs.Host.Executors.IHostIdProvider>(new FixedHostId(hostId));
         builder.Host.ConfigureWebJobs(webJobs =>
         {
             webJobs.AddAzureStorageCoreServices();

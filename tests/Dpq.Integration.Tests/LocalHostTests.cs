@@ -39,6 +39,7 @@ public sealed class LocalHostTests
             ["Models:RefreshInterval"] = "00:00:00",
             ["Query:IndexRefreshInterval"] = "00:00:00",
             ["Logging:LogLevel:Default"] = "Warning",
+            [LocalHost.LocalHost.HostIdSetting] = "dpq-test-" + Guid.NewGuid().ToString("N")[..16],
         };
         await using var app = LocalHost.LocalHost.Build([], c => c.AddInMemoryCollection(settings));
         await app.StartAsync();
