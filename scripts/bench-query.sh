@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$model_dir/model.json" ] || die "no model in $model_dir: run ./dpq train --dataset fashion-mnist --out $model_dir (or ./dpq demo) first"
 
-cli="$REPO_ROOT/core/Dpq.Cli/bin/Release/net10.0/dpq-cli"
+cli="$CLI"
 if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 "$REPO_ROOT/scripts/stack.sh" start
 cs="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q]: the main job, run locally.
+# ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q] [--seed S]: the main job, run locally.
 #  1. a trained model: the default one is trained once into .build/models/default (progress shown);
 #  2. the local stack: Azurite, the functions host (blob trigger + HTTP query) and the encode worker;
 #  3. Fashion-MNIST images stored as PNG blobs with their class as metadata and indexed: U (20)
@@ -12,18 +12,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 model_dir="$BUILD_DIR/models/default"
 keep=0
+retrain=0
 demo_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
-    --retrain) rm -rf "$model_dir" ;;
+    --retrain) retrain=1 ;;
     --count|--uploads|--queries|--seed) [ $# -ge 2 ] || die "$1 needs a value"; demo_args+=("$1" "$2"); shift ;;
-    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q])" ;;
+    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q] [--seed S])" ;;
   esac
   shift
 done
+# Only once every option is known good: a typo must not cost the trained model.
+if [ $retrain -eq 1 ]; then rm -rf "$model_dir"; fi
 
-cli="$REPO_ROOT/core/Dpq.Cli/bin/Release/net10.0/dpq-cli"
+cli="$CLI"
 if [ -f "$model_dir/model.json" ]; then
   say "using the trained model in .build/models/default (./dpq demo --retrain trains anew)"
 else

@@ -8,8 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN_DIR="$BUILD_DIR/run"
 HTTP_PORT=${DPQ_HTTP_PORT:-7071}
 URL="http://127.0.0.1:$HTTP_PORT"
-LOCALHOST_BIN="$REPO_ROOT/functions/Dpq.LocalHost/bin/Release/net10.0/dpq-localhost"
-WORKER_BIN="$REPO_ROOT/gpu-worker/Dpq.Worker/bin/Release/net10.0/dpq-worker"
+LOCALHOST_BIN="$REPO_ROOT/functions/Dpq.LocalHost/bin/$CONFIG/net10.0/dpq-localhost"
+WORKER_BIN="$REPO_ROOT/gpu-worker/Dpq.Worker/bin/$CONFIG/net10.0/dpq-worker"
 
 pid_of() { # prints the pid of a running stack process $1, fails if it is not running
   local f="$RUN_DIR/$1.pid"

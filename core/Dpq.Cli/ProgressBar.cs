@@ -18,14 +18,13 @@ public sealed class ProgressBar(string label, int total)
     {
         lock (_lock)
         {
-            var seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
+            // Decide whether to draw before formatting the line: Report runs once per item.
             var fraction = total == 0 ? 1 : Math.Clamp(done / (double)total, 0, 1);
-            var line = $"{label} [{new string('#', (int)(fraction * 30)),-30}] {done}/{total} {done / seconds,7:F0}/s{(note is null ? "" : "  " + note)}";
             if (_interactive)
             {
                 if (done < total && _clock.ElapsedMilliseconds - _lastDrawMs < 100) return;
                 _lastDrawMs = _clock.ElapsedMilliseconds;
-                Console.Write("\r" + line);
+                Console.Write("\r" + Line(done, fraction, note));
                 if (done >= total) Console.WriteLine();
             }
             else
@@ -33,10 +32,14 @@ public sealed class ProgressBar(string label, int total)
                 var decile = (int)(fraction * 10);
                 if (decile == _lastDecile) return;
                 _lastDecile = decile;
-                Console.WriteLine(line);
+                Console.WriteLine(Line(done, fraction, note));
             }
         }
     }
 
-    public TimeSpan Elapsed => _clock.Elapsed;
+    private string Line(int done, double fraction, string? note)
+    {
+        var seconds = Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
+        return $"{label} [{new string('#', (int)(fraction * 30)),-30}] {done}/{total} {done / seconds,7:F0}/s{(note is null ? "" : "  " + note)}";
+    }
 }

@@ -54,7 +54,7 @@ internal static class QueryClient
 
     /// <summary>Test images as PNG files, the bytes a user would post.</summary>
     public static byte[][] TestPngs(ImageSet test, IEnumerable<int> indices) =>
-        [.. indices.Select(i => ImagePreprocessor.EncodePng(test.Pixels.AsSpan(i * test.PixelsPerImage, test.PixelsPerImage), test.Width, test.Height))];
+        [.. indices.Select(i => ImagePreprocessor.EncodePng(test, i))];
 
     public static double Percentile(IEnumerable<double> values, double p)
     {

@@ -1,4 +1,3 @@
-using Azure.Data.Tables;
 using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.Query;
@@ -9,9 +8,6 @@ namespace Dpq.Integration.Tests;
 /// <summary>The bulk path: imports container + packed encode messages -> the same worker, rows and queries.</summary>
 public sealed class BulkImportTests
 {
-    private static async Task<IReadOnlyList<TableEntity>> CodeRowsAsync(Pipeline p) =>
-        await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<TableEntity>().ToListAsync();
-
     [Fact]
     public async Task ImportedImagesAreIndexedUnderTheirImportNamesWithFewMessages()
     {
@@ -29,7 +25,7 @@ public sealed class BulkImportTests
         var drained = await p.DrainAllAsync();
         Assert.Equal(n, drained.Indexed);
         Assert.Empty((await queue.PeekMessagesAsync()).Value);
-        var rows = await CodeRowsAsync(p);
+        var rows = await p.CodeRowsAsync();
         Assert.Equal(n, rows.Count);
         Assert.All(rows, r => Assert.StartsWith(ImageLocation.ImportsPrefix, r.GetString("BlobName"), StringComparison.Ordinal));
         Assert.All(rows, r => Assert.Equal(
@@ -61,7 +57,7 @@ public sealed class BulkImportTests
         Assert.True(messages.Length >= 2, $"{messages.Length} message(s)");
         Assert.Equal(40, messages.Sum(m => EncodeMessage.Parse(m.Body.ToString()).Count));
         Assert.Equal(40, (await p.DrainAllAsync()).Indexed);
-        Assert.Contains(await CodeRowsAsync(p), r => r.GetString("BlobName") == ImageLocation.ForImport(Name(17)));
+        Assert.Contains(await p.CodeRowsAsync(), r => r.GetString("BlobName") == ImageLocation.ForImport(Name(17)));
     }
 
     [Fact]
@@ -98,7 +94,7 @@ public sealed class BulkImportTests
         var first = await drainer.DrainOnceAsync();
         Assert.Equal(3, first.Indexed);
         Assert.Equal(1, first.Retried);
-        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count);
         await Task.Delay(1200);
         var left = Assert.Single((await queue.PeekMessagesAsync(32)).Value);
         Assert.Equal([unreadable], EncodeMessage.Parse(left.Body.ToString()).Select(r => r.BlobName));
@@ -113,7 +109,7 @@ public sealed class BulkImportTests
         var failure = Assert.Single(failures);
         Assert.Equal(unreadable, failure.BlobName);
         Assert.Equal(FailureStage.Poison, failure.Stage);
-        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count);
     }
 
     [Fact]

@@ -11,7 +11,7 @@ public static class Images
     public static string Name(int index) => $"fmnist/test-{index:00000}.png";
 
     public static byte[] Png(ImageSet set, int index) =>
-        ImagePreprocessor.EncodePng(set.Pixels.AsSpan(index * set.PixelsPerImage, set.PixelsPerImage), set.Width, set.Height);
+        ImagePreprocessor.EncodePng(set, index);
 
     public static Task UploadAsync(BlobContainerClient container, ImageSet set, int index) =>
         UploadAsync(container, Name(index), Png(set, index), set.Labels[index]);

@@ -46,6 +46,10 @@ public sealed class Pipeline : IDisposable
         return pipeline;
     }
 
+    /// <summary>Every row of the codes table.</summary>
+    public async Task<IReadOnlyList<Azure.Data.Tables.TableEntity>> CodeRowsAsync() =>
+        await Storage.Table(Storage.Names.CodesTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
+
     /// <summary>Drains until the queue is empty; returns the summed results.</summary>
     public async Task<DrainResult> DrainAllAsync()
     {

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Azure.Data.Tables;
 using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.Query;
@@ -10,9 +9,6 @@ namespace Dpq.Integration.Tests;
 /// <summary>Upload -> intake -> queue -> worker -> table + manifest -> query, on Azurite with a real model.</summary>
 public sealed class PipelineTests
 {
-    private static async Task<IReadOnlyList<TableEntity>> CodeRowsAsync(Pipeline p) =>
-        await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<TableEntity>().ToListAsync();
-
     private static async Task IngestAsync(Pipeline p, IEnumerable<int> indices)
     {
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
@@ -32,7 +28,7 @@ public sealed class PipelineTests
         var drained = await p.DrainAllAsync();
         Assert.Equal(n, drained.Indexed);
 
-        var rows = await CodeRowsAsync(p);
+        var rows = await p.CodeRowsAsync();
         Assert.Equal(n, rows.Count);
         Assert.Equal(n, rows.Select(r => r.GetString("BlobName")).Distinct().Count());
         var model = (await p.Models.GetAsync())!;
@@ -118,11 +114,11 @@ public sealed class PipelineTests
         await p.Intake.HandleBlobAsync(blob);
         await p.Intake.HandleBlobAsync(blob);
         var first = await p.DrainAllAsync();
-        var rowBefore = Assert.Single(await CodeRowsAsync(p));
+        var rowBefore = Assert.Single(await p.CodeRowsAsync());
         await p.Intake.HandleBlobAsync(blob);
         await p.DrainAllAsync();
 
-        var row = Assert.Single(await CodeRowsAsync(p));
+        var row = Assert.Single(await p.CodeRowsAsync());
         Assert.Equal(rowBefore.GetBinary("Code"), row.GetBinary("Code"));
         Assert.Equal(Images.Name(3), row.GetString("BlobName"));
         Assert.Equal(2, first.Received);
@@ -149,7 +145,7 @@ public sealed class PipelineTests
         var drained = await p.DrainAllAsync();
         Assert.Equal(3, drained.Indexed);
         Assert.Equal(3, drained.Failed);
-        Assert.Equal(3, (await CodeRowsAsync(p)).Count);
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count);
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value); // not retried forever
 
         var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);

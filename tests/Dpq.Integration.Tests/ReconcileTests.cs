@@ -35,7 +35,7 @@ public sealed class ReconcileTests
         Assert.Equal(8, pass.Blobs);
         Assert.Equal(5, pass.Missing); // not the indexed ones, not the recorded failure
         Assert.Equal(5, (await p.DrainAllAsync()).Indexed);
-        var rows = await p.Storage.Table(p.Storage.Names.CodesTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
+        var rows = await p.CodeRowsAsync();
         Assert.Equal(7, rows.Count);
         Assert.Contains(rows, r => r.GetString("BlobName") == ImageLocation.ForImport(Images.Name(8)));
 

@@ -44,14 +44,12 @@ public static class DemoCommand
         {
             var upload = new ProgressBar("uploading", uploads);
             single = await BulkUploader.UploadAsync(storage.Container(storage.Names.ImagesContainer), train, picked[count..(count + uploads)],
-                i => $"demo/fashion-mnist-train-{i:00000}.png", 4, new Progress<UploadProgress>(p => upload.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already there" : null)),
-                cancellationToken: cancellationToken);
+                BlobName, 4, Track(upload), cancellationToken: cancellationToken);
             upload.Report(uploads);
         }
         // ...and the bulk of them through a bulk import, which enqueues its own encode requests.
         var import = new ProgressBar("importing", count);
-        var imported = await BulkImporter.ImportAsync(storage, train, picked[..count], i => $"demo/fashion-mnist-train-{i:00000}.png", 16,
-            new Progress<UploadProgress>(p => import.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already there" : null)), TimeProvider.System,
+        var imported = await BulkImporter.ImportAsync(storage, train, picked[..count], BlobName, 16, Track(import), TimeProvider.System,
             cancellationToken: cancellationToken);
         import.Report(count);
         var uploadSeconds = clock.Elapsed.TotalSeconds;
@@ -80,6 +78,11 @@ public static class DemoCommand
         Console.WriteLine($"try it: curl -s -X POST -H 'Content-Type: image/png' --data-binary @some.png '{url}/api/query?k=10&bits=16'");
         return 0;
     }
+
+    private static string BlobName(int index) => $"demo/fashion-mnist-train-{index:00000}.png";
+
+    private static Progress<UploadProgress> Track(ProgressBar bar) =>
+        new(p => bar.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already there" : null));
 
     private static async Task RunQueriesAsync(HttpClient http, int queries, int seed, CancellationToken cancellationToken)
     {

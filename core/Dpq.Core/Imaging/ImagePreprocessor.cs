@@ -79,6 +79,10 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         return bitmap;
     }
 
+    /// <summary>Image <paramref name="index"/> of a data set as a PNG file.</summary>
+    public static byte[] EncodePng(Dpq.Data.ImageSet set, int index) =>
+        EncodePng(set.Pixels.AsSpan(index * set.PixelsPerImage, set.PixelsPerImage), set.Width, set.Height);
+
     /// <summary>Encodes a grayscale plane (values 0..255) as PNG: what the demo uploads.</summary>
     public static byte[] EncodePng(ReadOnlySpan<byte> gray, int width, int height)
     {

@@ -17,6 +17,16 @@ public static class ImageLocation
 
     public static bool IsImport(string indexName) => indexName.StartsWith(ImportsPrefix, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The index name of a blob of the images or imports container. An upload under the reserved
+    /// prefix cannot be indexed; its name is "{container}/{blob}", the key its refusal is recorded
+    /// under, which can never be an imported image's name.
+    /// </summary>
+    public static string IndexName(StorageNames names, string container, string blobName) =>
+        container == names.ImportsContainer ? ForImport(blobName)
+        : container == names.ImagesContainer && IsImport(blobName) ? $"{container}/{blobName}"
+        : blobName;
+
     /// <summary>The container and blob name behind an index name.</summary>
     public static (string Container, string BlobName) Locate(StorageNames names, string indexName) =>
         IsImport(indexName) ? (names.ImportsContainer, indexName[ImportsPrefix.Length..]) : (names.ImagesContainer, indexName);

@@ -29,7 +29,7 @@ public static class BulkUploader
         await Parallel.ForEachAsync(indices, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, async (index, ct) =>
         {
             var name = blobName(index);
-            var png = ImagePreprocessor.EncodePng(images.Pixels.AsSpan(index * images.PixelsPerImage, images.PixelsPerImage), images.Width, images.Height);
+            var png = ImagePreprocessor.EncodePng(images, index);
             var options = new BlobUploadOptions
             {
                 HttpHeaders = new BlobHttpHeaders { ContentType = "image/png" },

@@ -80,10 +80,13 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
         var good = Enumerable.Range(0, items.Length).Where(i => rejected[i] is null).ToArray();
         if (good.Length > 0)
         {
-            var packed = new float[good.Length * pre.PixelCount];
+            // Close the gaps the rejected images left (in place: good[j] >= j), then encode the front.
             for (var j = 0; j < good.Length; j++)
-                pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(packed.AsSpan(j * pre.PixelCount));
-            var codes = encoder.EncodeCodes(packed, good.Length);
+            {
+                if (good[j] != j)
+                    pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
+            }
+            var codes = encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
             var m = encoder.Levels;
             var indexed = good.Select((g, j) => new IndexedImage(
                 ImageId.FromBlobName(items[g].Request.BlobName), items[g].Request.BlobName, items[g].Label,

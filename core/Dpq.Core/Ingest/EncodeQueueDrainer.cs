@@ -25,13 +25,15 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
 {
     private const int MaxMessagesPerReceive = 32; // the Queue service's limit
 
+    private readonly Azure.Storage.Queues.QueueClient _queue = storage.Queue(storage.Names.EncodeQueue);
+    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
+
     public async Task<DrainResult> DrainOnceAsync(CancellationToken cancellationToken = default)
     {
         var encoder = await encoders.GetEncoderAsync(cancellationToken);
         if (encoder is null) return DrainResult.Empty with { NoModel = true };
 
-        var queue = storage.Queue(storage.Names.EncodeQueue);
-        var messages = new List<QueueMessage>();
+        var received = 0;
         var work = new List<(IReadOnlyList<EncodeRequest> Requests, QueueMessage Message)>();
         var requests = 0;
         var failed = 0;
@@ -40,9 +42,9 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         while (requests < options.BatchSize)
         {
             var want = Math.Min(MaxMessagesPerReceive, Math.Max(1, options.BatchSize - requests));
-            QueueMessage[] received = await queue.ReceiveMessagesAsync(want, options.VisibilityTimeout, cancellationToken);
-            messages.AddRange(received);
-            foreach (var message in received)
+            QueueMessage[] messages = await _queue.ReceiveMessagesAsync(want, options.VisibilityTimeout, cancellationToken);
+            received += messages.Length;
+            foreach (var message in messages)
             {
                 var (accepted, poisoned) = await AcceptAsync(message, cancellationToken);
                 failed += poisoned;
@@ -50,13 +52,9 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
                 work.Add((accepted, message));
                 requests += accepted.Count;
             }
-            if (messages.Count == 0) return DrainResult.Empty;
-            if (received.Length == 0)
-            {
-                if (clock.Elapsed >= options.MaxWait) break;
-                await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken);
-            }
-            else if (clock.Elapsed >= options.MaxWait) break;
+            if (received == 0) return DrainResult.Empty;
+            if (clock.Elapsed >= options.MaxWait) break;
+            if (messages.Length == 0) await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken);
         }
 
         // A duplicate delivery in the same batch is encoded once; all its messages are deleted with it.
@@ -82,7 +80,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
                 if (rest.Count == 0) await DeleteAsync(w.Message, ct);
                 else if (rest.Count < w.Requests.Count) await ShrinkAsync(w.Message, rest, ct);
             });
-        return new DrainResult(messages.Count, indexed, failed, retried, false);
+        return new DrainResult(received, indexed, failed, retried, false);
     }
 
     /// <summary>The message's requests, or null when it went to the poison queue (malformed, or failed too often), with the images that cost.</summary>
@@ -113,9 +111,8 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
     private async Task PoisonAsync(QueueMessage message, IEnumerable<string> blobNames, string reason, CancellationToken cancellationToken)
     {
         await storage.Queue(storage.Names.EncodePoisonQueue).SendMessageAsync(message.Body.ToString(), cancellationToken);
-        var failures = new FailureLog(storage.Table(storage.Names.FailuresTable));
         foreach (var blobName in blobNames)
-            await failures.RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
+            await _failures.RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
         await DeleteAsync(message, cancellationToken);
     }
 
@@ -123,7 +120,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
     {
         try
         {
-            await storage.Queue(storage.Names.EncodeQueue).UpdateMessageAsync(message.MessageId, message.PopReceipt,
+            await _queue.UpdateMessageAsync(message.MessageId, message.PopReceipt,
                 EncodeMessage.Pack(rest), options.VisibilityTimeout, cancellationToken);
         }
         catch (RequestFailedException e) when (e.Status == 404)
@@ -136,7 +133,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
     {
         try
         {
-            await storage.Queue(storage.Names.EncodeQueue).DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+            await _queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {

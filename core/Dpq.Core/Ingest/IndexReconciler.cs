@@ -45,7 +45,7 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
             await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
             {
                 blobs++;
-                var indexName = container == storage.Names.ImportsContainer ? ImageLocation.ForImport(blob.Name) : blob.Name;
+                var indexName = ImageLocation.IndexName(storage.Names, container, blob.Name);
                 if (blob.Properties.LastModified > settled || known.Contains(ImageId.FromBlobName(indexName).ToString())) continue;
                 missing++;
                 await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);

@@ -14,6 +14,9 @@ public enum IntakeOutcome { Enqueued, Rejected }
 /// </summary>
 public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, TimeProvider time, ILogger<UploadIntake> logger)
 {
+    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
+    private readonly Azure.Storage.Queues.QueueClient _queue = storage.Queue(storage.Names.EncodeQueue);
+
     /// <summary>What both hosts' blob triggers call with the blob they were handed.</summary>
     public async Task<IntakeOutcome> HandleBlobAsync(Azure.Storage.Blobs.BlobClient blob, CancellationToken cancellationToken = default)
     {
@@ -29,28 +32,24 @@ public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, Ti
             logger.LogWarning("Upload {BlobName} rejected: {Reason}", indexName, problem);
             if (!string.IsNullOrWhiteSpace(blobName))
             {
-                await new FailureLog(storage.Table(storage.Names.FailuresTable))
-                    .RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
+                await _failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
             }
             return IntakeOutcome.Rejected;
         }
         var request = EncodeRequest.For(indexName, etag, length, time.GetUtcNow());
-        await storage.Queue(storage.Names.EncodeQueue).SendMessageAsync(request.ToJson(), cancellationToken);
+        await _queue.SendMessageAsync(request.ToJson(), cancellationToken);
         logger.LogInformation("Upload {BlobName} enqueued for encoding as {RequestId}", indexName, request.RequestId);
         return IntakeOutcome.Enqueued;
     }
 
-    /// <summary>The blob's index name (or, if refused, the name its failure is recorded under), and why it may not be indexed (null when it may).</summary>
+    /// <summary>The blob's index name (for a refused one, the name its refusal is recorded under), and why it may not be indexed (null when it may).</summary>
     private (string IndexName, string? Problem) Check(string container, string blobName, long length, string? contentType)
     {
-        if (container == storage.Names.ImportsContainer)
-            return (ImageLocation.ForImport(blobName), policy.Check(blobName, length, contentType));
-        if (container != storage.Names.ImagesContainer)
-            return (blobName, $"container '{container}' is not one the index takes images from");
-        // Recorded as "{container}/{name}": under its own name the record would stand for the imported
-        // image of that index name, and the reconciler would take that image as settled.
-        if (ImageLocation.IsImport(blobName))
-            return ($"{container}/{blobName}", $"names under '{ImageLocation.ImportsPrefix}' are reserved for bulk imports; upload it under another name");
-        return (blobName, policy.Check(blobName, length, contentType));
+        var indexName = ImageLocation.IndexName(storage.Names, container, blobName);
+        if (container != storage.Names.ImagesContainer && container != storage.Names.ImportsContainer)
+            return (indexName, $"container '{container}' is not one the index takes images from");
+        if (container == storage.Names.ImagesContainer && ImageLocation.IsImport(blobName))
+            return (indexName, $"names under '{ImageLocation.ImportsPrefix}' are reserved for bulk imports; upload it under another name");
+        return (indexName, policy.Check(blobName, length, contentType));
     }
 }

@@ -54,7 +54,6 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
             {
                 // The first load reads every shard of the version, listed in the manifest or not yet
                 // (a bump can lag its rows); later ones read what was written since.
-                var incremental = _newestRow is not null;
                 var since = _newestRow - options.IndexWriteSkew;
                 var rows = new List<StoredCode>();
                 await foreach (var row in _codes.ReadVersionAsync(modelVersion, since, cancellationToken)) rows.Add(row);
@@ -69,7 +68,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
                     if (_newestRow is null || row.Written > _newestRow) _newestRow = row.Written;
                 rowsRead = rows.Count;
                 logger.LogInformation("Index of {ModelVersion}: {Moved} shards moved, read {Rows} rows ({How}); {Items} items",
-                    modelVersion, moved.Count, rows.Count, incremental ? "written since the last refresh" : "every row",
+                    modelVersion, moved.Count, rows.Count, since is null ? "every row" : "written since the last refresh",
                     _shards.Values.Sum(v => (long)v.Segment.Count));
             }
             var segments = _shards.OrderBy(s => s.Key).Select(s => s.Value.Segment).Where(s => s.Count > 0).ToImmutableArray();

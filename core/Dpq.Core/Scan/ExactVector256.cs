@@ -107,11 +107,11 @@ internal static unsafe class ExactVector256
         return Select((Avx2.ConvertToVector256Int32(p) >>> shift) & nibble, low, high);
     }
 
-    /// <summary>Offers the items of one group whose score reaches the handler's current threshold.</summary>
-    private static void Report<THandler>(Vector256<float> score, int first, ref THandler handler)
+    /// <summary>Offers the items of one group (those in <paramref name="valid"/>) whose score reaches the handler's current threshold.</summary>
+    private static void Report<THandler>(Vector256<float> score, int first, ref THandler handler, uint valid = 0xFF)
         where THandler : struct, IScoreHandler
     {
-        uint mask = Vector256.GreaterThanOrEqual(score, Vector256.Create(handler.Threshold)).ExtractMostSignificantBits();
+        uint mask = Vector256.GreaterThanOrEqual(score, Vector256.Create(handler.Threshold)).ExtractMostSignificantBits() & valid;
         for (; mask != 0; mask &= mask - 1)
         {
             int lane = BitOperations.TrailingZeroCount(mask);
@@ -128,13 +128,7 @@ internal static unsafe class ExactVector256
             var score = Vector256<float>.Zero;
             for (int l = 0; l < levels; l++)
                 score += Lookup(block + (l >> 1) * Block + group, (l & 1) << 2, nibble, Vector256.Load(tables + (l << 4)), Vector256.Load(tables + (l << 4) + 8));
-            uint mask = Vector256.GreaterThanOrEqual(score, Vector256.Create(handler.Threshold)).ExtractMostSignificantBits();
-            if (count - group < 8) mask &= (1u << (count - group)) - 1;
-            for (; mask != 0; mask &= mask - 1)
-            {
-                int lane = BitOperations.TrailingZeroCount(mask);
-                handler.Offer(first + group + lane, score.GetElement(lane));
-            }
+            Report(score, first + group, ref handler, count - group < 8 ? (1u << (count - group)) - 1 : 0xFF);
         }
     }
 }

@@ -88,16 +88,7 @@ internal static unsafe class FastScan4
                 Accumulate(tables[l + 1], (v0.AsUInt16() >> 4).AsByte() & nibble, ref total0, ref odd0);
                 Accumulate(tables[l + 1], (v1.AsUInt16() >> 4).AsByte() & nibble, ref total1, ref odd1);
             }
-            var even0 = total0 - (odd0 << 8);
-            var even1 = total1 - (odd1 << 8);
-            var threshold = Vector256.Create(ClampThreshold(handler.Threshold));
-            int valid = Math.Min(Block, end - first);
-            uint mask0 = Passing(even0, odd0, threshold) & LowBits32(valid);
-            uint mask1 = Passing(even1, odd1, threshold) & LowBits32(valid - 32);
-            for (; mask0 != 0; mask0 &= mask0 - 1)
-                Report(first, BitOperations.TrailingZeroCount(mask0), even0, odd0, ref handler);
-            for (; mask1 != 0; mask1 &= mask1 - 1)
-                Report(first + 32, BitOperations.TrailingZeroCount(mask1), even1, odd1, ref handler);
+            ReportBlock(first, end, total0, odd0, total1, odd1, ref handler);
         }
     }
 
@@ -128,19 +119,7 @@ internal static unsafe class FastScan4
             AccumulateRow(block + Block, t2, t3, nibble, ref total0, ref odd0, ref total1, ref odd1);
             AccumulateRow(block + 2 * Block, t4, t5, nibble, ref total0, ref odd0, ref total1, ref odd1);
             AccumulateRow(block + 3 * Block, t6, t7, nibble, ref total0, ref odd0, ref total1, ref odd1);
-            var even0 = total0 - (odd0 << 8);
-            var even1 = total1 - (odd1 << 8);
-            var threshold = Vector256.Create(ClampThreshold(handler.Threshold));
-            uint mask0 = Passing(even0, odd0, threshold);
-            uint mask1 = Passing(even1, odd1, threshold);
-            if ((mask0 | mask1) == 0) continue;
-            int valid = Math.Min(Block, end - first);
-            mask0 &= LowBits32(valid);
-            mask1 &= LowBits32(valid - 32);
-            for (; mask0 != 0; mask0 &= mask0 - 1)
-                Report(first, BitOperations.TrailingZeroCount(mask0), even0, odd0, ref handler);
-            for (; mask1 != 0; mask1 &= mask1 - 1)
-                Report(first + 32, BitOperations.TrailingZeroCount(mask1), even1, odd1, ref handler);
+            ReportBlock(first, end, total0, odd0, total1, odd1, ref handler);
         }
     }
 
@@ -219,6 +198,30 @@ internal static unsafe class FastScan4
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Shuffle(Vector512<byte> table, Vector512<byte> indices) =>
         Avx512BW.IsSupported ? Avx512BW.Shuffle(table, indices) : Vector512.ShuffleNative(table, indices);
+
+    /// <summary>
+    /// A block's end in both AVX2 kernels: recovers the even items' sums, and offers every valid item
+    /// (of the <paramref name="end"/> - <paramref name="first"/>, at most 64) whose sum reaches the threshold.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReportBlock<THandler>(int first, int end, Vector256<ushort> total0, Vector256<ushort> odd0,
+        Vector256<ushort> total1, Vector256<ushort> odd1, ref THandler handler)
+        where THandler : struct, IApproxHandler
+    {
+        var even0 = total0 - (odd0 << 8);
+        var even1 = total1 - (odd1 << 8);
+        var threshold = Vector256.Create(ClampThreshold(handler.Threshold));
+        uint mask0 = Passing(even0, odd0, threshold);
+        uint mask1 = Passing(even1, odd1, threshold);
+        if ((mask0 | mask1) == 0) return;
+        int valid = Math.Min(Block, end - first);
+        mask0 &= LowBits32(valid);
+        mask1 &= LowBits32(valid - 32);
+        for (; mask0 != 0; mask0 &= mask0 - 1)
+            Report(first, BitOperations.TrailingZeroCount(mask0), even0, odd0, ref handler);
+        for (; mask1 != 0; mask1 &= mask1 - 1)
+            Report(first + 32, BitOperations.TrailingZeroCount(mask1), even1, odd1, ref handler);
+    }
 
     /// <summary>Bit i set when item i (byte lane i) of the 32 has a sum &gt;= threshold.</summary>
     private static uint Passing(Vector256<ushort> even, Vector256<ushort> odd, Vector256<short> threshold)

@@ -18,7 +18,7 @@ internal sealed class QuantizedTables
         Codewords = codewords;
         Levels = levels;
         Values = values;
-        WideValues = Array.ConvertAll(values, v => (int)v);
+        WideValues = codewords == 256 ? Array.ConvertAll(values, v => (int)v) : []; // only the K = 256 gather kernel reads it
         Slack = slack;
     }
 
@@ -29,7 +29,7 @@ internal sealed class QuantizedTables
     /// <summary>q[l][k], level after level.</summary>
     public byte[] Values { get; }
 
-    /// <summary>The same as 32-bit integers, for gather kernels.</summary>
+    /// <summary>The same as 32-bit integers, for the K = 256 gather kernel (empty for K = 16).</summary>
     public int[] WideValues { get; }
 
     /// <summary>Integer margin below the k-th best approximate sum that candidates must stay within.</summary>

@@ -17,8 +17,6 @@ internal sealed class TopK
         _keys = new long[k];
     }
 
-    public int Count => _count;
-
     /// <summary>Scores below this cannot enter (equal ones can, on a lower key).</summary>
     public float Threshold => _count < _scores.Length ? float.NegativeInfinity : _scores[0];
 

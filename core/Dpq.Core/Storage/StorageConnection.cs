@@ -22,8 +22,6 @@ public sealed record StorageConnection
     /// <summary>Client id of a user-assigned managed identity; null means DefaultAzureCredential.</summary>
     public string? ClientId { get; init; }
 
-    public bool UsesConnectionString => ConnectionString is not null;
-
     public static StorageConnection FromConnectionString(string connectionString) =>
         string.IsNullOrWhiteSpace(connectionString)
             ? throw new ArgumentException("the storage connection string is empty", nameof(connectionString))
