@@ -22,6 +22,7 @@ public static class DpqCoreServiceCollectionExtensions
         AddOptions<EncodeWorkerOptions>(services, EncodeWorkerOptions.Section);
         AddOptions<QueryOptions>(services, QueryOptions.Section);
         AddOptions<ModelCacheOptions>(services, ModelCacheOptions.Section);
+        AddOptions<Indexing.CompactionOptions>(services, Indexing.CompactionOptions.Section);
         services.TryAddSingleton(UploadPolicy.Default);
 
         services.TryAddSingleton<UploadIntake>();
@@ -32,6 +33,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<ActiveModelCache>());
         services.TryAddSingleton<EncodeBatchProcessor>();
         services.TryAddSingleton<EncodeQueueDrainer>();
+        services.TryAddSingleton<Indexing.SegmentCompactor>();
         services.TryAddSingleton<IndexCache>();
         services.TryAddSingleton<QueryService>();
         services.TryAddSingleton<QueryHttpHandler>();

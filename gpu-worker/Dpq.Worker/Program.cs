@@ -4,4 +4,5 @@ using Dpq.Worker;
 var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddDpqCore(builder.Configuration);
 builder.Services.AddHostedService<EncodeQueueWorker>();
+builder.Services.AddHostedService<CompactionWorker>();
 builder.Build().Run();

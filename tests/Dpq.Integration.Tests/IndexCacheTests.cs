@@ -1,88 +1,132 @@
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Query;
+using Dpq.Scan;
+using Dpq.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dpq.Integration.Tests;
 
-/// <summary>The query side's view of the codes table: a first whole load, then refreshes that merge what was written since.</summary>
+/// <summary>The query side's view of the index: delta files as written, sealed files after compaction, and only new files downloaded on refresh.</summary>
 public sealed class IndexCacheTests
 {
-    private static readonly CodeFormat Format = new(256, 4);
-    private const int Shards = 4;
+    internal static readonly CodeFormat Format = new(256, 4);
+    internal const int Shards = 4;
 
-    private static IndexedImage Image(string name, byte seed, int? label) =>
+    internal static IndexedImage Image(string name, byte seed, int? label) =>
         new(ImageId.FromBlobName(name), name, label, [seed, (byte)(seed + 1), (byte)(seed + 2), (byte)(seed + 3)], null);
 
-    private static async Task WriteAsync(Dpq.Storage.StorageClients storage, string version, IReadOnlyList<IndexedImage> images)
-    {
-        var shards = await new CodeTable(storage.Table(storage.Names.CodesTable)).WriteAsync(version, Shards, images);
-        await new ShardManifest(storage.Table(storage.Names.ManifestsTable)).BumpAsync(version, Shards, shards, TimeProvider.System);
-    }
+    internal static Task WriteAsync(StorageClients storage, string version, IReadOnlyList<IndexedImage> images) =>
+        new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, images);
 
-    /// <summary>Every item of the snapshot: name -> (code, label); fails on a name held twice.</summary>
-    private static Dictionary<string, (byte[] Code, byte Label)> Items(IndexSnapshot snapshot)
+    internal static IndexCache NewCache(StorageClients storage) =>
+        new(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+
+    /// <summary>Every visible item of the snapshot: name -> (code, label); fails on a name seen twice.</summary>
+    internal static Dictionary<string, (byte[] Code, byte Label)> Items(IndexSnapshot snapshot)
     {
         var items = new Dictionary<string, (byte[], byte)>();
-        foreach (var segment in snapshot.Segments)
+        for (var s = 0; s < snapshot.Segments.Length; s++)
         {
+            var segment = snapshot.Segments[s];
             for (var i = 0; i < segment.Count; i++)
             {
+                if (snapshot.Hidden.Contains(TopK.Key(s, i))) continue;
                 var code = new byte[Format.BytesPerCode];
                 segment.CopyCode(i, code);
                 items.Add(segment.Ids[i], (code, segment.Labels[i]));
             }
         }
+        Assert.Equal(items.Count, snapshot.Items);
         return items;
     }
 
     [Fact]
-    public async Task RefreshesMergeNewAndRewrittenRowsWithoutDuplicatesAndNeverMixVersions()
+    public async Task RefreshesReadOnlyNewFilesAndShowEachImageOnceWithItsNewestCodeBeforeAndAfterCompaction()
     {
         var storage = await Azurite.FreshAsync();
-        var options = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexWriteSkew = TimeSpan.Zero };
-        var cache = new IndexCache(storage, options, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        var cache = NewCache(storage);
         const string version = "m-test-a";
         var first = Enumerable.Range(0, 40).Select(i => Image($"a/{i:000}.png", (byte)i, i % 10)).ToList();
         await WriteAsync(storage, version, first);
 
         var coldSnapshot = await cache.GetAsync(version, Format);
-        Assert.Equal(40, coldSnapshot.RowsRead);
+        Assert.Equal(1, coldSnapshot.SegmentsRead);
         var cold = Items(coldSnapshot);
         Assert.Equal(40, cold.Count);
         Assert.Equal(first[7].Code, cold["a/007.png"].Code);
         Assert.Equal(7, cold["a/007.png"].Label);
 
-        // New images, and image 7 written again with another code and no label.
-        await Task.Delay(100); // later row timestamps than the first batch's
+        // New images, and image 7 written again with another code and no label: one new file read.
         var second = Enumerable.Range(40, 25).Select(i => Image($"a/{i:000}.png", (byte)i, i % 10)).Append(Image("a/007.png", 200, null)).ToList();
         await WriteAsync(storage, version, second);
         var warmSnapshot = await cache.GetAsync(version, Format);
-        // Read: the 26 rows just written, plus any of the first batch that share its newest timestamp;
-        // far from all 65. The other 39 items come from the held segments.
-        Assert.InRange(warmSnapshot.RowsRead, 26, 39);
+        Assert.Equal(1, warmSnapshot.SegmentsRead);
         var warm = Items(warmSnapshot);
         Assert.Equal(65, warm.Count);
         Assert.Equal(new byte[] { 200, 201, 202, 203 }, warm["a/007.png"].Code);
         Assert.Equal(IndexCache.NoLabel, warm["a/007.png"].Label);
         Assert.Equal(first[8].Code, warm["a/008.png"].Code);
 
-        // Nothing written: nothing read; a new cache that loads everything at once agrees.
-        var idle = await cache.GetAsync(version, Format);
-        Assert.Equal(0, idle.RowsRead);
-        Assert.Equal(65, Items(idle).Count);
-        var fresh = new IndexCache(storage, new QueryOptions(), TimeProvider.System, NullLogger<IndexCache>.Instance);
-        var whole = Items(await fresh.GetAsync(version, Format));
-        Assert.Equal(whole.Keys.Order(), warm.Keys.Order());
-        Assert.All(whole, kv => Assert.Equal(kv.Value.Code, warm[kv.Key].Code));
+        // Nothing written: nothing read.
+        Assert.Equal(0, (await cache.GetAsync(version, Format)).SegmentsRead);
 
-        // Another version's rows, written before this version's next ones, are not read as this version's.
-        await Task.Delay(100);
-        await WriteAsync(storage, "m-test-b", [Image("b/only.png", 9, 1)]);
-        await WriteAsync(storage, version, [Image("a/900.png", 90, 3)]);
-        var after = Items(await cache.GetAsync(version, Format));
+        // Compaction: the same items, now from sealed shard files, and the deltas gone.
+        var compactor = new SegmentCompactor(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
+        var result = await compactor.CompactOnceAsync(version);
+        Assert.Equal(2, result.DeltasMerged);
+        Assert.Equal(Shards, result.ShardsRewritten);
+        Assert.Equal(65, result.Items);
+        var compactedSnapshot = await cache.GetAsync(version, Format);
+        Assert.Equal(Shards, compactedSnapshot.SegmentsRead);
+        Assert.Equal(Shards, compactedSnapshot.Segments.Length);
+        AssertSame(warm, Items(compactedSnapshot));
+
+        // Image 8 rewritten after compaction: its sealed copy is hidden, its new code shown.
+        await WriteAsync(storage, version, [Image("a/008.png", 99, 4), Image("a/900.png", 90, 3)]);
+        var rewritten = await cache.GetAsync(version, Format);
+        Assert.Single(rewritten.Hidden);
+        var after = Items(rewritten);
         Assert.Equal(66, after.Count);
-        Assert.DoesNotContain("b/only.png", after.Keys);
+        Assert.Equal(new byte[] { 99, 100, 101, 102 }, after["a/008.png"].Code);
+        Assert.Equal(4, after["a/008.png"].Label);
+
+        // A new cache that loads everything at once agrees; another version's writes are not this version's.
+        AssertSame(after, Items(await NewCache(storage).GetAsync(version, Format)));
+        await WriteAsync(storage, "m-test-b", [Image("b/only.png", 9, 1)]);
+        Assert.DoesNotContain("b/only.png", Items(await cache.GetAsync(version, Format)).Keys);
         Assert.Equal(["b/only.png"], Items(await cache.GetAsync("m-test-b", Format)).Keys);
+    }
+
+    [Fact]
+    public async Task AnUnreadableSegmentFileMakesTheFirstLoadFailClearlyAndLaterRefreshesKeepTheLoadedIndex()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-c";
+        await WriteAsync(storage, version, [Image("c/1.png", 1, 1), Image("c/2.png", 2, 2)]);
+        var cache = NewCache(storage);
+        Assert.Equal(2, (await cache.GetAsync(version, Format)).Items);
+
+        var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("c/3.png", 3, 3)]);
+        var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
+        var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
+        bytes[^1] ^= 0xFF; // the checksum no longer matches
+        await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
+
+        var error = await Assert.ThrowsAsync<IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
+        Assert.Contains(SegmentEntry.BlobNameFor(version, key), error.Message);
+        Assert.Contains("checksum", error.Message);
+        var stale = await cache.GetAsync(version, Format); // the loaded index keeps answering
+        Assert.Equal(2, stale.Items);
+    }
+
+    internal static void AssertSame(Dictionary<string, (byte[] Code, byte Label)> expected, Dictionary<string, (byte[] Code, byte Label)> actual)
+    {
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        Assert.All(expected, kv =>
+        {
+            Assert.Equal(kv.Value.Code, actual[kv.Key].Code);
+            Assert.Equal(kv.Value.Label, actual[kv.Key].Label);
+        });
     }
 }

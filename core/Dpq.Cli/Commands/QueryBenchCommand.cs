@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Dpq.Data;
+using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Models;
 
@@ -10,9 +11,10 @@ namespace Dpq.Cli;
 /// <summary>
 /// dpq bench-query --url URL --n N [--queries Q] [--seed S] [--json FILE]: HTTP query latency of a
 /// running local stack with N items indexed. Fills the active model's index up to N items with
-/// synthetic rows (random codes and labels, written through the same <see cref="CodeTable"/> and
-/// <see cref="ShardManifest"/> as the worker), then times the first query (the cold index load from
-/// Table storage) and Q test-image queries per code length against the warm cache: client latency
+/// synthetic images (random codes and labels, written through the worker's <see cref="IndexWriter"/>:
+/// table rows, a delta segment per 1,600, the manifest), compacts the deltas into sealed shard
+/// segments as the worker's compaction does, then times the first query (the cold index load of the
+/// segment files) and Q test-image queries per code length against the warm cache: client latency
 /// p50/p99 and the server's own timings. The scan's cost does not depend on the codes' values, so
 /// random codes measure the same work as real ones.
 /// </summary>
@@ -37,12 +39,17 @@ public static class QueryBenchCommand
             ?? throw new UsageException("no active model: run ./dpq publish --model DIR first");
         await QueryClient.WaitForModelAsync(http, version, cancellationToken);
         var status = await QueryClient.IndexStatusAsync(http, cancellationToken);
-        var codeBytes = (status.CodeLengths.Max() + 7) / 8;
+        // The shortest code is one level: K = 2^bits of it, M = longest / shortest.
+        var format = new CodeFormat(1 << status.CodeLengths.Min(), status.CodeLengths.Max() / status.CodeLengths.Min());
 
         var fill = Stopwatch.StartNew();
-        var added = await FillAsync(storage, version, shardCount, codeBytes, status.Items, n, seed, cancellationToken);
+        var added = await FillAsync(storage, version, shardCount, format, status.Items, n, seed, cancellationToken);
         var fillSeconds = fill.Elapsed.TotalSeconds;
-        if (added > 0) Console.WriteLine($"wrote {added:N0} synthetic rows in {fillSeconds:F1} s ({added / fillSeconds:F0} rows/s)");
+        if (added > 0) Console.WriteLine($"wrote {added:N0} synthetic images in {fillSeconds:F1} s ({added / fillSeconds:F0} images/s)");
+        var compaction = Stopwatch.StartNew();
+        var (passes, deltas) = await CompactAsync(storage, version, cancellationToken);
+        var compactSeconds = compaction.Elapsed.TotalSeconds;
+        Console.WriteLine($"compacted {deltas} deltas in {passes} passes, {compactSeconds:F1} s");
 
         var test = FashionMnist.Load(DatasetSplit.Test);
         var random = new Random(seed + 1);
@@ -80,20 +87,19 @@ public static class QueryBenchCommand
             await JsonSerializer.SerializeAsync(file, new
             {
                 items, modelVersion = version, queries, k = 10, coldLoadMs = cold.ClientMs,
-                syntheticRowsWritten = added, fillSeconds, cores = Environment.ProcessorCount, results = rows,
+                syntheticImagesWritten = added, fillSeconds, deltasCompacted = deltas, compactSeconds, cores = Environment.ProcessorCount, results = rows,
             }, Json, cancellationToken);
         }
         return 0;
     }
 
-    private static async Task<long> FillAsync(Dpq.Storage.StorageClients storage, string version, int shardCount, int codeBytes,
+    private static async Task<long> FillAsync(Dpq.Storage.StorageClients storage, string version, int shardCount, CodeFormat format,
         long present, long target, int seed, CancellationToken cancellationToken)
     {
         if (present >= target) return 0;
-        var codes = new CodeTable(storage.Table(storage.Names.CodesTable));
-        var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
+        var writer = new IndexWriter(storage, TimeProvider.System);
         var missing = target - present;
-        var progress = new ProgressBar("synthetic rows", (int)missing);
+        var progress = new ProgressBar("synthetic images", (int)missing);
         long done = 0;
         const int Chunk = 1600; // about 100 rows per shard: one full transaction each
         var chunks = (missing + Chunk - 1) / Chunk;
@@ -106,14 +112,28 @@ public static class QueryBenchCommand
             for (var i = 0; i < count; i++)
             {
                 var name = $"bench/synthetic-{first + i:00000000}.png";
-                var code = new byte[codeBytes];
-                random.NextBytes(code);
+                var code = new byte[format.Levels];
+                for (var l = 0; l < code.Length; l++) code[l] = (byte)random.Next(format.Codewords);
                 images[i] = new IndexedImage(ImageId.FromBlobName(name), name, random.Next(10), code, SourceETag: null);
             }
-            await codes.WriteAsync(version, shardCount, images, ct);
+            await writer.WriteAsync(version, format, shardCount, images, ct);
             progress.Report((int)Interlocked.Add(ref done, count));
         });
-        await manifest.BumpAsync(version, shardCount, Enumerable.Range(0, shardCount), TimeProvider.System, cancellationToken);
         return missing;
+    }
+
+    /// <summary>Compaction passes until no delta is left (the running worker may compact some of them meanwhile).</summary>
+    private static async Task<(int Passes, int Deltas)> CompactAsync(Dpq.Storage.StorageClients storage, string version, CancellationToken cancellationToken)
+    {
+        var compactor = new SegmentCompactor(storage, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<SegmentCompactor>.Instance);
+        int passes = 0, deltas = 0;
+        while (true)
+        {
+            var result = await compactor.CompactOnceAsync(version, minDeltas: 1, cancellationToken);
+            if (result == CompactionResult.Nothing) return (passes, deltas);
+            passes++;
+            deltas += result.DeltasMerged;
+            Console.WriteLine($"compaction pass {passes}: {deltas} deltas merged so far; the {result.ShardsRewritten} shards rewritten hold {result.Items:N0} items");
+        }
     }
 }

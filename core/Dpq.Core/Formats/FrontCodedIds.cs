@@ -54,6 +54,43 @@ public sealed class FrontCodedIds
         }
     }
 
+    /// <summary>The index of <paramref name="id"/>, or -1 when it is not held: a binary search over block heads, then one block decoded.</summary>
+    public int IndexOf(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        int byteCount;
+        try
+        {
+            byteCount = StrictUtf8.GetByteCount(id);
+        }
+        catch (EncoderFallbackException)
+        {
+            return -1; // not valid Unicode: no held id can equal it
+        }
+        if (byteCount == 0 || byteCount > MaxIdBytes || Count == 0) return -1;
+        Span<byte> target = stackalloc byte[byteCount];
+        StrictUtf8.GetBytes(id, target);
+        Span<byte> current = stackalloc byte[MaxIdBytes];
+
+        // The last block whose first id is <= target (a block's first entry shares nothing, so it decodes alone).
+        int lo = 0, hi = _blockStarts.Length - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2, pos = _blockStarts[mid];
+            int length = DecodeEntry(_blob, ref pos, current, 0);
+            if (current[..length].SequenceCompareTo(target) <= 0) lo = mid; else hi = mid - 1;
+        }
+        int at = _blockStarts[lo], previousLength = 0;
+        for (int i = lo * BlockSize; i < Math.Min(Count, (lo + 1) * BlockSize); i++)
+        {
+            previousLength = DecodeEntry(_blob, ref at, current, previousLength);
+            int order = current[..previousLength].SequenceCompareTo(target);
+            if (order == 0) return i;
+            if (order > 0) return -1;
+        }
+        return -1;
+    }
+
     /// <summary>Encodes the UTF-8 ids, which must already be sorted, unique and at most <see cref="MaxIdBytes"/> long.</summary>
     internal static FrontCodedIds Encode(IReadOnlyList<byte[]> sortedUtf8Ids)
     {

@@ -65,6 +65,7 @@ public sealed class ShardManifest(TableClient table)
         var list = new List<ShardState>();
         await foreach (var e in table.QueryAsync<TableEntity>(x => x.PartitionKey == modelVersion, cancellationToken: cancellationToken))
         {
+            if (SegmentCatalog.IsSegmentKey(e.RowKey)) continue; // the segment rows share the partition
             list.Add(new ShardState(int.Parse(e.RowKey.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture),
                 e.GetInt32("ShardCount") ?? throw new InvalidDataException($"manifest row {e.RowKey} has no ShardCount"),
                 e.GetInt64("Generation") ?? 0, e.GetDateTimeOffset("UpdatedAt") ?? default));

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Azure;
+using Dpq.Formats;
 using Dpq.Imaging;
 using Dpq.Indexing;
 using Dpq.Storage;
@@ -13,14 +14,13 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 
 /// <summary>
 /// Encodes one batch of upload requests: downloads the blobs in parallel, decodes them with limits,
-/// encodes every good image in one forward pass, writes the codes (idempotent upserts) and bumps
-/// the shard manifest. An image that can never decode is recorded in the failures table and is
+/// encodes every good image in one forward pass and stores the codes with <see cref="IndexWriter"/>
+/// (table rows, a delta segment, the manifest). An image that can never decode is recorded in the failures table and is
 /// done; anything that may work next time (storage faults) is left for a retry.
 /// </summary>
 public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
-    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
-    private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
+    private readonly IndexWriter _index = new(storage, time);
     private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
 
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, int? Label);
@@ -93,8 +93,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 codes.AsSpan(j * m, m).ToArray(), items[g].ETag.ToString())).ToList();
             try
             {
-                var shards = await _codes.WriteAsync(encoder.ModelVersion, options.ShardCount, indexed, cancellationToken);
-                await _manifest.BumpAsync(encoder.ModelVersion, options.ShardCount, shards, time, cancellationToken);
+                await _index.WriteAsync(encoder.ModelVersion, new CodeFormat(encoder.Codewords, encoder.Levels), options.ShardCount, indexed, cancellationToken);
                 foreach (var g in good) done.Add(items[g].Request);
                 indexedCount = indexed.Count;
             }

@@ -9,8 +9,10 @@ public interface IImageEncoder
     string ModelVersion { get; }
     int InputWidth { get; }
     int InputHeight { get; }
-    /// <summary>M, the number of quantization levels (bytes per code).</summary>
+    /// <summary>M, the number of quantization levels (one level index per level).</summary>
     int Levels { get; }
+    /// <summary>K, the codewords per level.</summary>
+    int Codewords { get; }
 
     /// <summary>
     /// <paramref name="pixels"/> holds <paramref name="count"/> images of InputHeight x InputWidth

@@ -1,36 +1,36 @@
+using System.Collections.Frozen;
 using System.Collections.Immutable;
+using Azure;
 using Dpq.Formats;
 using Dpq.Indexing;
+using Dpq.Scan;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Dpq.Query;
 
-/// <summary>The shard segments of one model version as of one manifest read; RowsRead: code rows the refresh that made it read.</summary>
-public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, DateTimeOffset CheckedAt, int RowsRead = 0)
-{
-    public long Items => Segments.Sum(s => (long)s.Count);
-}
+/// <summary>The index cannot be loaded (a listed segment file is missing or unreadable); answered with 503.</summary>
+public sealed class IndexUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// Compact codes in memory for the query side, one <see cref="ShardSegment"/> per shard. Reads the
-/// shard manifest at most every RefreshInterval; when generations moved, it reads only the rows
-/// written since the newest one it holds (one query over all shards, going back IndexWriteSkew for
-/// rows committed out of timestamp order) and merges them into the shards' segments. Only the first
-/// load reads every row. A row committed more than IndexWriteSkew out of timestamp order would be
-/// missed until the process restarts; storage servers' clocks are kept far closer than that. A warm query costs no storage round trip. The generation is read before
-/// the rows, so writes that land during a refresh are picked up by the next one, never lost.
+/// The query side's copy of a model version's index: the segment files the catalog lists, held in
+/// memory. At most every RefreshInterval it re-reads the catalog (one small query) and downloads only
+/// segments it does not hold; nothing reads the codes table. Sealed segments are used as stored; the
+/// deltas are merged into one tail segment, and sealed items whose id the tail holds are hidden, so
+/// every id is found once, with its newest code. A file compacted away between the catalog read and
+/// its download makes the refresh start over. Versions never mix: a new version starts empty.
 /// </summary>
 public sealed class IndexCache(StorageClients storage, QueryOptions options, TimeProvider time, ILogger<IndexCache> logger)
 {
     /// <summary>Label stored for images without one; label filters never match it.</summary>
-    public const byte NoLabel = byte.MaxValue;
+    public const byte NoLabel = IndexSegments.NoLabel;
 
-    private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
-    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
+    private const int Attempts = 3;
+
+    private readonly SegmentCatalog _catalog = new(storage.Table(storage.Names.ManifestsTable));
+    private readonly SegmentStore _files = new(storage.Container(storage.Names.SegmentsContainer));
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<int, (long Generation, ShardSegment Segment)> _shards = [];
-    private DateTimeOffset? _newestRow; // the newest row timestamp read for the current version
+    private readonly Dictionary<string, ShardSegment> _held = new(StringComparer.Ordinal); // by catalog key
     private IndexSnapshot? _snapshot;
 
     public async Task<IndexSnapshot> GetAsync(string modelVersion, CodeFormat format, CancellationToken cancellationToken = default)
@@ -41,38 +41,20 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
         try
         {
             if (IsFresh(_snapshot, modelVersion)) return _snapshot!;
-            if (_snapshot?.ModelVersion != modelVersion) // never mix versions
-            {
-                _shards.Clear();
-                _newestRow = null;
-            }
+            if (_snapshot?.ModelVersion != modelVersion) _held.Clear(); // never mix versions
             var checkedAt = time.GetUtcNow();
-            var rowsRead = 0;
-            var moved = (await _manifest.ReadAsync(modelVersion, cancellationToken))
-                .Where(state => !_shards.TryGetValue(state.Shard, out var held) || held.Generation != state.Generation).ToList();
-            if (moved.Count > 0)
+            IndexSnapshot fresh;
+            try
             {
-                // The first load reads every shard of the version, listed in the manifest or not yet
-                // (a bump can lag its rows); later ones read what was written since.
-                var since = _newestRow - options.IndexWriteSkew;
-                var rows = new List<StoredCode>();
-                await foreach (var row in _codes.ReadVersionAsync(modelVersion, since, cancellationToken)) rows.Add(row);
-                var byShard = rows.ToLookup(r => r.Shard, r => r.Image);
-                var generations = moved.ToDictionary(m => m.Shard, m => m.Generation);
-                foreach (var shard in generations.Keys.Union(byShard.Select(g => g.Key)))
-                {
-                    _shards.TryGetValue(shard, out var held);
-                    _shards[shard] = (generations.GetValueOrDefault(shard, held.Generation), Merge(held.Segment, byShard[shard], format, modelVersion));
-                }
-                foreach (var row in rows)
-                    if (_newestRow is null || row.Written > _newestRow) _newestRow = row.Written;
-                rowsRead = rows.Count;
-                logger.LogInformation("Index of {ModelVersion}: {Moved} shards moved, read {Rows} rows ({How}); {Items} items",
-                    modelVersion, moved.Count, rows.Count, since is null ? "every row" : "written since the last refresh",
-                    _shards.Values.Sum(v => (long)v.Segment.Count));
+                fresh = await RefreshAsync(modelVersion, format, checkedAt, cancellationToken);
             }
-            var segments = _shards.OrderBy(s => s.Key).Select(s => s.Value.Segment).Where(s => s.Count > 0).ToImmutableArray();
-            var fresh = new IndexSnapshot(modelVersion, segments, checkedAt, rowsRead);
+            catch (Exception e) when (e is InvalidDataException or RequestFailedException or IndexUnavailableException)
+            {
+                if (_snapshot?.ModelVersion != modelVersion)
+                    throw e as IndexUnavailableException ?? new IndexUnavailableException($"the index of {modelVersion} cannot be loaded: {e.Message}", e);
+                logger.LogError(e, "Refreshing the index of {ModelVersion} failed; answering from the one loaded at {LoadedAt}", modelVersion, _snapshot.CheckedAt);
+                fresh = _snapshot with { CheckedAt = checkedAt, SegmentsRead = 0 };
+            }
             Volatile.Write(ref _snapshot, fresh);
             return fresh;
         }
@@ -85,32 +67,58 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
     private bool IsFresh(IndexSnapshot? snapshot, string modelVersion) =>
         snapshot is not null && snapshot.ModelVersion == modelVersion && time.GetUtcNow() - snapshot.CheckedAt < options.IndexRefreshInterval;
 
-    /// <summary>A new segment: the held one's items (those not rewritten) plus <paramref name="rows"/>, the last row of an image winning.</summary>
-    private static ShardSegment Merge(ShardSegment? held, IEnumerable<IndexedImage> rows, CodeFormat format, string modelVersion)
+    private async Task<IndexSnapshot> RefreshAsync(string modelVersion, CodeFormat format, DateTimeOffset checkedAt, CancellationToken cancellationToken)
     {
-        var latest = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
-        foreach (var row in rows) latest[row.BlobName] = row;
-        var builder = new ShardSegmentBuilder(format, modelVersion);
-        var packed = new byte[format.BytesPerCode];
-        if (held is not null)
+        for (var attempt = 1; ; attempt++)
         {
-            for (var i = 0; i < held.Count; i++)
+            var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
+            var missing = entries.Where(e => !_held.ContainsKey(e.Key)).ToList();
+            var fetched = new ShardSegment?[missing.Count];
+            await Parallel.ForEachAsync(Enumerable.Range(0, missing.Count), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+                async (i, ct) => fetched[i] = await _files.ReadAsync(missing[i].BlobName, modelVersion, format, ct));
+            for (var i = 0; i < missing.Count; i++)
+                if (fetched[i] is { } segment) _held[missing[i].Key] = segment;
+            if (fetched.Any(f => f is null))
             {
-                var id = held.Ids[i];
-                if (latest.ContainsKey(id)) continue;
-                held.CopyCode(i, packed);
-                builder.Add(id, packed, held.Labels[i]);
+                if (attempt == Attempts)
+                    throw new IndexUnavailableException($"segment files listed for {modelVersion} are missing after {Attempts} catalog reads");
+                continue; // compacted away since the catalog was read: read it again
             }
+            var listed = entries.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+            var dropped = _held.Keys.Where(k => !listed.Contains(k)).ToList();
+            foreach (var key in dropped) _held.Remove(key);
+            if (missing.Count == 0 && dropped.Count == 0 && _snapshot is { } same && same.ModelVersion == modelVersion)
+                return same with { CheckedAt = checkedAt, SegmentsRead = 0 };
+            var snapshot = Build(modelVersion, format, entries, checkedAt, missing.Count);
+            logger.LogInformation("Index of {ModelVersion}: {Segments} segments ({Read} read, {Dropped} dropped), {Items} items, {Hidden} replaced items hidden",
+                modelVersion, entries.Count, missing.Count, dropped.Count, snapshot.Items, snapshot.Hidden.Count);
+            return snapshot;
         }
-        Span<int> levels = stackalloc int[format.Levels];
-        foreach (var row in latest.Values)
+    }
+
+    /// <summary>The sealed segments as held, then one tail of the deltas (oldest first, later items winning), with the sealed items the tail replaces hidden.</summary>
+    private IndexSnapshot Build(string modelVersion, CodeFormat format, IReadOnlyList<SegmentEntry> entries, DateTimeOffset checkedAt, int read)
+    {
+        var sealedEntries = entries.Where(e => e.Kind == SegmentKind.Sealed && _held[e.Key].Count > 0).ToList();
+        var deltas = entries.Where(e => e.Kind == SegmentKind.Delta).Select(e => _held[e.Key]).ToList();
+        var segments = sealedEntries.Select(e => _held[e.Key]).ToList();
+        var hidden = new HashSet<long>();
+        if (deltas.Count > 0)
         {
-            if (row.Code.Length != format.Levels)
-                throw new InvalidDataException($"row for {row.BlobName} has a {row.Code.Length}-level code; model {modelVersion} has {format.Levels} levels");
-            for (var l = 0; l < levels.Length; l++) levels[l] = row.Code[l];
-            format.Pack(levels, packed);
-            builder.Add(row.BlobName, packed, row.Label is >= 0 and < NoLabel ? (byte)row.Label.Value : NoLabel);
+            var tail = deltas.Count == 1 ? deltas[0] : IndexSegments.Merge(format, modelVersion, deltas);
+            var sealedOfShard = sealedEntries.Select((e, i) => (e.Shard, i)).ToLookup(x => x.Shard, x => x.i);
+            var shardCount = entries[0].ShardCount;
+            for (var i = 0; i < tail.Count && sealedEntries.Count > 0; i++)
+            {
+                var id = tail.Ids[i];
+                foreach (var s in sealedOfShard[ImageId.FromBlobName(id).Shard(shardCount)])
+                {
+                    var at = segments[s].Ids.IndexOf(id);
+                    if (at >= 0) hidden.Add(TopK.Key(s, at));
+                }
+            }
+            if (tail.Count > 0) segments.Add(tail);
         }
-        return builder.Build(); // sorted by id: deterministic order, shared prefixes adjacent
+        return new IndexSnapshot(modelVersion, [.. segments], hidden.ToFrozenSet(), checkedAt, read);
     }
 }

@@ -39,14 +39,26 @@ public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCac
         {
             return Problem(503, "No model", e.Message) with { RetryAfter = TimeSpan.FromSeconds(30) };
         }
+        catch (IndexUnavailableException e)
+        {
+            logger.LogError(e, "Query failed: the index cannot be loaded");
+            return Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+        }
     }
 
     public async Task<HttpAnswer> StatusAsync(CancellationToken cancellationToken)
     {
         var model = await models.GetAsync(cancellationToken);
         if (model is null) return Json(200, new IndexStatus(null, [], 0, 0), HttpJson.Default.IndexStatus);
-        var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
-        return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length), HttpJson.Default.IndexStatus);
+        try
+        {
+            var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
+            return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length), HttpJson.Default.IndexStatus);
+        }
+        catch (IndexUnavailableException e)
+        {
+            return Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+        }
     }
 
     private static async Task<byte[]> ReadBodyAsync(Stream body, int limit, CancellationToken cancellationToken)

@@ -7,14 +7,8 @@ public sealed record QueryOptions
 {
     public const string Section = "Query";
 
-    /// <summary>How often the shard manifest is re-read for new codes.</summary>
+    /// <summary>How often the segment catalog is re-read for new codes.</summary>
     public TimeSpan IndexRefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>
-    /// How far before the newest row already read a refresh reads again: rows are stamped by the
-    /// storage service when written, and a transaction may become visible a little after a later one.
-    /// </summary>
-    public TimeSpan IndexWriteSkew { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Threads per scan; 0 = all cores.</summary>
     [Range(0, 256)] public int ScanThreads { get; init; }

@@ -45,7 +45,7 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
             Threads = options.ScanThreads,
             Labels = request.Labels is null ? null : new LabelFilter(request.Labels),
         };
-        var hits = SegmentScanner.Search(snapshot.Segments, tables, request.K, scan, cancellationToken);
+        var hits = snapshot.Search(tables, request.K, scan, cancellationToken);
         var results = hits.Select(h =>
         {
             var segment = snapshot.Segments[h.Segment];

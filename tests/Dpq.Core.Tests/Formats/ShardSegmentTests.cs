@@ -63,6 +63,20 @@ public sealed class ShardSegmentTests
     }
 
     [Fact]
+    public void IndexOfFindsEveryHeldIdAndNothingElse()
+    {
+        foreach (var count in new[] { 0, 1, 15, 16, 17, 40, 257 })
+        {
+            var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+            for (var i = 0; i < count; i++) builder.Add(i % 3 == 0 ? $"dé/{i:D3}/猫" : $"d/{i * 2:D4}", [7]);
+            var ids = builder.Build().Ids;
+            for (var i = 0; i < count; i++) Assert.Equal(i, ids.IndexOf(ids[i]));
+            foreach (var absent in new[] { "", "a", "d/", "d/0001", "d/00020", "d/9999", "dé/000", "é", "\uD800" })
+                Assert.Equal(-1, ids.IndexOf(absent));
+        }
+    }
+
+    [Fact]
     public void OneMillionIdsLikeImagePathsTakeAboutSevenBytesEach()
     {
         var format = new CodeFormat(256, 4);

@@ -1,0 +1,56 @@
+using Dpq.Formats;
+
+namespace Dpq.Indexing;
+
+/// <summary>Building index segments: from stored images (a write's delta) and by merging segments (compaction, the query side's tail).</summary>
+public static class IndexSegments
+{
+    /// <summary>Label byte of images without a label; label filters never match it.</summary>
+    public const byte NoLabel = byte.MaxValue;
+
+    /// <summary>A segment of <paramref name="images"/>, codes packed for <paramref name="format"/>; of two images with one name the later wins.</summary>
+    public static ShardSegment FromImages(CodeFormat format, string modelVersion, IEnumerable<IndexedImage> images)
+    {
+        var latest = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
+        foreach (var image in images) latest[image.BlobName] = image;
+        var builder = new ShardSegmentBuilder(format, modelVersion);
+        Span<int> levels = stackalloc int[format.Levels];
+        var packed = new byte[format.BytesPerCode];
+        foreach (var image in latest.Values)
+        {
+            if (image.Code.Length != format.Levels)
+                throw new InvalidDataException($"the code of {image.BlobName} has {image.Code.Length} levels; model {modelVersion} has {format.Levels}");
+            for (var l = 0; l < levels.Length; l++) levels[l] = image.Code[l];
+            format.Pack(levels, packed);
+            builder.Add(image.BlobName, packed, image.Label is >= 0 and < NoLabel ? (byte)image.Label.Value : NoLabel);
+        }
+        return builder.Build();
+    }
+
+    /// <summary>One segment holding the items of <paramref name="oldestFirst"/>; an id in several segments keeps its item from the last of them.</summary>
+    public static ShardSegment Merge(CodeFormat format, string modelVersion, IReadOnlyList<ShardSegment> oldestFirst) =>
+        MergeItems(format, modelVersion, oldestFirst.SelectMany(segment => Enumerable.Range(0, segment.Count).Select(i => new SegmentItem(segment, i, segment.Ids[i]))));
+
+    /// <summary>One segment of the items <paramref name="oldestFirst"/> names; of several items with one id the last wins.</summary>
+    public static ShardSegment MergeItems(CodeFormat format, string modelVersion, IEnumerable<SegmentItem> oldestFirst)
+    {
+        var latest = new Dictionary<string, SegmentItem>(StringComparer.Ordinal);
+        foreach (var item in oldestFirst)
+        {
+            if (item.Segment.ModelVersion != modelVersion || item.Segment.Format != format)
+                throw new InvalidDataException($"cannot merge a segment of {item.Segment.ModelVersion} ({item.Segment.Format}) into {modelVersion} ({format})");
+            latest[item.Id] = item;
+        }
+        var builder = new ShardSegmentBuilder(format, modelVersion);
+        var packed = new byte[format.BytesPerCode];
+        foreach (var (id, item) in latest)
+        {
+            item.Segment.CopyCode(item.Item, packed);
+            builder.Add(id, packed, item.Segment.Labels[item.Item]);
+        }
+        return builder.Build();
+    }
+}
+
+/// <summary>Item <paramref name="Item"/> of <paramref name="Segment"/>, whose id is <paramref name="Id"/>.</summary>
+public readonly record struct SegmentItem(ShardSegment Segment, int Item, string Id);

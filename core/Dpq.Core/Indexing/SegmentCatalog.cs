@@ -1,0 +1,121 @@
+using System.Globalization;
+using Azure;
+using Azure.Data.Tables;
+
+namespace Dpq.Indexing;
+
+/// <summary>A delta holds one write's codes (any shards); a sealed segment holds one shard's codes merged by compaction.</summary>
+public enum SegmentKind
+{
+    Delta,
+    Sealed,
+}
+
+/// <summary>
+/// One segment file of a model version's index, as its catalog row lists it. Key orders segments:
+/// deltas by the time they were written; Shard is the sealed segment's shard (-1 for a delta).
+/// </summary>
+public sealed record SegmentEntry(string ModelVersion, string Key, SegmentKind Kind, int Shard, int ShardCount, int Items, ETag ETag)
+{
+    /// <summary>The segment file in the segments container.</summary>
+    public string BlobName => BlobNameFor(ModelVersion, Key);
+
+    public static string BlobNameFor(string modelVersion, string key) => $"{modelVersion}/{key}.dpqs";
+}
+
+/// <summary>
+/// The segment half of the shard manifest: which segment files make up a model version's index. Rows
+/// live in the manifests table beside the shard rows (PartitionKey = model version, RowKey =
+/// "seg-d-{ticks}-{guid}" for a delta, "seg-s-{shard}-{ticks}-{guid}" for a sealed segment). The index
+/// is every listed segment, read in this order: sealed segments, then deltas oldest first, a later
+/// item of an id replacing an earlier one. A delta row is added after its file is stored, so a listed
+/// segment always exists until compaction replaces it; compaction swaps rows in one transaction
+/// whose deletes carry the rows' ETags, so two compactors cannot both merge the same deltas.
+/// </summary>
+public sealed class SegmentCatalog(TableClient table)
+{
+    private const string Prefix = "seg-";
+    private const string DeltaPrefix = "seg-d-";
+    private const string SealedPrefix = "seg-s-";
+
+    /// <summary>Entity group transactions hold at most 100 actions.</summary>
+    public const int MaxTransactionActions = 100;
+
+    /// <summary>A new delta's key: later writes sort later (to the writer's clock), the guid keeps keys unique.</summary>
+    public static string NewDeltaKey(TimeProvider time) =>
+        string.Create(CultureInfo.InvariantCulture, $"{DeltaPrefix}{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
+
+    public static string NewSealedKey(int shard, TimeProvider time) =>
+        string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
+
+    /// <summary>Whether a manifest RowKey is a segment row (and not a shard row).</summary>
+    public static bool IsSegmentKey(string rowKey) => rowKey.StartsWith(Prefix, StringComparison.Ordinal);
+
+    /// <summary>Lists a delta whose file is already stored.</summary>
+    public Task AddDeltaAsync(string modelVersion, string key, int shardCount, int items, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        if (!key.StartsWith(DeltaPrefix, StringComparison.Ordinal)) throw new ArgumentException($"'{key}' is not a delta key", nameof(key));
+        return table.AddEntityAsync(ToEntity(modelVersion, key, SegmentKind.Delta, -1, shardCount, items), cancellationToken);
+    }
+
+    /// <summary>Every segment of <paramref name="modelVersion"/>, sealed ones first, then deltas oldest first.</summary>
+    public async Task<IReadOnlyList<SegmentEntry>> ListAsync(string modelVersion, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ge {Prefix} and RowKey lt {"seg."}");
+        var list = new List<SegmentEntry>();
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            list.Add(FromEntity(e));
+        return [.. list.OrderBy(s => s.Kind == SegmentKind.Delta).ThenBy(s => s.Key, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// In one transaction: removes <paramref name="removed"/> (each only if unchanged since listed) and
+    /// lists <paramref name="added"/> sealed segments. Returns false, changing nothing, when another
+    /// compaction got there first (a removed row is gone or changed).
+    /// </summary>
+    public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
+        CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        if (removed.Count + added.Count > MaxTransactionActions)
+            throw new ArgumentException($"{removed.Count} removals and {added.Count} additions exceed one transaction's {MaxTransactionActions} actions");
+        if (added.Any(a => a.Kind != SegmentKind.Sealed || a.ModelVersion != modelVersion) || removed.Any(r => r.ModelVersion != modelVersion))
+            throw new ArgumentException("only sealed segments of this model version can be added, and only this version's segments removed");
+        var actions = removed.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(modelVersion, r.Key), r.ETag))
+            .Concat(added.Select(a => new TableTransactionAction(TableTransactionActionType.Add, ToEntity(modelVersion, a.Key, a.Kind, a.Shard, a.ShardCount, a.Items))))
+            .ToList();
+        if (actions.Count == 0) return true;
+        try
+        {
+            await table.SubmitTransactionAsync(actions, cancellationToken);
+            return true;
+        }
+        catch (TableTransactionFailedException e) when (e.Status is 404 or 409 or 412)
+        {
+            return false;
+        }
+    }
+
+    private static TableEntity ToEntity(string modelVersion, string key, SegmentKind kind, int shard, int shardCount, int items)
+    {
+        var entity = new TableEntity(modelVersion, key)
+        {
+            ["Kind"] = kind.ToString(),
+            ["ShardCount"] = shardCount,
+            ["Items"] = items,
+        };
+        if (kind == SegmentKind.Sealed) entity["Shard"] = shard;
+        return entity;
+    }
+
+    private static SegmentEntry FromEntity(TableEntity e)
+    {
+        var kind = Enum.TryParse<SegmentKind>(e.GetString("Kind"), out var k) ? k
+            : throw new InvalidDataException($"segment row {e.PartitionKey}/{e.RowKey} has no valid Kind");
+        return new SegmentEntry(e.PartitionKey, e.RowKey, kind, kind == SegmentKind.Sealed ? e.GetInt32("Shard") ?? -1 : -1,
+            e.GetInt32("ShardCount") ?? throw new InvalidDataException($"segment row {e.PartitionKey}/{e.RowKey} has no ShardCount"),
+            e.GetInt32("Items") ?? 0, e.ETag);
+    }
+}

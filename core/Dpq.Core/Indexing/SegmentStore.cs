@@ -1,0 +1,55 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Dpq.Formats;
+
+namespace Dpq.Indexing;
+
+/// <summary>Segment files in the segments container, named by their catalog entries (see <see cref="SegmentEntry.BlobName"/>).</summary>
+public sealed class SegmentStore(BlobContainerClient container)
+{
+    /// <summary>Stores a new segment file; its name is new, so an existing blob of that name is an error.</summary>
+    public async Task UploadAsync(string blobName, ShardSegment segment, CancellationToken cancellationToken = default)
+    {
+        var bytes = ShardSegmentWriter.ToArray(segment);
+        await container.GetBlobClient(blobName).UploadAsync(new BinaryData(bytes),
+            new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+    }
+
+    /// <summary>The segment, checked against its model version and format; null when the file is gone (compacted away).</summary>
+    public async Task<ShardSegment?> ReadAsync(string blobName, string modelVersion, CodeFormat? format, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var download = await container.GetBlobClient(blobName).DownloadStreamingAsync(cancellationToken: cancellationToken);
+            await using var stream = download.Value.Content;
+            // Read synchronously from a buffer: the reader takes sections straight into its arrays.
+            var buffer = new MemoryStream(checked((int)download.Value.Details.ContentLength));
+            await stream.CopyToAsync(buffer, cancellationToken);
+            buffer.Position = 0;
+            try
+            {
+                return ShardSegmentReader.Read(buffer, modelVersion, format);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"segment file {container.Name}/{blobName}: {e.Message}", e);
+            }
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    public Task DeleteAsync(string blobName, CancellationToken cancellationToken = default) =>
+        container.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+
+    /// <summary>The segment files of <paramref name="modelVersion"/> with when they were last written.</summary>
+    public async IAsyncEnumerable<(string BlobName, DateTimeOffset LastModified)> ListAsync(string modelVersion,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, modelVersion + "/", cancellationToken))
+            yield return (blob.Name, blob.Properties.LastModified ?? DateTimeOffset.MinValue);
+    }
+}

@@ -1,0 +1,40 @@
+using Dpq.Indexing;
+using Dpq.Models;
+using Dpq.Storage;
+
+namespace Dpq.Worker;
+
+/// <summary>
+/// Keeps the active model version's index compact for as long as the process lives: every Interval,
+/// seals deltas into shard segments once MinDeltas have piled up (one pass per round, so a large
+/// backlog drains over several), and deletes segment files that no catalog row lists.
+/// </summary>
+public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients storage, CompactionOptions options, ILogger<CompactionWorker> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
+        await storage.EnsureCreatedAsync(stoppingToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await registry.GetActiveAsync(stoppingToken) is { } active)
+                {
+                    var result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, stoppingToken);
+                    if (result.DeltasMerged == 0) await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Compaction pass failed; the next one runs in {Interval}", options.Interval);
+            }
+            await Task.Delay(options.Interval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Frozen;
+using Dpq.Formats;
+using Dpq.Indexing;
+using Dpq.Query;
+using Dpq.Scan;
+using Dpq.Tests.Scan;
+
+namespace Dpq.Tests.Query;
+
+/// <summary>Sealed segments plus a tail that rewrites some of their ids: searches see each id once, with the tail's code.</summary>
+public sealed class IndexSnapshotTests
+{
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
+    public void SearchSkipsReplacedItemsAndReturnsTheTopKOfWhatIsVisible(int k, int m)
+    {
+        var format = new CodeFormat(k, m);
+        var rng = new Random(7);
+        var sealedData = ScanData.Random(format, seed: 11, 300, 200);
+        var sealedSegments = sealedData.Segments;
+        // The tail rewrites every 7th sealed id with a new random code and adds 50 ids of its own.
+        var rewritten = sealedSegments.SelectMany(s => Enumerable.Range(0, s.Count).Where(i => i % 7 == 0).Select(i => s.Ids[i])).ToList();
+        var builder = new ShardSegmentBuilder(format, "model");
+        var code = new byte[format.BytesPerCode];
+        foreach (var id in rewritten.Concat(Enumerable.Range(0, 50).Select(i => $"tail/{i}")))
+        {
+            format.Pack(Enumerable.Range(0, m).Select(_ => rng.Next(k)).ToArray(), code);
+            builder.Add(id, code, (byte)rng.Next(4));
+        }
+        var tail = builder.Build();
+        var hidden = sealedSegments.SelectMany((s, si) => Enumerable.Range(0, s.Count).Where(i => i % 7 == 0).Select(i => TopK.Key(si, i))).ToFrozenSet();
+        var snapshot = new IndexSnapshot("model", [.. sealedSegments, tail], hidden, DateTimeOffset.UnixEpoch);
+        Assert.Equal(500 + 50, snapshot.Items);
+
+        foreach (var (topK, seed) in new[] { (1, 1), (10, 2), (100, 3), (1000, 4) })
+        {
+            var tables = ScanData.RandomTables(k, m, seed);
+            foreach (var labels in new[] { null, LabelFilter.Of(1) })
+            {
+                var expected = Visible(snapshot, tables, labels).Take(topK).ToList();
+                var actual = snapshot.Search(tables, topK, new ScanOptions { Threads = 1, Labels = labels });
+                Assert.Equal(expected, actual.Select(h => (snapshot.Segments[h.Segment].Ids[h.Item], h.Score)));
+                Assert.DoesNotContain(actual, h => hidden.Contains(TopK.Key(h.Segment, h.Item)));
+            }
+        }
+    }
+
+    [Fact]
+    public void MergeKeepsTheLastItemOfEachId()
+    {
+        var format = new CodeFormat(256, 2);
+        var older = new ShardSegmentBuilder(format, "v");
+        older.Add("a", [1, 1], 1);
+        older.Add("b", [2, 2], 2);
+        var newer = new ShardSegmentBuilder(format, "v");
+        newer.Add("b", [9, 9], IndexSegments.NoLabel);
+        newer.Add("c", [3, 3], 3);
+        var merged = IndexSegments.Merge(format, "v", [older.Build(), newer.Build()]);
+        Assert.Equal(["a", "b", "c"], Enumerable.Range(0, merged.Count).Select(i => merged.Ids[i]));
+        var b = new byte[2];
+        merged.CopyCode(1, b);
+        Assert.Equal(new byte[] { 9, 9 }, b);
+        Assert.Equal(IndexSegments.NoLabel, merged.Labels[1]);
+        Assert.Throws<InvalidDataException>(() => IndexSegments.Merge(format, "other", [older.Build()]));
+    }
+
+    /// <summary>Every visible item scored naively from its stored code, best first, ties by (segment, item).</summary>
+    private static IEnumerable<(string Id, float Score)> Visible(IndexSnapshot snapshot, LookupTables tables, LabelFilter? labels)
+    {
+        var all = new List<(string Id, float Score, int Segment, int Item)>();
+        for (var s = 0; s < snapshot.Segments.Length; s++)
+        {
+            var segment = snapshot.Segments[s];
+            var code = new byte[segment.Format.BytesPerCode];
+            for (var i = 0; i < segment.Count; i++)
+            {
+                if (snapshot.Hidden.Contains(TopK.Key(s, i)) || (labels is not null && !labels.Allows(segment.Labels[i]))) continue;
+                segment.CopyCode(i, code);
+                var score = 0f;
+                for (var l = 0; l < tables.Levels; l++) score += tables.Values[l * tables.Codewords + segment.Format.GetLevel(code, l)];
+                all.Add((segment.Ids[i], score, s, i));
+            }
+        }
+        return all.OrderByDescending(x => x.Score).ThenBy(x => x.Segment).ThenBy(x => x.Item).Select(x => (x.Id, x.Score));
+    }
+}

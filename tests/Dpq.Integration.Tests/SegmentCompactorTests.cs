@@ -1,0 +1,89 @@
+using Dpq.Indexing;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using static Dpq.Integration.Tests.IndexCacheTests;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>Compaction changes how the index is stored, never what it holds.</summary>
+public sealed class SegmentCompactorTests
+{
+    private static SegmentCompactor NewCompactor(StorageClients storage) => new(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
+
+    private static async Task<List<string>> SegmentFilesAsync(StorageClients storage, string version)
+    {
+        var files = new List<string>();
+        await foreach (var (name, _) in new SegmentStore(storage.Container(storage.Names.SegmentsContainer)).ListAsync(version)) files.Add(name);
+        return [.. files.Order(StringComparer.Ordinal)];
+    }
+
+    private static async Task<List<string>> ListedFilesAsync(StorageClients storage, string version) =>
+        [.. (await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version)).Select(e => e.BlobName).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public async Task DeltasBeyondOneTransactionAreSealedOverSeveralPassesAndLaterRewritesStillWin()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-d";
+        // 100 one-image deltas; with 4 shards a pass can retire at most 100 - 4 = 96 of them.
+        for (var i = 0; i < 100; i++)
+            await WriteAsync(storage, version, [Image($"d/{i % 90:000}.png", (byte)i, i % 10)]); // the last 10 rewrite images 0-9
+        var before = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Equal(90, before.Count);
+        Assert.Equal(new byte[] { 95, 96, 97, 98 }, before["d/005.png"].Code);
+
+        var compactor = NewCompactor(storage);
+        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, minDeltas: 101));
+        var firstPass = await compactor.CompactOnceAsync(version);
+        Assert.Equal(96, firstPass.DeltasMerged);
+        var cache = NewCache(storage);
+        var between = await cache.GetAsync(version, Format);
+        Assert.Equal(4, between.Hidden.Count); // images 6-9: sealed with their first code, rewritten by the 4 deltas left
+        AssertSame(before, Items(between));
+
+        var secondPass = await compactor.CompactOnceAsync(version);
+        Assert.Equal(4, secondPass.DeltasMerged);
+        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version));
+        var after = await cache.GetAsync(version, Format);
+        Assert.Empty(after.Hidden);
+        AssertSame(before, Items(after));
+        // Only the listed files remain: the merged deltas' and replaced sealed files were deleted.
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        Assert.Equal(4, (await ListedFilesAsync(storage, version)).Count);
+    }
+
+    [Fact]
+    public async Task TwoCompactorsAtOnceMergeEachDeltaOnceAndLeaveNoUnlistedFiles()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-e";
+        for (var batch = 0; batch < 6; batch++)
+            await WriteAsync(storage, version, [.. Enumerable.Range(0, 30).Select(i => Image($"e/{batch}-{i:00}.png", (byte)(batch * 30 + i), i % 10))]);
+        var before = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Equal(180, before.Count);
+
+        var results = await Task.WhenAll(NewCompactor(storage).CompactOnceAsync(version), NewCompactor(storage).CompactOnceAsync(version));
+        Assert.Equal(6, results.Sum(r => r.DeltasMerged)); // each delta merged by exactly one of them
+        Assert.Equal(1, results.Count(r => r.DeltasMerged > 0));
+        AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+    }
+
+    [Fact]
+    public async Task UnlistedFilesAreDeletedOnlyOnceOldEnough()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-f";
+        await WriteAsync(storage, version, [Image("f/1.png", 1, 1)]);
+        var stray = storage.Container(storage.Names.SegmentsContainer).GetBlobClient($"{version}/seg-d-0000000000000000001-stray.dpqs");
+        await stray.UploadAsync(new BinaryData("left by a crashed writer"u8.ToArray()));
+        var compactor = NewCompactor(storage);
+
+        Assert.Equal(0, await compactor.DeleteOrphansAsync(version, TimeSpan.FromHours(1)));
+        Assert.True((await stray.ExistsAsync()).Value);
+        Assert.Equal(1, await compactor.DeleteOrphansAsync(version, TimeSpan.FromSeconds(-5)));
+        Assert.False((await stray.ExistsAsync()).Value);
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        Assert.Single(Items(await NewCache(storage).GetAsync(version, Format)));
+    }
+}
