@@ -19,9 +19,9 @@ public sealed class Pipeline : IDisposable
         Intake = new UploadIntake(storage, UploadPolicy.Default, time, NullLogger<UploadIntake>.Instance);
         Drainer = new EncodeQueueDrainer(storage, Models, new EncodeBatchProcessor(storage, Options, time, NullLogger<EncodeBatchProcessor>.Instance),
             Options, time, NullLogger<EncodeQueueDrainer>.Instance);
-        var index = new IndexCache(storage, QueryOptions, time, NullLogger<IndexCache>.Instance);
-        Queries = new QueryService(storage, Models, index, QueryOptions);
-        Http = new QueryHttpHandler(Queries, Models, index, QueryOptions, NullLogger<QueryHttpHandler>.Instance);
+        Index = new IndexCache(storage, QueryOptions, time, NullLogger<IndexCache>.Instance);
+        Queries = new QueryService(storage, Models, Index, QueryOptions);
+        Http = new QueryHttpHandler(Queries, Models, Index, QueryOptions, NullLogger<QueryHttpHandler>.Instance);
         Registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
     }
 
@@ -31,6 +31,7 @@ public sealed class Pipeline : IDisposable
     public ActiveModelCache Models { get; }
     public UploadIntake Intake { get; }
     public EncodeQueueDrainer Drainer { get; }
+    public IndexCache Index { get; }
     public QueryService Queries { get; }
     public QueryHttpHandler Http { get; }
     public ModelRegistry Registry { get; }

@@ -16,7 +16,7 @@ public sealed class ReconcileTests
     public async Task UploadsThatNoTriggerDeliveredAreIndexedByTheNextPass()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         for (var i = 0; i < 6; i++) await Images.UploadAsync(images, TinyModel.TestImages, i);
         // An import that stopped between its upload and its message.
@@ -43,7 +43,7 @@ public sealed class ReconcileTests
         Assert.Equal(0, again.Missing);
 
         // Fresh uploads are left to the trigger for a while.
-        var sameTime = new IndexReconciler(p.Storage, p.Models, p.Intake, TimeProvider.System, NullLogger<IndexReconciler>.Instance);
+        var sameTime = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, TimeProvider.System, NullLogger<IndexReconciler>.Instance);
         await Images.UploadAsync(images, TinyModel.TestImages, 7);
         Assert.Equal(0, (await sameTime.RunAsync()).Missing);
     }

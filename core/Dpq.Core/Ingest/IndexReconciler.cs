@@ -1,6 +1,7 @@
-using Azure.Data.Tables;
+using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Models;
+using Dpq.Query;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -11,13 +12,13 @@ public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missin
 
 /// <summary>
 /// The safety net under the blob trigger and bulk imports: lists the images and imports containers
-/// and sends every settled blob that has neither a code row for the active model nor a failure
-/// record through intake again. Trigger notifications can be lost (the polling blob trigger misses
+/// and sends every settled blob that is neither in the active model's index (the segment files, as
+/// the query side holds them: this reads no code rows) nor has a failure record through intake again. Trigger notifications can be lost (the polling blob trigger misses
 /// blobs under load; Event Grid deliveries can expire), an import can stop between its uploads and
 /// its messages, and an image must never be silently left out of the index. A pass only
 /// runs while the encode queue is empty, so work already in flight is not enqueued twice.
 /// </summary>
-public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
+public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, IndexCache index, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
 {
     /// <summary>Blobs younger than this may still be on their way through the trigger.</summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(15);
@@ -29,14 +30,13 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         var queue = await storage.Queue(storage.Names.EncodeQueue).GetPropertiesAsync(cancellationToken);
         if (queue.Value.ApproximateMessagesCount > 0) return new ReconcileResult(false, "encode queue busy", 0, 0);
 
-        var known = new HashSet<string>(StringComparer.Ordinal);
         var version = model.ModelVersion;
-        var (from, to) = IndexKeys.PartitionRange(version);
-        await foreach (var row in storage.Table(storage.Names.CodesTable).QueryAsync<TableEntity>(
-            e => e.PartitionKey.CompareTo(from) >= 0 && e.PartitionKey.CompareTo(to) < 0, select: ["RowKey"], cancellationToken: cancellationToken))
-            known.Add(row.RowKey);
+        var snapshot = await index.GetAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var segment in snapshot.Segments)
+            for (var i = 0; i < segment.Count; i++) known.Add(segment.Ids[i]);
         foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
-            known.Add(ImageId.FromBlobName(failure.BlobName).ToString());
+            known.Add(failure.BlobName);
 
         var settled = time.GetUtcNow() - SettleTime;
         int blobs = 0, missing = 0;
@@ -46,7 +46,7 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
             {
                 blobs++;
                 var indexName = ImageLocation.IndexName(storage.Names, container, blob.Name);
-                if (blob.Properties.LastModified > settled || known.Contains(ImageId.FromBlobName(indexName).ToString())) continue;
+                if (blob.Properties.LastModified > settled || known.Contains(indexName)) continue;
                 missing++;
                 await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
             }
