@@ -24,8 +24,11 @@ public sealed record EncodeWorkerOptions
     /// <summary>How long a received message stays invisible; a crashed worker's messages reappear after it.</summary>
     public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Shards per model version (table partitions and manifest rows).</summary>
-    [Range(1, 999)] public int ShardCount { get; init; } = IndexKeys.DefaultShardCount;
+    /// <summary>
+    /// Shards per model version (table partitions, manifest rows, sealed segments). At most 48: a
+    /// compaction swaps every shard's sealed catalog row plus some deltas in one 100-action transaction.
+    /// </summary>
+    [Range(1, 48)] public int ShardCount { get; init; } = IndexKeys.DefaultShardCount;
 
     /// <summary>Pause between polls of an empty queue.</summary>
     public TimeSpan IdleDelay { get; init; } = TimeSpan.FromMilliseconds(500);

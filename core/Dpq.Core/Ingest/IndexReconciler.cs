@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs.Models;
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Models;
@@ -30,27 +31,35 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         var queue = await storage.Queue(storage.Names.EncodeQueue).GetPropertiesAsync(cancellationToken);
         if (queue.Value.ApproximateMessagesCount > 0) return new ReconcileResult(false, "encode queue busy", 0, 0);
 
-        var version = model.ModelVersion;
-        var snapshot = await index.GetAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
-        var known = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var segment in snapshot.Segments)
-            for (var i = 0; i < segment.Count; i++) known.Add(segment.Ids[i]);
-        foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
-            known.Add(failure.BlobName);
-
+        // Settled blobs first (by index name); the index and the failure records then strike out
+        // what they hold, so memory follows the blob count and an empty container reads no index.
         var settled = time.GetUtcNow() - SettleTime;
-        int blobs = 0, missing = 0;
+        var candidates = new Dictionary<string, (string Container, BlobItem Blob)>(StringComparer.Ordinal);
+        var blobs = 0;
         foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
         {
             await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
             {
                 blobs++;
-                var indexName = ImageLocation.IndexName(storage.Names, container, blob.Name);
-                if (blob.Properties.LastModified > settled || known.Contains(indexName)) continue;
-                missing++;
-                await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+                if (blob.Properties.LastModified <= settled)
+                    candidates[ImageLocation.IndexName(storage.Names, container, blob.Name)] = (container, blob);
             }
         }
+        var version = model.ModelVersion;
+        if (candidates.Count > 0)
+        {
+            var snapshot = await index.GetAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
+            foreach (var segment in snapshot.Segments)
+                for (var i = 0; i < segment.Count && candidates.Count > 0; i++) candidates.Remove(segment.Ids[i]);
+        }
+        if (candidates.Count > 0)
+        {
+            foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
+                candidates.Remove(failure.BlobName);
+        }
+        foreach (var (container, blob) in candidates.Values)
+            await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+        var missing = candidates.Count;
         if (missing > 0) logger.LogWarning("Reconcile: {Missing} of {Blobs} images were not indexed for {ModelVersion}; sent through intake again", missing, blobs, version);
         return new ReconcileResult(true, "done", blobs, missing);
     }
