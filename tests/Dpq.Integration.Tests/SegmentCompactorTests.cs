@@ -25,7 +25,7 @@ public sealed class SegmentCompactorTests
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-d";
-        // 100 one-image deltas; with 4 shards a pass can retire at most 100 - 4 = 96 of them.
+        // 100 one-image deltas; with 4 shards the first pass can retire 100 - 4 - 1 (the first-seal row) = 95.
         for (var i = 0; i < 100; i++)
             await WriteAsync(storage, version, [Image($"d/{i % 90:000}.png", (byte)i, i % 10)]); // the last 10 rewrite images 0-9
         var before = Items(await NewCache(storage).GetAsync(version, Format));
@@ -35,14 +35,14 @@ public sealed class SegmentCompactorTests
         var compactor = NewCompactor(storage);
         Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, minDeltas: 101));
         var firstPass = await compactor.CompactOnceAsync(version);
-        Assert.Equal(96, firstPass.DeltasMerged);
+        Assert.Equal(95, firstPass.DeltasMerged);
         var cache = NewCache(storage);
         var between = await cache.GetAsync(version, Format);
-        Assert.Equal(4, between.Hidden.Count); // images 6-9: sealed with their first code, rewritten by the 4 deltas left
+        Assert.Equal(5, between.Hidden.Count); // images 5-9: sealed with their first code, rewritten by the 5 deltas left
         AssertSame(before, Items(between));
 
         var secondPass = await compactor.CompactOnceAsync(version);
-        Assert.Equal(4, secondPass.DeltasMerged);
+        Assert.Equal(5, secondPass.DeltasMerged);
         Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version));
         var after = await cache.GetAsync(version, Format);
         Assert.Empty(after.Hidden);
@@ -67,6 +67,34 @@ public sealed class SegmentCompactorTests
         Assert.Equal(1, results.Count(r => r.DeltasMerged > 0));
         AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+    }
+
+    [Fact]
+    public async Task RowsWrittenBeforeSegmentFilesAreSealedOnceAndThenCompactLikeAnyOther()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-g";
+        // An index as the worker wrote it before segment files: rows and shard rows only.
+        var legacy = Enumerable.Range(0, 50).Select(i => Image($"g/{i:00}.png", (byte)i, i % 10)).ToList();
+        await new CodeTable(storage.Table(storage.Names.CodesTable)).WriteAsync(version, Shards, legacy);
+        Assert.Empty(Items(await NewCache(storage).GetAsync(version, Format)));
+
+        // Two sealings at once: one commits, the other changes nothing.
+        var sealedCounts = await Task.WhenAll(NewCompactor(storage).SealTableRowsAsync(version, Shards, Format),
+            NewCompactor(storage).SealTableRowsAsync(version, Shards, Format));
+        Assert.Equal([0L, 50L], sealedCounts.Order());
+        Assert.Equal(0, await NewCompactor(storage).SealTableRowsAsync(version, Shards, Format));
+        var cache = NewCache(storage);
+        var items = Items(await cache.GetAsync(version, Format)); // fails on an id held twice
+        Assert.Equal(50, items.Count);
+        Assert.Equal(legacy[7].Code, items["g/07.png"].Code);
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+
+        await WriteAsync(storage, version, [Image("g/07.png", 70, 1), Image("g/99.png", 99, 9)]);
+        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version)).DeltasMerged);
+        var after = Items(await cache.GetAsync(version, Format));
+        Assert.Equal(51, after.Count);
+        Assert.Equal(new byte[] { 70, 71, 72, 73 }, after["g/07.png"].Code);
     }
 
     [Fact]

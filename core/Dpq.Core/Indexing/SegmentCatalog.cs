@@ -38,6 +38,12 @@ public sealed class SegmentCatalog(TableClient table)
     private const string DeltaPrefix = "seg-d-";
     private const string SealedPrefix = "seg-s-";
 
+    /// <summary>
+    /// Added by the first transaction that lists sealed segments where there were none (a compaction
+    /// or <see cref="SegmentCompactor.SealTableRowsAsync"/>), so two such first sealings cannot both commit.
+    /// </summary>
+    public const string FirstSealKey = "seg-0";
+
     /// <summary>Entity group transactions hold at most 100 actions.</summary>
     public const int MaxTransactionActions = 100;
 
@@ -47,6 +53,10 @@ public sealed class SegmentCatalog(TableClient table)
 
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
+
+    /// <summary>Whether any transaction has listed sealed segments for <paramref name="modelVersion"/>.</summary>
+    public async Task<bool> HasSealedAsync(string modelVersion, CancellationToken cancellationToken = default) =>
+        (await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, FirstSealKey, cancellationToken: cancellationToken)).HasValue;
 
     /// <summary>Whether a manifest RowKey is a segment row (and not a shard row).</summary>
     public static bool IsSegmentKey(string rowKey) => rowKey.StartsWith(Prefix, StringComparison.Ordinal);
@@ -66,7 +76,7 @@ public sealed class SegmentCatalog(TableClient table)
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ge {Prefix} and RowKey lt {"seg."}");
         var list = new List<SegmentEntry>();
         await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
-            list.Add(FromEntity(e));
+            if (e.RowKey != FirstSealKey) list.Add(FromEntity(e));
         return [.. list.OrderBy(s => s.Kind == SegmentKind.Delta).ThenBy(s => s.Key, StringComparer.Ordinal)];
     }
 
@@ -76,16 +86,22 @@ public sealed class SegmentCatalog(TableClient table)
     /// compaction got there first (a removed row is gone or changed).
     /// </summary>
     public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        await ReplaceAsync(modelVersion, removed, added, firstSeal: false, cancellationToken);
+
+    /// <summary>As <see cref="ReplaceAsync(string, IReadOnlyCollection{SegmentEntry}, IReadOnlyCollection{SegmentEntry}, CancellationToken)"/>; with <paramref name="firstSeal"/> also adds the <see cref="FirstSealKey"/> row, failing if it exists.</summary>
+    public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
+        bool firstSeal, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(modelVersion);
-        if (removed.Count + added.Count > MaxTransactionActions)
+        if (removed.Count + added.Count + (firstSeal ? 1 : 0) > MaxTransactionActions)
             throw new ArgumentException($"{removed.Count} removals and {added.Count} additions exceed one transaction's {MaxTransactionActions} actions");
         if (added.Any(a => a.Kind != SegmentKind.Sealed || a.ModelVersion != modelVersion) || removed.Any(r => r.ModelVersion != modelVersion))
             throw new ArgumentException("only sealed segments of this model version can be added, and only this version's segments removed");
         var actions = removed.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(modelVersion, r.Key), r.ETag))
             .Concat(added.Select(a => new TableTransactionAction(TableTransactionActionType.Add, ToEntity(modelVersion, a.Key, a.Kind, a.Shard, a.ShardCount, a.Items))))
             .ToList();
+        if (firstSeal) actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(modelVersion, FirstSealKey)));
         if (actions.Count == 0) return true;
         try
         {

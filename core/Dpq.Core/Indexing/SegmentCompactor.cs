@@ -50,7 +50,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             throw new InvalidDataException($"segments of {modelVersion} disagree on the shard count ({string.Join(", ", entries.Select(e => e.ShardCount).Distinct())})");
         var sealedSegments = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
         // Worst case every shard is touched: its old sealed rows go, one new row comes.
-        var budget = SegmentCatalog.MaxTransactionActions - sealedSegments.Count - shardCount;
+        var budget = SegmentCatalog.MaxTransactionActions - sealedSegments.Count - shardCount - 1; // 1: the first-seal row
         if (budget < 1)
             throw new InvalidOperationException($"{shardCount} shards with {sealedSegments.Count} sealed segments leave no room for deltas in one catalog transaction");
         var chosen = deltas.Take(budget).ToList();
@@ -84,7 +84,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
                 await _segments.UploadAsync(entry.BlobName, merged, cancellationToken);
                 added.Add(entry);
             }
-            if (!await _catalog.ReplaceAsync(modelVersion, [.. chosen, .. oldSealed], added, cancellationToken))
+            if (!await _catalog.ReplaceAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken))
             {
                 logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
                 await DeleteAsync(added, CancellationToken.None);
@@ -101,6 +101,44 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         logger.LogInformation("Compaction of {ModelVersion}: {Deltas} deltas merged into {Shards} sealed shards ({Items} items); {Left} deltas left",
             modelVersion, chosen.Count, added.Count, items, deltas.Count - chosen.Count);
         return new CompactionResult(chosen.Count, added.Count, items, Conflict: false);
+    }
+
+    /// <summary>
+    /// Seals the codes table's rows of <paramref name="modelVersion"/> into one segment per shard when no
+    /// segment has ever been sealed for it: an index written before segment files existed becomes
+    /// visible to the query side. Reads every row once (slow on Azurite at scale; once per version).
+    /// Returns the items sealed (0: nothing to do, or another sealing came first).
+    /// </summary>
+    public async Task<long> SealTableRowsAsync(string modelVersion, int shardCount, CodeFormat format, CancellationToken cancellationToken = default)
+    {
+        if (await _catalog.HasSealedAsync(modelVersion, cancellationToken)) return 0;
+        var rows = new List<StoredCode>();
+        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken: cancellationToken))
+            rows.Add(row);
+        if (rows.Count == 0) return 0;
+        var added = new List<SegmentEntry>();
+        try
+        {
+            foreach (var shard in rows.GroupBy(r => r.Image.Id.Shard(shardCount)).OrderBy(g => g.Key))
+            {
+                var segment = IndexSegments.FromImages(format, modelVersion, shard.Select(r => r.Image));
+                var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard.Key, time), SegmentKind.Sealed, shard.Key, shardCount, segment.Count, default);
+                await _segments.UploadAsync(entry.BlobName, segment, cancellationToken);
+                added.Add(entry);
+            }
+            if (!await _catalog.ReplaceAsync(modelVersion, [], added, firstSeal: true, cancellationToken))
+            {
+                await DeleteAsync(added, CancellationToken.None);
+                return 0;
+            }
+        }
+        catch
+        {
+            await DeleteAsync(added, CancellationToken.None);
+            throw;
+        }
+        logger.LogInformation("Sealed {Rows} table rows of {ModelVersion} (written before segment files) into {Shards} shard segments", rows.Count, modelVersion, added.Count);
+        return rows.Count;
     }
 
     /// <summary>Deletes segment files of <paramref name="modelVersion"/> that no catalog row lists and that are older than <paramref name="minAge"/>.</summary>
