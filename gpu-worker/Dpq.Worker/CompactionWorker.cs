@@ -7,8 +7,8 @@ namespace Dpq.Worker;
 
 /// <summary>
 /// Keeps the active model version's index compact for as long as the process lives: every Interval,
-/// seals deltas into shard segments once MinDeltas have piled up (one pass per round, so a large
-/// backlog drains over several), and deletes segment files that no catalog row lists. Once per
+/// seals deltas into shard segments once MinDeltas have piled up (passes back to back until fewer
+/// are left), and deletes segment files that no catalog row lists. Once per
 /// version and process it also seals table rows written before segment files existed.
 /// </summary>
 public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients storage, ActiveModelCache models, CompactionOptions options, ILogger<CompactionWorker> logger)
@@ -26,15 +26,25 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
             {
                 if (await registry.GetActiveAsync(stoppingToken) is { } active)
                 {
-                    if (!tableChecked.Contains(active.Version) && await models.GetAsync(stoppingToken) is { } model && model.ModelVersion == active.Version)
+                    if (!tableChecked.Contains(active.Version))
                     {
+                        // Rows from before segment files are sealed before any compaction of this version,
+                        // whose first sealing would otherwise take the seg-0 row and shut them out.
+                        if (await models.GetAsync(stoppingToken) is not { } model || model.ModelVersion != active.Version)
+                        {
+                            await Task.Delay(options.Interval, stoppingToken);
+                            continue; // the worker has not loaded this model yet
+                        }
                         var shards = await manifest.ReadAsync(active.Version, stoppingToken);
                         if (shards.Count > 0)
                             await compactor.SealTableRowsAsync(active.Version, shards[0].ShardCount, new CodeFormat(model.Codewords, model.Levels), stoppingToken);
                         tableChecked.Add(active.Version);
                     }
-                    var result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, stoppingToken);
-                    if (result.DeltasMerged == 0) await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                    // Passes back to back while a backlog lasts: one pass retires at most 100 catalog rows.
+                    CompactionResult result;
+                    do result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, cancellationToken: stoppingToken);
+                    while (result.DeltasMerged > 0);
+                    await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

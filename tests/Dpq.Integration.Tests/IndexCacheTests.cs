@@ -73,7 +73,7 @@ public sealed class IndexCacheTests
 
         // Compaction: the same items, now from sealed shard files, and the deltas gone.
         var compactor = new SegmentCompactor(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
-        var result = await compactor.CompactOnceAsync(version);
+        var result = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
         Assert.Equal(2, result.DeltasMerged);
         Assert.Equal(Shards, result.ShardsRewritten);
         Assert.Equal(65, result.Items);

@@ -33,17 +33,17 @@ public sealed class SegmentCompactorTests
         Assert.Equal(new byte[] { 95, 96, 97, 98 }, before["d/005.png"].Code);
 
         var compactor = NewCompactor(storage);
-        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, minDeltas: 101));
-        var firstPass = await compactor.CompactOnceAsync(version);
+        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, minDeltas: 101, settle: TimeSpan.Zero));
+        var firstPass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
         Assert.Equal(95, firstPass.DeltasMerged);
         var cache = NewCache(storage);
         var between = await cache.GetAsync(version, Format);
         Assert.Equal(5, between.Hidden.Count); // images 5-9: sealed with their first code, rewritten by the 5 deltas left
         AssertSame(before, Items(between));
 
-        var secondPass = await compactor.CompactOnceAsync(version);
+        var secondPass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
         Assert.Equal(5, secondPass.DeltasMerged);
-        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version));
+        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
         var after = await cache.GetAsync(version, Format);
         Assert.Empty(after.Hidden);
         AssertSame(before, Items(after));
@@ -62,7 +62,7 @@ public sealed class SegmentCompactorTests
         var before = Items(await NewCache(storage).GetAsync(version, Format));
         Assert.Equal(180, before.Count);
 
-        var results = await Task.WhenAll(NewCompactor(storage).CompactOnceAsync(version), NewCompactor(storage).CompactOnceAsync(version));
+        var results = await Task.WhenAll(NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero), NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero));
         Assert.Equal(6, results.Sum(r => r.DeltasMerged)); // each delta merged by exactly one of them
         Assert.Equal(1, results.Count(r => r.DeltasMerged > 0));
         AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
@@ -91,10 +91,36 @@ public sealed class SegmentCompactorTests
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
 
         await WriteAsync(storage, version, [Image("g/07.png", 70, 1), Image("g/99.png", 99, 9)]);
-        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version)).DeltasMerged);
+        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
         var after = Items(await cache.GetAsync(version, Format));
         Assert.Equal(51, after.Count);
         Assert.Equal(new byte[] { 70, 71, 72, 73 }, after["g/07.png"].Code);
+    }
+
+    /// <summary>A clock that moves on by <paramref name="step"/> every time it is read.</summary>
+    private sealed class SteppingClock(TimeSpan step) : TimeProvider
+    {
+        private DateTimeOffset _now = DateTimeOffset.UtcNow;
+        public override DateTimeOffset GetUtcNow() => _now += step;
+    }
+
+    [Fact]
+    public async Task RecentDeltasWaitToSettleAndADeltaListedLateIsStoredAgainUnderANewKey()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-h";
+        await WriteAsync(storage, version, [Image("h/1.png", 1, 1)]);
+        Assert.Equal(CompactionResult.Nothing, await NewCompactor(storage).CompactOnceAsync(version)); // keyed just now: not yet
+        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+
+        // Its writer's clock says the upload took longer than MaxKeyAge: the file goes again under a later key.
+        var slow = new SteppingClock(IndexWriter.MaxKeyAge + TimeSpan.FromSeconds(1));
+        var key = await new IndexWriter(storage, slow).WriteAsync(version, Format, Shards, [Image("h/2.png", 2, 2)]);
+        var delta = Assert.Single(await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version), e => e.Kind == SegmentKind.Delta);
+        Assert.Equal(key, delta.Key);
+        Assert.True(SegmentCatalog.DeltaTime(key) > DateTimeOffset.UtcNow + IndexWriter.MaxKeyAge); // the second key, not the first
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        Assert.Equal(2, Items(await NewCache(storage).GetAsync(version, Format)).Count);
     }
 
     [Fact]

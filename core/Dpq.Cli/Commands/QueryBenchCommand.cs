@@ -137,7 +137,8 @@ public static class QueryBenchCommand
         int passes = 0, deltas = 0;
         while (true)
         {
-            var result = await compactor.CompactOnceAsync(version, minDeltas: 1, cancellationToken);
+            // The fill is over: no delta is on its way, so none needs to settle.
+            var result = await compactor.CompactOnceAsync(version, minDeltas: 1, settle: TimeSpan.Zero, cancellationToken);
             if (result == CompactionResult.Nothing) return (passes, deltas);
             passes++;
             deltas += result.DeltasMerged;

@@ -12,6 +12,9 @@ namespace Dpq.Indexing;
 /// </summary>
 public sealed class IndexWriter(StorageClients storage, TimeProvider time)
 {
+    /// <summary>Longest time from a delta's key to its catalog row; a slower upload is stored again under a new key.</summary>
+    public static readonly TimeSpan MaxKeyAge = TimeSpan.FromSeconds(30);
+
     private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
     private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
     private readonly SegmentCatalog _catalog = new(storage.Table(storage.Names.ManifestsTable));
@@ -26,6 +29,13 @@ public sealed class IndexWriter(StorageClients storage, TimeProvider time)
         var shards = await _codes.WriteAsync(modelVersion, shardCount, images, cancellationToken);
         var key = SegmentCatalog.NewDeltaKey(time);
         await _segments.UploadAsync(SegmentEntry.BlobNameFor(modelVersion, key), delta, cancellationToken);
+        if (time.GetUtcNow() - SegmentCatalog.DeltaTime(key) > MaxKeyAge)
+        {
+            // Too old to list now: a compaction may already have merged later deltas (see SegmentCompactor).
+            await _segments.DeleteAsync(SegmentEntry.BlobNameFor(modelVersion, key), cancellationToken);
+            key = SegmentCatalog.NewDeltaKey(time);
+            await _segments.UploadAsync(SegmentEntry.BlobNameFor(modelVersion, key), delta, cancellationToken);
+        }
         await _catalog.AddDeltaAsync(modelVersion, key, shardCount, delta.Count, cancellationToken);
         await _manifest.BumpAsync(modelVersion, shardCount, shards, time, cancellationToken);
         return key;

@@ -51,6 +51,13 @@ public sealed class SegmentCatalog(TableClient table)
     public static string NewDeltaKey(TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{DeltaPrefix}{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 
+    /// <summary>When a delta key was made (its writer's clock).</summary>
+    public static DateTimeOffset DeltaTime(string key) =>
+        key.StartsWith(DeltaPrefix, StringComparison.Ordinal) && key.Length >= DeltaPrefix.Length + 19
+        && long.TryParse(key.AsSpan(DeltaPrefix.Length, 19), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : throw new FormatException($"'{key}' is not a delta key");
+
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 

@@ -39,11 +39,20 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     private readonly SegmentCatalog _catalog = new(storage.Table(storage.Names.ManifestsTable));
     private readonly SegmentStore _segments = new(storage.Container(storage.Names.SegmentsContainer));
 
-    /// <summary>One pass over <paramref name="modelVersion"/>'s catalog; does nothing below <paramref name="minDeltas"/> deltas.</summary>
-    public async Task<CompactionResult> CompactOnceAsync(string modelVersion, int minDeltas = 1, CancellationToken cancellationToken = default)
+    /// <summary>Twice <see cref="IndexWriter.MaxKeyAge"/>: room for that and for writers' clocks differing by up to as much.</summary>
+    public static readonly TimeSpan DefaultSettle = 2 * IndexWriter.MaxKeyAge;
+
+    /// <summary>
+    /// One pass over <paramref name="modelVersion"/>'s catalog; does nothing below <paramref name="minDeltas"/>
+    /// deltas. Only deltas keyed more than <paramref name="settle"/> ago are merged: a delta listed later
+    /// must sort after every merged one (its writer re-keys it if its row would be added more than
+    /// <see cref="IndexWriter.MaxKeyAge"/> after its key), or it would override newer sealed codes.
+    /// </summary>
+    public async Task<CompactionResult> CompactOnceAsync(string modelVersion, int minDeltas = 1, TimeSpan? settle = null, CancellationToken cancellationToken = default)
     {
         var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
-        var deltas = entries.Where(e => e.Kind == SegmentKind.Delta).ToList();
+        var settledBefore = time.GetUtcNow() - (settle ?? DefaultSettle);
+        var deltas = entries.Where(e => e.Kind == SegmentKind.Delta && SegmentCatalog.DeltaTime(e.Key) < settledBefore).ToList();
         if (deltas.Count == 0 || deltas.Count < minDeltas) return CompactionResult.Nothing;
         var shardCount = deltas[0].ShardCount;
         if (entries.Any(e => e.ShardCount != shardCount))
@@ -73,6 +82,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         if (oldLoaded is null) return new CompactionResult(0, 0, 0, Conflict: true);
 
         var added = new List<SegmentEntry>();
+        var transactionSent = false; // after that, files are deleted only once no row is known to list them
         try
         {
             foreach (var (shard, deltaItems) in byShard)
@@ -84,15 +94,28 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
                 await _segments.UploadAsync(entry.BlobName, merged, cancellationToken);
                 added.Add(entry);
             }
-            if (!await _catalog.ReplaceAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken))
+            bool committed;
+            transactionSent = true;
+            try
+            {
+                committed = await _catalog.ReplaceAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                committed = false;
+                logger.LogWarning(e, "Compaction of {ModelVersion}: the catalog transaction failed; checking whether it committed", modelVersion);
+            }
+            // A retried transaction whose first try committed reports a conflict: the new rows tell.
+            if (!committed && !await IsListedAsync(modelVersion, added[0], CancellationToken.None))
             {
                 logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
                 await DeleteAsync(added, CancellationToken.None);
                 return new CompactionResult(0, 0, 0, Conflict: true);
             }
         }
-        catch
+        catch (Exception) when (added.Count > 0 && !transactionSent)
         {
+            // Failed before the transaction was sent: no row lists the new files.
             await DeleteAsync(added, CancellationToken.None);
             throw;
         }
@@ -140,6 +163,9 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         logger.LogInformation("Sealed {Rows} table rows of {ModelVersion} (written before segment files) into {Shards} shard segments", rows.Count, modelVersion, added.Count);
         return rows.Count;
     }
+
+    private async Task<bool> IsListedAsync(string modelVersion, SegmentEntry entry, CancellationToken cancellationToken) =>
+        (await _catalog.ListAsync(modelVersion, cancellationToken)).Any(e => e.Key == entry.Key);
 
     /// <summary>Deletes segment files of <paramref name="modelVersion"/> that no catalog row lists and that are older than <paramref name="minAge"/>.</summary>
     public async Task<int> DeleteOrphansAsync(string modelVersion, TimeSpan minAge, CancellationToken cancellationToken = default)

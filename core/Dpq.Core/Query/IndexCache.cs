@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
-using Azure;
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Scan;
@@ -48,7 +47,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
             {
                 fresh = await RefreshAsync(modelVersion, format, checkedAt, cancellationToken);
             }
-            catch (Exception e) when (e is InvalidDataException or RequestFailedException or IndexUnavailableException)
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 if (_snapshot?.ModelVersion != modelVersion)
                     throw e as IndexUnavailableException ?? new IndexUnavailableException($"the index of {modelVersion} cannot be loaded: {e.Message}", e);
