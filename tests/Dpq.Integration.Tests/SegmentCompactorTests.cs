@@ -95,6 +95,10 @@ public sealed class SegmentCompactorTests
         var after = Items(await cache.GetAsync(version, Format));
         Assert.Equal(51, after.Count);
         Assert.Equal(new byte[] { 70, 71, 72, 73 }, after["g/07.png"].Code);
+
+        // A version written through segment files from the start: its rows are not sealed again.
+        await WriteAsync(storage, "m-test-g2", [Image("g2/1.png", 1, 1)]);
+        Assert.Equal(0, await NewCompactor(storage).SealTableRowsAsync("m-test-g2", Shards, Format));
     }
 
     /// <summary>A clock that moves on by <paramref name="step"/> every time it is read.</summary>

@@ -127,14 +127,16 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     }
 
     /// <summary>
-    /// Seals the codes table's rows of <paramref name="modelVersion"/> into one segment per shard when no
-    /// segment has ever been sealed for it: an index written before segment files existed becomes
+    /// Seals the codes table's rows of <paramref name="modelVersion"/> into one segment per shard when its
+    /// catalog is empty and has never been sealed: an index written before segment files existed becomes
     /// visible to the query side. Reads every row once (slow on Azurite at scale; once per version).
     /// Returns the items sealed (0: nothing to do, or another sealing came first).
     /// </summary>
     public async Task<long> SealTableRowsAsync(string modelVersion, int shardCount, CodeFormat format, CancellationToken cancellationToken = default)
     {
-        if (await _catalog.HasSealedAsync(modelVersion, cancellationToken)) return 0;
+        // Only an index that no IndexWriter has added to yet: afterwards its images are in deltas, and
+        // ones missed here are the reconciler's (their blobs are not in the index).
+        if (await _catalog.HasSealedAsync(modelVersion, cancellationToken) || (await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0) return 0;
         var rows = new List<StoredCode>();
         await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken: cancellationToken))
             rows.Add(row);
