@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Dpq.Formats;
 
 namespace Dpq.Scan;
@@ -78,9 +79,9 @@ internal static unsafe class ExactKernels
     private static void ScanRows<THandler>(byte* codes, int bytes, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
-        if (levels == 4 && bytes == 4)
+        if (levels <= 4 && bytes == 4)
         {
-            ScanRows32(codes, tables, start, end, ref handler);
+            ScanRows32(codes, tables, levels, start, end, ref handler);
             return;
         }
         float threshold = handler.Threshold;
@@ -96,19 +97,23 @@ internal static unsafe class ExactKernels
         }
     }
 
+    /// <summary>256 zeros: the table of a level beyond the prefix, so that prefixes of 32-bit codes take the four-level kernel.</summary>
+    private static readonly float* ZeroTable = (float*)NativeMemory.AllocZeroed(256 * sizeof(float));
+
     /// <summary>
-    /// 32-bit codes at full length (the common case): one 32-bit read and four lookups per item, four
-    /// items per iteration, with no inner level loop. An item's four additions depend on each other
-    /// (3-4 cycles each); four items in flight hide that latency, leaving the loads as the limit.
-    /// Same summation order as <see cref="ScoreRow"/>, so the same floats.
+    /// 32-bit codes (the common case), any prefix of 1-4 levels: one 32-bit read and four lookups per
+    /// item, four items per iteration, with no inner level loop; levels past the prefix read a table
+    /// of zeros (x + 0 = x, so scores equal the prefix's). An item's four additions depend on each
+    /// other (3-4 cycles each); four items in flight hide that latency, leaving the loads as the
+    /// limit. Same summation order as <see cref="ScoreRow"/>, so the same floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScanRows32<THandler>(byte* codes, float* tables, int start, int end, ref THandler handler)
+    private static void ScanRows32<THandler>(byte* codes, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
         float threshold = handler.Threshold;
         uint* words = (uint*)codes;
-        float* t1 = tables + 256, t2 = tables + 512, t3 = tables + 768;
+        float* t1 = levels > 1 ? tables + 256 : ZeroTable, t2 = levels > 2 ? tables + 512 : ZeroTable, t3 = levels > 3 ? tables + 768 : ZeroTable;
         int i = start;
         for (; i + 4 <= end; i += 4)
         {
@@ -131,7 +136,7 @@ internal static unsafe class ExactKernels
         }
         for (; i < end; i++)
         {
-            float score = ScoreRow((byte*)(words + i), tables, 4);
+            float score = ScoreRow((byte*)(words + i), tables, levels);
             if (score >= threshold)
             {
                 handler.Offer(i, score);

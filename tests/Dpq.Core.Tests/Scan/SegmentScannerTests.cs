@@ -21,6 +21,7 @@ public sealed class SegmentScannerTests
 
     [Theory]
     [InlineData(256, 3)]
+    [InlineData(256, 4)]
     [InlineData(256, 8)]
     [InlineData(16, 5)]
     [InlineData(16, 8)]
