@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep]: HTTP query latency
+# ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N]: HTTP query latency
 # of the local stack with N items indexed. Publishes the model (default: .build/models/default,
-# trained by ./dpq demo or ./dpq train), starts the stack, fills the index with synthetic rows up to
-# N, and times test-image queries at every code length. Filling is idempotent across runs while the
+# trained by ./dpq demo or ./dpq train), starts the stack, fills the index with synthetic images up to
+# N (rows and segment files, as the worker writes them), compacts them, times a cold index load and
+# test-image queries at every code length. Filling is idempotent across runs while the
 # stack's Azurite data is kept (--keep), so 100k then 1M adds only the difference.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; shift ;;
     --n|--queries|--json|--seed|--shards) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
-    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep])" ;;
+    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N])" ;;
   esac
   shift
 done

@@ -61,8 +61,8 @@ public static class QueryBenchCommand
         var load = Stopwatch.StartNew();
         var loaded = await new IndexCache(storage, new QueryOptions(), TimeProvider.System, NullLogger<IndexCache>.Instance).GetAsync(version, format, cancellationToken);
         var coldLoadMs = load.Elapsed.TotalMilliseconds;
-        Console.WriteLine($"cold index load: {loaded.Items:N0} items from {loaded.SegmentsRead} segment files in {coldLoadMs:F0} ms; "
-            + $"{loaded.Segments.Sum(s => s.HeldBytes) / 1e6:F1} MB held");
+        var heldMegabytes = loaded.Segments.Sum(s => s.HeldBytes) / 1e6;
+        Console.WriteLine($"cold index load: {loaded.Items:N0} items from {loaded.SegmentsRead} segment files in {coldLoadMs:F0} ms; {heldMegabytes:F1} MB held");
         // The query host's first query after the compaction loads what it does not hold yet.
         var first = await QueryClient.QueryImageAsync(http, pngs[0], status.CodeLengths.Max(), 10, cancellationToken);
         var items = (await QueryClient.IndexStatusAsync(http, cancellationToken)).Items;
@@ -94,7 +94,7 @@ public static class QueryBenchCommand
             await using var file = File.Create(jsonPath);
             await JsonSerializer.SerializeAsync(file, new
             {
-                items, modelVersion = version, queries, k = 10, coldLoadMs, heldMegabytes = loaded.Segments.Sum(s => s.HeldBytes) / 1e6, firstQueryMs = first.ClientMs,
+                items, modelVersion = version, queries, k = 10, coldLoadMs, heldMegabytes, firstQueryMs = first.ClientMs,
                 syntheticImagesWritten = added, fillSeconds, deltasCompacted = deltas, compactSeconds, cores = Environment.ProcessorCount, results = rows,
             }, Json, cancellationToken);
         }

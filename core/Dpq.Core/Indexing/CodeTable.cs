@@ -2,9 +2,6 @@ using Azure.Data.Tables;
 
 namespace Dpq.Indexing;
 
-/// <summary>A stored code row: its shard, its image and when the storage service last wrote it.</summary>
-public readonly record struct StoredCode(int Shard, IndexedImage Image, DateTimeOffset Written);
-
 /// <summary>
 /// Codes in Table storage, one row per image and model version (see <see cref="IndexKeys"/>).
 /// Writes are upserts in partition-grouped transactions: writing the same images again leaves
@@ -36,19 +33,14 @@ public sealed class CodeTable(TableClient table)
         return [.. groups.Select(g => g.Key)];
     }
 
-    /// <summary>
-    /// The images of every shard of one model version, in one query; with <paramref name="writtenSince"/>,
-    /// only those whose rows were written at or after it (the storage service's row timestamp).
-    /// </summary>
-    public async IAsyncEnumerable<StoredCode> ReadVersionAsync(string modelVersion, DateTimeOffset? writtenSince = null,
+    /// <summary>The images of every shard of one model version, in one query.</summary>
+    public async IAsyncEnumerable<IndexedImage> ReadVersionAsync(string modelVersion,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var (from, to) = IndexKeys.PartitionRange(modelVersion);
-        var filter = writtenSince is { } since
-            ? TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to} and Timestamp ge {since}")
-            : TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}");
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}");
         await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
-            yield return new StoredCode(IndexKeys.ShardOf(e.PartitionKey), FromEntity(e), e.Timestamp ?? DateTimeOffset.MinValue);
+            yield return FromEntity(e);
     }
 
     public async Task<IndexedImage?> FindAsync(string modelVersion, int shardCount, ImageId id, CancellationToken cancellationToken = default)

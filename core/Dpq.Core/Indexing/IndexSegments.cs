@@ -29,7 +29,11 @@ public static class IndexSegments
 
     /// <summary>One segment holding the items of <paramref name="oldestFirst"/>; an id in several segments keeps its item from the last of them.</summary>
     public static ShardSegment Merge(CodeFormat format, string modelVersion, IReadOnlyList<ShardSegment> oldestFirst) =>
-        MergeItems(format, modelVersion, oldestFirst.SelectMany(segment => Enumerable.Range(0, segment.Count).Select(i => new SegmentItem(segment, i, segment.Ids[i]))));
+        MergeItems(format, modelVersion, oldestFirst.SelectMany(Items));
+
+    /// <summary>Every item of <paramref name="segment"/>, in order.</summary>
+    public static IEnumerable<SegmentItem> Items(ShardSegment segment) =>
+        Enumerable.Range(0, segment.Count).Select(i => new SegmentItem(segment, i, segment.Ids[i]));
 
     /// <summary>One segment of the items <paramref name="oldestFirst"/> names; of several items with one id the last wins.</summary>
     public static ShardSegment MergeItems(CodeFormat format, string modelVersion, IEnumerable<SegmentItem> oldestFirst)

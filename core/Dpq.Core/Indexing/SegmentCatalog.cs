@@ -61,10 +61,6 @@ public sealed class SegmentCatalog(TableClient table)
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 
-    /// <summary>Whether any transaction has listed sealed segments for <paramref name="modelVersion"/>.</summary>
-    public async Task<bool> HasSealedAsync(string modelVersion, CancellationToken cancellationToken = default) =>
-        (await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, FirstSealKey, cancellationToken: cancellationToken)).HasValue;
-
     /// <summary>Whether a manifest RowKey is a segment row (and not a shard row).</summary>
     public static bool IsSegmentKey(string rowKey) => rowKey.StartsWith(Prefix, StringComparison.Ordinal);
 
@@ -89,14 +85,10 @@ public sealed class SegmentCatalog(TableClient table)
 
     /// <summary>
     /// In one transaction: removes <paramref name="removed"/> (each only if unchanged since listed) and
-    /// lists <paramref name="added"/> sealed segments. Returns false, changing nothing, when another
+    /// lists <paramref name="added"/> sealed segments; with <paramref name="firstSeal"/> also adds the
+    /// <see cref="FirstSealKey"/> row, failing if it exists. Returns false, changing nothing, when another
     /// compaction got there first (a removed row is gone or changed).
     /// </summary>
-    public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
-        CancellationToken cancellationToken = default) =>
-        await ReplaceAsync(modelVersion, removed, added, firstSeal: false, cancellationToken);
-
-    /// <summary>As <see cref="ReplaceAsync(string, IReadOnlyCollection{SegmentEntry}, IReadOnlyCollection{SegmentEntry}, CancellationToken)"/>; with <paramref name="firstSeal"/> also adds the <see cref="FirstSealKey"/> row, failing if it exists.</summary>
     public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
         bool firstSeal, CancellationToken cancellationToken = default)
     {

@@ -81,43 +81,25 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         var oldLoaded = await LoadAsync(modelVersion, oldSealed, format, cancellationToken);
         if (oldLoaded is null) return new CompactionResult(0, 0, 0, Conflict: true);
 
+        var oldByShard = oldSealed.Zip(oldLoaded).ToLookup(x => x.First.Shard, x => x.Second);
         var added = new List<SegmentEntry>();
-        var transactionSent = false; // after that, files are deleted only once no row is known to list them
         try
         {
             foreach (var (shard, deltaItems) in byShard)
             {
-                var held = oldSealed.Select((e, i) => (e, i)).Where(x => x.e.Shard == shard).Select(x => oldLoaded[x.i])
-                    .SelectMany(segment => Enumerable.Range(0, segment.Count).Select(i => new SegmentItem(segment, i, segment.Ids[i])));
-                var merged = IndexSegments.MergeItems(format, modelVersion, held.Concat(deltaItems));
-                var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard, time), SegmentKind.Sealed, shard, shardCount, merged.Count, default);
-                await _segments.UploadAsync(entry.BlobName, merged, cancellationToken);
-                added.Add(entry);
-            }
-            bool committed;
-            transactionSent = true;
-            try
-            {
-                committed = await _catalog.ReplaceAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                committed = false;
-                logger.LogWarning(e, "Compaction of {ModelVersion}: the catalog transaction failed; checking whether it committed", modelVersion);
-            }
-            // A retried transaction whose first try committed reports a conflict: the new rows tell.
-            if (!committed && !await IsListedAsync(modelVersion, added[0], CancellationToken.None))
-            {
-                logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
-                await DeleteAsync(added, CancellationToken.None);
-                return new CompactionResult(0, 0, 0, Conflict: true);
+                var held = oldByShard[shard].SelectMany(IndexSegments.Items);
+                await UploadSealedAsync(modelVersion, shard, shardCount, IndexSegments.MergeItems(format, modelVersion, held.Concat(deltaItems)), added, cancellationToken);
             }
         }
-        catch (Exception) when (added.Count > 0 && !transactionSent)
+        catch
         {
-            // Failed before the transaction was sent: no row lists the new files.
-            await DeleteAsync(added, CancellationToken.None);
+            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
             throw;
+        }
+        if (!await CommitAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken))
+        {
+            logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
+            return new CompactionResult(0, 0, 0, Conflict: true);
         }
         await DeleteAsync([.. chosen, .. oldSealed], cancellationToken);
         var items = added.Sum(a => (long)a.Items);
@@ -134,40 +116,57 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     /// </summary>
     public async Task<long> SealTableRowsAsync(string modelVersion, int shardCount, CodeFormat format, CancellationToken cancellationToken = default)
     {
-        // Only an index that no IndexWriter has added to yet: afterwards its images are in deltas, and
-        // ones missed here are the reconciler's (their blobs are not in the index).
-        if (await _catalog.HasSealedAsync(modelVersion, cancellationToken) || (await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0) return 0;
-        var rows = new List<StoredCode>();
-        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken: cancellationToken))
+        // Only an index that no IndexWriter has added to yet (sealed rows, once listed, are never all
+        // removed): afterwards its images are in deltas, and ones missed here are the reconciler's.
+        if ((await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0) return 0;
+        var rows = new List<IndexedImage>();
+        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
             rows.Add(row);
         if (rows.Count == 0) return 0;
         var added = new List<SegmentEntry>();
         try
         {
-            foreach (var shard in rows.GroupBy(r => r.Image.Id.Shard(shardCount)).OrderBy(g => g.Key))
-            {
-                var segment = IndexSegments.FromImages(format, modelVersion, shard.Select(r => r.Image));
-                var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard.Key, time), SegmentKind.Sealed, shard.Key, shardCount, segment.Count, default);
-                await _segments.UploadAsync(entry.BlobName, segment, cancellationToken);
-                added.Add(entry);
-            }
-            if (!await _catalog.ReplaceAsync(modelVersion, [], added, firstSeal: true, cancellationToken))
-            {
-                await DeleteAsync(added, CancellationToken.None);
-                return 0;
-            }
+            foreach (var shard in rows.GroupBy(r => r.Id.Shard(shardCount)).OrderBy(g => g.Key))
+                await UploadSealedAsync(modelVersion, shard.Key, shardCount, IndexSegments.FromImages(format, modelVersion, shard), added, cancellationToken);
         }
         catch
         {
-            await DeleteAsync(added, CancellationToken.None);
+            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
             throw;
         }
+        if (!await CommitAsync(modelVersion, [], added, firstSeal: true, cancellationToken)) return 0;
         logger.LogInformation("Sealed {Rows} table rows of {ModelVersion} (written before segment files) into {Shards} shard segments", rows.Count, modelVersion, added.Count);
         return rows.Count;
     }
 
-    private async Task<bool> IsListedAsync(string modelVersion, SegmentEntry entry, CancellationToken cancellationToken) =>
-        (await _catalog.ListAsync(modelVersion, cancellationToken)).Any(e => e.Key == entry.Key);
+    /// <summary>Stores <paramref name="segment"/> as a new sealed file of <paramref name="shard"/>, adding its entry to <paramref name="added"/> first.</summary>
+    private async Task UploadSealedAsync(string modelVersion, int shard, int shardCount, ShardSegment segment, List<SegmentEntry> added, CancellationToken cancellationToken)
+    {
+        var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard, time), SegmentKind.Sealed, shard, shardCount, segment.Count, default);
+        added.Add(entry);
+        await _segments.UploadAsync(entry.BlobName, segment, cancellationToken);
+    }
+
+    /// <summary>
+    /// Lists <paramref name="added"/> in place of <paramref name="removed"/>; false, with the new files
+    /// deleted, when the catalog does not list them afterwards. A failed or conflicting transaction is
+    /// checked against the catalog first: a retried request whose first try committed reports a conflict.
+    /// </summary>
+    private async Task<bool> CommitAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyList<SegmentEntry> added,
+        bool firstSeal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _catalog.ReplaceAsync(modelVersion, removed, added, firstSeal, cancellationToken)) return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "The catalog transaction for {ModelVersion} failed; checking whether it committed", modelVersion);
+        }
+        if ((await _catalog.ListAsync(modelVersion, CancellationToken.None)).Any(e => e.Key == added[0].Key)) return true;
+        await DeleteAsync(added, CancellationToken.None);
+        return false;
+    }
 
     /// <summary>Deletes segment files of <paramref name="modelVersion"/> that no catalog row lists and that are older than <paramref name="minAge"/>.</summary>
     public async Task<int> DeleteOrphansAsync(string modelVersion, TimeSpan minAge, CancellationToken cancellationToken = default)

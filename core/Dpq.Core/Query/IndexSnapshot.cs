@@ -13,8 +13,6 @@ namespace Dpq.Query;
 public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, FrozenSet<long> Hidden,
     DateTimeOffset CheckedAt, int SegmentsRead = 0)
 {
-    public static IndexSnapshot Empty(string modelVersion, DateTimeOffset checkedAt) => new(modelVersion, [], FrozenSet<long>.Empty, checkedAt);
-
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
     public long Items => Segments.Sum(s => (long)s.Count) - Hidden.Count;
 
