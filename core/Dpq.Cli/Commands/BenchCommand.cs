@@ -43,10 +43,10 @@ public static class BenchCommand
         };
 
         Console.WriteLine($"scan benchmark: {n:N0} codes, {bits} bits, k={k}, {queries} queries; {machine.cpu}, AVX2 {(machine.vector256 ? "yes" : "no")}, AVX-512 {(machine.vector512 ? "yes" : "no")}");
-        Console.WriteLine($"{"path",-20} {"layout",-10} {"K",4} {"M",3} {"threads",7} {"ns/code",8} {"cpu ns",8} {"Mcodes/s",9} {"ms/query",9}");
+        Console.WriteLine($"{"path",-20} {"layout",-10} {"K",4} {"M",3} {"threads",7} {"ns/code",8} {"median",8} {"best",8} {"cpu ns",8} {"Mcodes/s",9} {"ms/query",9}");
         foreach (var r in results)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Path,-20} {r.Layout,-10} {r.Codewords,4} {r.Levels,3} {r.Threads,7} {r.NsPerCode,8:F3} {r.CpuNsPerCode,8:F3} {r.CodesPerSecond / 1e6,9:F1} {r.MsPerQuery,9:F2}"));
+                $"{r.Path,-20} {r.Layout,-10} {r.Codewords,4} {r.Levels,3} {r.Threads,7} {r.NsPerCode,8:F3} {r.MedianNsPerCode,8:F3} {r.BestNsPerCode,8:F3} {r.CpuNsPerCode,8:F3} {r.CodesPerSecond / 1e6,9:F1} {r.MsPerQuery,9:F2}"));
         foreach (var m in memory)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"memory K={m.Codewords} M={m.Levels}: file {m.FileBytes / 1e6:F2} MB, held {m.HeldBytes / 1e6:F2} MB, allocated while loading {m.AllocatedOnLoad / 1e6:F2} MB"));

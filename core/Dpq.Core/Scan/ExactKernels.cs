@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Dpq.Formats;
 
 namespace Dpq.Scan;
@@ -97,43 +98,30 @@ internal static unsafe class ExactKernels
         }
     }
 
-    /// <summary>256 zeros: the table of a level beyond the prefix, so that prefixes of 32-bit codes take the four-level kernel.</summary>
-    private static readonly float* ZeroTable = (float*)NativeMemory.AllocZeroed(256 * sizeof(float));
-
     /// <summary>
     /// 32-bit codes (the common case), any prefix of 1-4 levels: one 32-bit read and four lookups per
-    /// item, four items per iteration, with no inner level loop; levels past the prefix read a table
-    /// of zeros (x + 0 = x, so scores equal the prefix's). An item's four additions depend on each
-    /// other (3-4 cycles each); four items in flight hide that latency, leaving the loads as the
-    /// limit. Same summation order as <see cref="ScoreRow"/>, so the same floats.
+    /// item, four items per iteration, with no inner level loop. For a prefix, the tables are copied
+    /// with zeros for the levels past it (x + 0 = x, so scores equal the prefix's), so one base pointer
+    /// addresses every level. Bytes 1 and 2 of a code come out with one BMI1 bextr each (a shift and a
+    /// zero-extension otherwise). An item's four additions depend on each other (3 cycles each); four
+    /// items in flight hide that latency, leaving instruction throughput as the limit. Same summation
+    /// order as <see cref="ScoreRow"/>, so the same floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanRows32<THandler>(byte* codes, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
-        float threshold = handler.Threshold;
-        uint* words = (uint*)codes;
-        float* t1 = levels > 1 ? tables + 256 : ZeroTable, t2 = levels > 2 ? tables + 512 : ZeroTable, t3 = levels > 3 ? tables + 768 : ZeroTable;
-        int i = start;
-        for (; i + 4 <= end; i += 4)
+        float* t = tables;
+        if (levels < 4)
         {
-            uint a = Unsafe.ReadUnaligned<uint>(words + i), b = Unsafe.ReadUnaligned<uint>(words + i + 1);
-            uint c = Unsafe.ReadUnaligned<uint>(words + i + 2), d = Unsafe.ReadUnaligned<uint>(words + i + 3);
-            float sa = 0f, sb = 0f, sc = 0f, sd = 0f;
-            sa += tables[a & 0xFF]; sb += tables[b & 0xFF]; sc += tables[c & 0xFF]; sd += tables[d & 0xFF];
-            sa += t1[(a >> 8) & 0xFF]; sb += t1[(b >> 8) & 0xFF]; sc += t1[(c >> 8) & 0xFF]; sd += t1[(d >> 8) & 0xFF];
-            sa += t2[(a >> 16) & 0xFF]; sb += t2[(b >> 16) & 0xFF]; sc += t2[(c >> 16) & 0xFF]; sd += t2[(d >> 16) & 0xFF];
-            sa += t3[a >> 24]; sb += t3[b >> 24]; sc += t3[c >> 24]; sd += t3[d >> 24];
-            // Non-short-circuit ORs: four compares and no branch per item (Math.Max on floats costs a
-            // dozen instructions for its NaN and signed-zero rules).
-            if ((sa >= threshold) | (sb >= threshold) | (sc >= threshold) | (sd >= threshold))
-            {
-                if (sa >= threshold) { handler.Offer(i, sa); threshold = handler.Threshold; }
-                if (sb >= threshold) { handler.Offer(i + 1, sb); threshold = handler.Threshold; }
-                if (sc >= threshold) { handler.Offer(i + 2, sc); threshold = handler.Threshold; }
-                if (sd >= threshold) { handler.Offer(i + 3, sd); threshold = handler.Threshold; }
-            }
+            float* padded = stackalloc float[4 * 256];
+            new Span<float>(padded, 4 * 256).Clear();
+            new ReadOnlySpan<float>(tables, levels * 256).CopyTo(new Span<float>(padded, 4 * 256));
+            t = padded;
         }
+        uint* words = (uint*)codes;
+        int i = ScanRows32Groups(words, t, start, end, ref handler);
+        float threshold = handler.Threshold;
         for (; i < end; i++)
         {
             float score = ScoreRow((byte*)(words + i), tables, levels);
@@ -144,6 +132,58 @@ internal static unsafe class ExactKernels
             }
         }
     }
+
+    /// <summary>
+    /// The four-item loop of <see cref="ScanRows32"/> over all four levels of <paramref name="t"/>; returns the
+    /// first item it left. Items that pass go through <see cref="OfferFour"/>, a call the loop makes rarely,
+    /// so that no score has to live across a call and be saved to the stack every iteration.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int ScanRows32Groups<THandler>(uint* words, float* t, int start, int end, ref THandler handler)
+        where THandler : struct, IScoreHandler
+    {
+        float threshold = handler.Threshold;
+        int i = start;
+        for (; i + 4 <= end; i += 4)
+        {
+            uint a = Unsafe.ReadUnaligned<uint>(words + i), b = Unsafe.ReadUnaligned<uint>(words + i + 1);
+            uint c = Unsafe.ReadUnaligned<uint>(words + i + 2), d = Unsafe.ReadUnaligned<uint>(words + i + 3);
+            float sa = 0f, sb = 0f, sc = 0f, sd = 0f;
+            // Indices widened before the level offset is added, so the offset folds into the address.
+            sa += t[(nuint)(a & 0xFF)]; sb += t[(nuint)(b & 0xFF)]; sc += t[(nuint)(c & 0xFF)]; sd += t[(nuint)(d & 0xFF)];
+            sa += t[Byte1(a) + 256]; sb += t[Byte1(b) + 256]; sc += t[Byte1(c) + 256]; sd += t[Byte1(d) + 256];
+            sa += t[Byte2(a) + 512]; sb += t[Byte2(b) + 512]; sc += t[Byte2(c) + 512]; sd += t[Byte2(d) + 512];
+            sa += t[(nuint)(a >> 24) + 768]; sb += t[(nuint)(b >> 24) + 768]; sc += t[(nuint)(c >> 24) + 768]; sd += t[(nuint)(d >> 24) + 768];
+            if (Max(Max(sa, sb), Max(sc, sd)) >= threshold) threshold = OfferFour(ref handler, i, sa, sb, sc, sd, threshold);
+        }
+        return i;
+    }
+
+    /// <summary>Offers those of items i..i+3 that reach the threshold, in order; returns the threshold after them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float OfferFour<THandler>(ref THandler handler, int i, float sa, float sb, float sc, float sd, float threshold)
+        where THandler : struct, IScoreHandler
+    {
+        if (sa >= threshold) { handler.Offer(i, sa); threshold = handler.Threshold; }
+        if (sb >= threshold) { handler.Offer(i + 1, sb); threshold = handler.Threshold; }
+        if (sc >= threshold) { handler.Offer(i + 2, sc); threshold = handler.Threshold; }
+        if (sd >= threshold) { handler.Offer(i + 3, sd); threshold = handler.Threshold; }
+        return threshold;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Byte1(uint word) => Bmi1.IsSupported ? Bmi1.BitFieldExtract(word, 8, 8) : (word >> 8) & 0xFF;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Byte2(uint word) => Bmi1.IsSupported ? Bmi1.BitFieldExtract(word, 16, 8) : (word >> 16) & 0xFF;
+
+    /// <summary>
+    /// The larger of two finite floats, as one maxss (Math.Max costs a dozen instructions for its NaN and
+    /// signed-zero rules, which finite scores compared with &gt;= do not need).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Max(float x, float y) =>
+        Sse.IsSupported ? Sse.MaxScalar(Vector128.CreateScalarUnsafe(x), Vector128.CreateScalarUnsafe(y)).ToScalar() : (x >= y ? x : y);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanBlocks<THandler>(byte* codes, int bytes, float* tables, int levels, int start, int end, ref THandler handler)

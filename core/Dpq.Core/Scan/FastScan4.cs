@@ -224,7 +224,7 @@ internal static unsafe class FastScan4
     }
 
     /// <summary>Bit i set when item i (byte lane i) of the 32 has a sum &gt;= threshold.</summary>
-    private static uint Passing(Vector256<ushort> even, Vector256<ushort> odd, Vector256<short> threshold)
+    internal static uint Passing(Vector256<ushort> even, Vector256<ushort> odd, Vector256<short> threshold)
     {
         var evenPass = Vector256.GreaterThanOrEqual(even.AsInt16(), threshold).AsUInt16() & Vector256.Create((ushort)0x00FF);
         var oddPass = Vector256.GreaterThanOrEqual(odd.AsInt16(), threshold).AsUInt16() & Vector256.Create((ushort)0xFF00);
@@ -241,5 +241,5 @@ internal static unsafe class FastScan4
     private static uint LowBits32(int count) => count >= 32 ? uint.MaxValue : count <= 0 ? 0 : (1u << count) - 1;
 
     /// <summary>Sums are 0..16320, so a threshold below 0 passes everything and one above short.MaxValue nothing.</summary>
-    private static short ClampThreshold(int threshold) => (short)Math.Clamp(threshold, 0, short.MaxValue);
+    internal static short ClampThreshold(int threshold) => (short)Math.Clamp(threshold, 0, short.MaxValue);
 }

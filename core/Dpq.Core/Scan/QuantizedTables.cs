@@ -18,7 +18,7 @@ internal sealed class QuantizedTables
         Codewords = codewords;
         Levels = levels;
         Values = values;
-        WideValues = codewords == 256 ? Array.ConvertAll(values, v => (int)v) : []; // only the K = 256 gather kernel reads it
+        LaneValues = codewords == 256 ? ToLanes(values, levels) : [];
         Slack = slack;
     }
 
@@ -29,11 +29,29 @@ internal sealed class QuantizedTables
     /// <summary>q[l][k], level after level.</summary>
     public byte[] Values { get; }
 
-    /// <summary>The same as 32-bit integers, for the K = 256 gather kernel (empty for K = 16).</summary>
-    public int[] WideValues { get; }
+    /// <summary>
+    /// For the K = 256 shuffle kernel (empty for K = 16): each level's table as sixteen 16-entry pieces
+    /// (codewords 16h..16h+15), each written twice, once per 128-bit lane of a 256-bit vector.
+    /// </summary>
+    public byte[] LaneValues { get; }
 
     /// <summary>Integer margin below the k-th best approximate sum that candidates must stay within.</summary>
     public int Slack { get; }
+
+    private static byte[] ToLanes(byte[] values, int levels)
+    {
+        var lanes = new byte[levels * 256 * 2];
+        for (int l = 0; l < levels; l++)
+        {
+            for (int h = 0; h < 16; h++)
+            {
+                var piece = values.AsSpan(l * 256 + h * 16, 16);
+                piece.CopyTo(lanes.AsSpan(l * 512 + h * 32));
+                piece.CopyTo(lanes.AsSpan(l * 512 + h * 32 + 16));
+            }
+        }
+        return lanes;
+    }
 
     public static QuantizedTables Create(LookupTables tables)
     {

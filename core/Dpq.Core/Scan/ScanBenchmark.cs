@@ -7,12 +7,15 @@ using Dpq.Formats;
 namespace Dpq.Scan;
 
 /// <summary>
-/// One timed configuration: a path over a layout, averaged over the queries. NsPerCode is wall time;
+/// One timed configuration: a path over a layout. NsPerCode is the mean wall time over the queries;
 /// CpuNsPerCode is the process's CPU time, which is what to compare on a machine shared with other work.
+/// MedianNsPerCode and BestNsPerCode are the median and fastest single query: on a virtual machine whose
+/// speed moves during a run (this project's, by up to 2x), the fastest query is the one least disturbed.
 /// </summary>
 public sealed record ScanBenchmarkResult(
     string Path, string Layout, int Codewords, int Levels, int Bits, int Items, int K, int Threads, int Queries,
-    double NsPerCode, double CodesPerSecond, double MsPerQuery, double CpuNsPerCode);
+    double NsPerCode, double CodesPerSecond, double MsPerQuery, double CpuNsPerCode,
+    double MedianNsPerCode, double BestNsPerCode);
 
 /// <summary>
 /// What a loaded segment of the benchmark's size costs in memory: its file, the bytes of the arrays it keeps
@@ -51,14 +54,22 @@ public static class ScanBenchmark
                 var process = Process.GetCurrentProcess();
                 var cpuBefore = process.TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
-                foreach (var query in tables) SegmentScanner.Search([segment], query, k, options, cancellationToken);
+                var perQuery = new double[tables.Length];
+                for (int q = 0; q < tables.Length; q++)
+                {
+                    long queryStart = Stopwatch.GetTimestamp();
+                    SegmentScanner.Search([segment], tables[q], k, options, cancellationToken);
+                    perQuery[q] = Stopwatch.GetElapsedTime(queryStart).TotalSeconds * 1e9 / items;
+                }
                 double seconds = clock.Elapsed.TotalSeconds;
+                Array.Sort(perQuery);
                 process.Refresh();
                 double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
                 double codes = (double)items * queries;
                 results.Add(new ScanBenchmarkResult(path.ToString(), segment.Layout.ToString(), format.Codewords, format.Levels,
                     format.CodeBits, items, k, threads == 0 ? Environment.ProcessorCount : threads, queries,
-                    seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries, cpuSeconds * 1e9 / codes));
+                    seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries, cpuSeconds * 1e9 / codes,
+                    perQuery[perQuery.Length / 2], perQuery[0]));
             }
         }
         return results;
@@ -76,14 +87,14 @@ public static class ScanBenchmark
         var clock = Stopwatch.StartNew();
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
+        var perQuery = new double[queries];
         for (int q = 0; q < queries; q++)
         {
-            var sum = Vector256<ulong>.Zero;
-            int i = 0;
-            for (; i + Vector256<ulong>.Count <= words.Length; i += Vector256<ulong>.Count) sum += Vector256.Create<ulong>(words.Slice(i));
-            for (; i < words.Length; i++) checksum += words[i];
-            checksum += Vector256.Sum(sum);
+            long queryStart = Stopwatch.GetTimestamp();
+            checksum += Sum(words);
+            perQuery[q] = Stopwatch.GetElapsedTime(queryStart).TotalSeconds * 1e9 / segment.Count;
         }
+        Array.Sort(perQuery);
         double seconds = clock.Elapsed.TotalSeconds;
         process.Refresh();
         double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -91,7 +102,18 @@ public static class ScanBenchmark
         double codes = (double)segment.Count * queries;
         return new ScanBenchmarkResult("SequentialRead", segment.Layout.ToString(), segment.Format.Codewords, segment.Format.Levels,
             segment.Format.CodeBits, segment.Count, k, 1, queries, seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries,
-            cpuSeconds * 1e9 / codes);
+            cpuSeconds * 1e9 / codes, perQuery[queries / 2], perQuery[0]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static ulong Sum(ReadOnlySpan<ulong> words)
+    {
+        var sum = Vector256<ulong>.Zero;
+        int i = 0;
+        for (; i + Vector256<ulong>.Count <= words.Length; i += Vector256<ulong>.Count) sum += Vector256.Create<ulong>(words.Slice(i));
+        ulong rest = 0;
+        for (; i < words.Length; i++) rest += words[i];
+        return rest + Vector256.Sum(sum);
     }
 
     /// <summary>Memory of a segment of <paramref name="items"/> random codes read back from its file.</summary>

@@ -3,7 +3,7 @@ namespace Dpq.Scan;
 /// <summary>Which scoring code a scan runs. Every path returns the same hits; they differ in speed.</summary>
 public enum ScanPath
 {
-    /// <summary>The fastest path for the code format on this CPU: Exact for K = 256, the widest accelerated quantized kernel for K = 16 (see docs/scanner.md).</summary>
+    /// <summary>The fastest path for the code format on this CPU: QuantizedVector256 for K = 256 with 32-bit codes on AVX2 (Exact otherwise), the widest accelerated quantized kernel for K = 16 (see docs/scanner.md).</summary>
     Auto,
 
     /// <summary>Float table sums for every item, scalar: the test oracle.</summary>
@@ -18,7 +18,7 @@ public enum ScanPath
     /// <summary>8-bit tables, scalar sums, exact re-rank of the candidates.</summary>
     QuantizedScalar,
 
-    /// <summary>8-bit tables, 256-bit vectors (AVX2 shuffles for K = 16, gathers for K = 256), exact re-rank.</summary>
+    /// <summary>8-bit tables, 256-bit vectors (AVX2 byte shuffles: one per 16-entry table for K = 16, sixteen and a blend tree per 256-entry table for K = 256 with 32-bit codes), exact re-rank.</summary>
     QuantizedVector256,
 
     /// <summary>

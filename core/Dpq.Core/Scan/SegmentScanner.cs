@@ -33,7 +33,7 @@ public static class SegmentScanner
 
         var chunks = Chunk(segments, options.ChunkItems);
         int threads = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
-        ScanPath path = Resolve(options.Path, tables.Codewords);
+        ScanPath path = Resolve(options.Path, tables.Codewords, segments.Count > 0 ? segments[0].Format.BytesPerCode : 0);
         QuantizedTables? quantized = path is ScanPath.Exact or ScanPath.ExactVector256 ? null : QuantizedTables.Create(tables);
         ScanWorker NewWorker() => new(segments, tables, quantized, path, k, options.Labels);
 
@@ -64,12 +64,13 @@ public static class SegmentScanner
 
     /// <summary>
     /// The path <paramref name="requested"/> runs as. Auto is the fastest measured for the code format
-    /// (docs/scanner.md): for K = 256 the exact float kernel (8-bit tables have no byte-shuffle lookup
-    /// without AVX-512 VBMI, and the gather kernel is slower than four scalar lookups); for K = 16 the
-    /// widest accelerated quantized kernel.
+    /// (docs/scanner.md): for K = 256, the AVX2 shuffle kernel on 32-bit codes and the exact float kernel
+    /// otherwise (the quantized kernels for other code sizes are scalar, and slower than exact); for K = 16
+    /// the widest accelerated quantized kernel.
     /// </summary>
-    public static ScanPath Resolve(ScanPath requested, int codewords) => requested switch
+    public static ScanPath Resolve(ScanPath requested, int codewords, int bytesPerCode) => requested switch
     {
+        ScanPath.Auto when codewords == 256 && bytesPerCode == 4 && System.Runtime.Intrinsics.X86.Avx2.IsSupported => ScanPath.QuantizedVector256,
         ScanPath.Auto when codewords == 256 => ScanPath.Exact,
         ScanPath.Auto when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated => ScanPath.QuantizedVector512,
         ScanPath.Auto when System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated => ScanPath.QuantizedVector256,
