@@ -3,7 +3,7 @@ namespace Dpq.Scan;
 /// <summary>Which scoring code a scan runs. Every path returns the same hits; they differ in speed.</summary>
 public enum ScanPath
 {
-    /// <summary>The fastest path for the code format on this CPU: QuantizedVector256 for K = 256 with 32-bit codes on AVX2 (Exact otherwise), the widest accelerated quantized kernel for K = 16 (see docs/scanner.md).</summary>
+    /// <summary>The fastest path for the code format on this CPU: for K = 256 with 32-bit codes QuantizedVector512 on AVX-512 VBMI, QuantizedVector256 on AVX2 (Exact otherwise), the widest accelerated quantized kernel for K = 16 (see docs/scanner.md).</summary>
     Auto,
 
     /// <summary>Float table sums for every item, scalar: the test oracle.</summary>
@@ -22,8 +22,8 @@ public enum ScanPath
     QuantizedVector256,
 
     /// <summary>
-    /// 8-bit tables, 512-bit vectors (AVX-512 shuffles for K = 16), exact re-rank. Runs in software where the
-    /// CPU lacks AVX-512 (correct, slow). K = 256 has no 512-bit kernel and runs the 256-bit one.
+    /// 8-bit tables, 512-bit vectors (AVX-512BW shuffles for K = 16; AVX-512 VBMI byte permutes for K = 256
+    /// with 32-bit codes), exact re-rank. Runs in software where the CPU lacks the instructions (correct, slow).
     /// </summary>
     QuantizedVector512,
 }
