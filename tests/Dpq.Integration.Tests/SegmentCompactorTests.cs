@@ -45,7 +45,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(5, secondPass.DeltasMerged);
         Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
         var after = await cache.GetAsync(version, Format);
-        Assert.Empty(after.Hidden);
+        Assert.Equal(0, after.Hidden.Count);
         AssertSame(before, Items(after));
         // Only the listed files remain: the merged deltas' and replaced sealed files were deleted.
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));

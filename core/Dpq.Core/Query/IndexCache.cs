@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Collections.Immutable;
 using Dpq.Formats;
 using Dpq.Indexing;
@@ -101,7 +100,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
         var sealedEntries = entries.Where(e => e.Kind == SegmentKind.Sealed && _held[e.Key].Count > 0).ToList();
         var deltas = entries.Where(e => e.Kind == SegmentKind.Delta).Select(e => _held[e.Key]).ToList();
         var segments = sealedEntries.Select(e => _held[e.Key]).ToList();
-        var hidden = new HashSet<long>();
+        var hidden = new List<(int Segment, int Item)>();
         if (deltas.Count > 0)
         {
             var tail = deltas.Count == 1 ? deltas[0] : IndexSegments.Merge(format, modelVersion, deltas);
@@ -113,11 +112,13 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
                 foreach (var s in sealedOfShard[ImageId.FromBlobName(id).Shard(shardCount)])
                 {
                     var at = segments[s].Ids.IndexOf(id);
-                    if (at >= 0) hidden.Add(TopK.Key(s, at));
+                    if (at >= 0) hidden.Add((s, at));
                 }
             }
             if (tail.Count > 0) segments.Add(tail);
         }
-        return new IndexSnapshot(modelVersion, [.. segments], hidden.ToFrozenSet(), checkedAt, read);
+        var exclusions = new ItemExclusions(segments);
+        foreach (var (s, item) in hidden) exclusions.Add(s, item);
+        return new IndexSnapshot(modelVersion, [.. segments], exclusions, checkedAt, read);
     }
 }

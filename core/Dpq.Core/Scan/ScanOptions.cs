@@ -36,6 +36,9 @@ public sealed record ScanOptions
     /// <summary>When set, only items whose label is in the filter are scored.</summary>
     public LabelFilter? Labels { get; init; }
 
+    /// <summary>When set, these items are never returned (built for the same list of segments as the scan).</summary>
+    public ItemExclusions? Exclude { get; init; }
+
     public ScanPath Path { get; init; } = ScanPath.Auto;
 
     /// <summary>Items per unit of parallel work, a multiple of 64; tests shrink it to exercise merging.</summary>

@@ -7,7 +7,7 @@ namespace Dpq.Scan;
 /// candidate buffer (quantized, re-ranked exactly in <see cref="Finish"/>).
 /// </summary>
 internal sealed unsafe class ScanWorker(IReadOnlyList<ShardSegment> segments, LookupTables tables,
-    QuantizedTables? quantized, ScanPath path, int k, LabelFilter? labels)
+    QuantizedTables? quantized, ScanPath path, int k, LabelFilter? labels, ItemExclusions? exclude)
 {
     private readonly TopK _topK = new(k);
     private readonly ApproxCandidates? _candidates = quantized is null ? null : new ApproxCandidates(k, quantized.Slack);
@@ -15,7 +15,7 @@ internal sealed unsafe class ScanWorker(IReadOnlyList<ShardSegment> segments, Lo
     public void Scan(ScanChunk chunk)
     {
         var segment = segments[chunk.Segment];
-        var filter = new ItemFilter(segment.LabelArray, labels);
+        var filter = new ItemFilter(segment.LabelArray, labels, exclude?.For(chunk.Segment));
         if (_candidates is null)
         {
             var handler = new TopKHandler(_topK, chunk.Segment, filter);

@@ -30,12 +30,14 @@ public static class SegmentScanner
         if (!Enum.IsDefined(options.Path))
             throw new ArgumentOutOfRangeException(nameof(options), options.Path, "unknown scan path");
         CheckSegments(segments, tables);
+        if (options.Exclude is { } exclude && exclude.Segments != segments.Count)
+            throw new ArgumentException($"exclusions are for {exclude.Segments} segments; the scan has {segments.Count}", nameof(options));
 
         var chunks = Chunk(segments, options.ChunkItems);
         int threads = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
         ScanPath path = Resolve(options.Path, tables.Codewords, segments.Count > 0 ? segments[0].Format.BytesPerCode : 0);
         QuantizedTables? quantized = path is ScanPath.Exact or ScanPath.ExactVector256 ? null : QuantizedTables.Create(tables);
-        ScanWorker NewWorker() => new(segments, tables, quantized, path, k, options.Labels);
+        ScanWorker NewWorker() => new(segments, tables, quantized, path, k, options.Labels, options.Exclude);
 
         var result = new TopK(k);
         if (threads == 1 || chunks.Count <= 1)

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Query;
@@ -29,7 +28,11 @@ public sealed class IndexSnapshotTests
             builder.Add(id, code, (byte)rng.Next(4));
         }
         var tail = builder.Build();
-        var hidden = sealedSegments.SelectMany((s, si) => Enumerable.Range(0, s.Count).Where(i => i % 7 == 0).Select(i => TopK.Key(si, i))).ToFrozenSet();
+        var hidden = new ItemExclusions([.. sealedSegments, tail]);
+        for (var s = 0; s < sealedSegments.Count; s++)
+        {
+            for (var i = 0; i < sealedSegments[s].Count; i += 7) hidden.Add(s, i);
+        }
         var snapshot = new IndexSnapshot("model", [.. sealedSegments, tail], hidden, DateTimeOffset.UnixEpoch);
         Assert.Equal(500 + 50, snapshot.Items);
 
@@ -41,7 +44,7 @@ public sealed class IndexSnapshotTests
                 var expected = Visible(snapshot, tables, labels).Take(topK).ToList();
                 var actual = snapshot.Search(tables, topK, new ScanOptions { Threads = 1, Labels = labels });
                 Assert.Equal(expected, actual.Select(h => (snapshot.Segments[h.Segment].Ids[h.Item], h.Score)));
-                Assert.DoesNotContain(actual, h => hidden.Contains(TopK.Key(h.Segment, h.Item)));
+                Assert.DoesNotContain(actual, h => hidden.Contains(h.Segment, h.Item));
             }
         }
     }
@@ -75,7 +78,7 @@ public sealed class IndexSnapshotTests
             var code = new byte[segment.Format.BytesPerCode];
             for (var i = 0; i < segment.Count; i++)
             {
-                if (snapshot.Hidden.Contains(TopK.Key(s, i)) || (labels is not null && !labels.Allows(segment.Labels[i]))) continue;
+                if (snapshot.Hidden.Contains(s, i) || (labels is not null && !labels.Allows(segment.Labels[i]))) continue;
                 segment.CopyCode(i, code);
                 var score = 0f;
                 for (var l = 0; l < tables.Levels; l++) score += tables.Values[l * tables.Codewords + segment.Format.GetLevel(code, l)];

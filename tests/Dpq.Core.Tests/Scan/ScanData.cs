@@ -42,7 +42,7 @@ internal sealed class ScanData
     /// Scores every item from the level indices it was built with (not from the segment's code bytes),
     /// sums in float from level 0, sorts everything by (score desc, segment, item) and keeps k.
     /// </summary>
-    public ScanHit[] Reference(LookupTables tables, int k, LabelFilter? labels = null)
+    public ScanHit[] Reference(LookupTables tables, int k, LabelFilter? labels = null, ItemExclusions? exclude = null)
     {
         var all = new List<ScanHit>();
         for (int s = 0; s < Segments.Count; s++)
@@ -51,6 +51,7 @@ internal sealed class ScanData
             {
                 var (levels, label) = _items[Segments[s].Ids[i]];
                 if (labels is not null && !labels.Allows(label)) continue;
+                if (exclude is not null && exclude.Contains(s, i)) continue;
                 float score = 0f;
                 for (int l = 0; l < tables.Levels; l++) score += tables.Values[l * tables.Codewords + levels[l]];
                 all.Add(new ScanHit(s, i, score));
@@ -63,14 +64,14 @@ internal sealed class ScanData
         [ScanPath.Exact, ScanPath.ExactVector256, ScanPath.QuantizedScalar, ScanPath.QuantizedVector256, ScanPath.QuantizedVector512, ScanPath.Auto];
 
     /// <summary>Every path on one thread, then every path on two threads with 64-item chunks, all equal to the reference.</summary>
-    public void AssertAllPathsMatch(LookupTables tables, int k, LabelFilter? labels = null)
+    public void AssertAllPathsMatch(LookupTables tables, int k, LabelFilter? labels = null, ItemExclusions? exclude = null)
     {
-        var expected = Reference(tables, k, labels);
+        var expected = Reference(tables, k, labels, exclude);
         foreach (var path in AllPaths)
         {
             foreach (var (threads, chunk) in new[] { (1, SegmentScanner.DefaultChunkItems), (2, 64) })
             {
-                var options = new ScanOptions { Path = path, Threads = threads, Labels = labels, ChunkItems = chunk };
+                var options = new ScanOptions { Path = path, Threads = threads, Labels = labels, Exclude = exclude, ChunkItems = chunk };
                 var actual = SegmentScanner.Search(Segments, tables, k, options);
                 if (!expected.SequenceEqual(actual))
                     Assert.Fail($"{path}, {threads} thread(s): expected [{string.Join(", ", expected.Take(5))}...], got [{string.Join(", ", actual.Take(5))}...]");

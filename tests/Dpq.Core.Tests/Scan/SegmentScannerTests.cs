@@ -95,6 +95,29 @@ public sealed class SegmentScannerTests
     [Theory]
     [InlineData(256, 4)]
     [InlineData(16, 8)]
+    public void ExcludedItemsAreNeverReturnedAndTheRestKeepTheirOrder(int k, int m)
+    {
+        var data = ScanData.Random(new CodeFormat(k, m), seed: 16, 400, 130);
+        var tables = ScanData.RandomTables(k, m, seed: 17);
+        // Leave out the reference's own best 60 (every path must then reach past them) and a scatter of others.
+        var exclude = new ItemExclusions(data.Segments);
+        foreach (var hit in data.Reference(tables, 60)) exclude.Add(hit.Segment, hit.Item);
+        for (int i = 0; i < 130; i += 9) exclude.Add(1, i);
+        Assert.False(exclude.Add(1, 0));
+        data.AssertAllPathsMatch(tables, k: 20, exclude: exclude);
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(0, 3), exclude);
+        var hits = SegmentScanner.Search(data.Segments, tables, 1000, new ScanOptions { Exclude = exclude });
+        Assert.Equal(530 - exclude.Count, hits.Length);
+        Assert.DoesNotContain(hits, h => exclude.Contains(h.Segment, h.Item));
+
+        var other = new ItemExclusions([data.Segments[0]]);
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Exclude = other }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => exclude.Add(1, 130));
+    }
+
+    [Theory]
+    [InlineData(256, 4)]
+    [InlineData(16, 8)]
     public void CoarseQuantizationStillReturnsExactHits(int k, int m)
     {
         // Level 0 spans a range 30 times wider than the others, so the shared 8-bit scale leaves the
