@@ -8,8 +8,10 @@ namespace Dpq.Worker;
 /// <summary>
 /// Keeps the active model version's index compact for as long as the process lives: every Interval,
 /// seals deltas into shard segments once MinDeltas have piled up (passes back to back until fewer
-/// are left), and deletes segment files that no catalog row lists. Once per
-/// version and process it also seals table rows written before segment files existed.
+/// are left). Every SweepInterval it deletes segment files that no catalog row lists and retires rows
+/// whose file is gone; every VerifyInterval it also downloads every listed file and retires rows whose
+/// file no longer reads. Once per version and process it also seals table rows written before segment
+/// files existed.
 /// </summary>
 public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients storage, ActiveModelCache models, CompactionOptions options, ILogger<CompactionWorker> logger)
     : BackgroundService
@@ -19,6 +21,9 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
         var tableChecked = new HashSet<string>(StringComparer.Ordinal);
+        var sinceSweep = System.Diagnostics.Stopwatch.StartNew();
+        var sinceVerify = System.Diagnostics.Stopwatch.StartNew();
+        var firstSweep = true;
         await storage.EnsureCreatedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -44,7 +49,15 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                     CompactionResult result;
                     do result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, cancellationToken: stoppingToken);
                     while (result.DeltasMerged > 0);
-                    await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                    if (firstSweep || sinceSweep.Elapsed >= options.SweepInterval)
+                    {
+                        var verify = firstSweep || sinceVerify.Elapsed >= options.VerifyInterval;
+                        await compactor.RetireLostAsync(active.Version, verify, stoppingToken);
+                        await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                        sinceSweep.Restart();
+                        if (verify) sinceVerify.Restart();
+                        firstSweep = false;
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

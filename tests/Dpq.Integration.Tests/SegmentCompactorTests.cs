@@ -144,4 +144,61 @@ public sealed class SegmentCompactorTests
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
         Assert.Single(Items(await NewCache(storage).GetAsync(version, Format)));
     }
+
+    [Fact]
+    public async Task ALostDeltaIsRetiredByTheNextPassWhichThenMergesTheRestAndFreshQueryHostsLoadAgain()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-i";
+        await WriteAsync(storage, version, [Image("i/1.png", 1, 1), Image("i/2.png", 2, 2)]);
+        await WriteAsync(storage, version, [Image("i/3.png", 3, 3)]);
+        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
+        var lost = (await catalog.ListAsync(version)).First(e => e.Kind == SegmentKind.Delta);
+        await storage.Container(storage.Names.SegmentsContainer).GetBlobClient(lost.BlobName).DeleteAsync(); // by hand
+        await Assert.ThrowsAsync<Dpq.Query.IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
+
+        var compactor = NewCompactor(storage);
+        var repair = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        Assert.Equal(new CompactionResult(0, 0, 0, Conflict: false, SegmentsRetired: 1), repair);
+        Assert.DoesNotContain(lost.Key, (await catalog.ListAsync(version)).Select(e => e.Key));
+        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        // What the lost file held is missing from the index (the reconciler re-encodes it from the blobs); the rest is there.
+        var items = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Equal(lost.Items == 2 ? ["i/3.png"] : ["i/1.png", "i/2.png"], items.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+    }
+
+    [Fact]
+    public async Task SweepsRetireRowsWhoseFileIsGoneOrFailsItsChecksumAndNothingElse()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-j";
+        for (var d = 0; d < 3; d++) await WriteAsync(storage, version, [.. Enumerable.Range(0, 4).Select(i => Image($"j/{d}-{i}.png", (byte)(4 * d + i), i))]);
+        var compactor = NewCompactor(storage);
+        Assert.Equal(3, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        await WriteAsync(storage, version, [Image("j/9.png", 9, 9)]);
+        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
+        var entries = await catalog.ListAsync(version);
+        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true)); // all readable: nothing retired
+
+        var segments = storage.Container(storage.Names.SegmentsContainer);
+        var sealedFiles = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
+        Assert.True(sealedFiles.Count >= 3, $"{sealedFiles.Count} sealed files"); // 12 images over 4 shards
+        await segments.GetBlobClient(sealedFiles[0].BlobName).DeleteAsync();
+        var damaged = segments.GetBlobClient(sealedFiles[1].BlobName);
+        var bytes = (await damaged.DownloadContentAsync()).Value.Content.ToArray();
+        bytes[^1] ^= 0xFF;
+        await damaged.UploadAsync(new BinaryData(bytes), overwrite: true);
+
+        Assert.Equal(1, await compactor.RetireLostAsync(version, verifyContents: false)); // the listing shows only the gone file
+        Assert.Equal(1, await compactor.RetireLostAsync(version, verifyContents: true)); // downloading finds the damaged one
+        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true));
+        var left = (await catalog.ListAsync(version)).Select(e => e.Key).ToList();
+        Assert.Equal(entries.Count - 2, left.Count);
+        Assert.DoesNotContain(sealedFiles[0].Key, left);
+        Assert.DoesNotContain(sealedFiles[1].Key, left);
+        var items = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Contains("j/9.png", items.Keys);
+        Assert.Equal(sealedFiles.Skip(2).Sum(e => e.Items) + 1, items.Count);
+    }
 }

@@ -18,10 +18,22 @@ public sealed record CompactionOptions
 
     /// <summary>Segment files no catalog row lists are deleted once this old (younger ones may be a write in flight).</summary>
     public TimeSpan OrphanAge { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Pause between sweeps: unlisted files older than <see cref="OrphanAge"/> are deleted, and catalog rows
+    /// whose file is gone are retired (a blob listing and a catalog read).
+    /// </summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Pause between downloads of every listed file to retire rows whose file no longer reads (checksum, truncation).</summary>
+    public TimeSpan VerifyInterval { get; init; } = TimeSpan.FromMinutes(15);
 }
 
-/// <summary>What one compaction pass did. Conflict: another compactor changed the catalog first; nothing was changed.</summary>
-public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, long Items, bool Conflict)
+/// <summary>
+/// What one compaction pass did. Conflict: another compactor changed the catalog first; nothing was changed.
+/// SegmentsRetired: listed files found lost (gone or unreadable) whose rows the pass removed instead of merging.
+/// </summary>
+public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, long Items, bool Conflict, int SegmentsRetired = 0)
 {
     public static CompactionResult Nothing { get; } = new(0, 0, 0, false);
 }
@@ -33,6 +45,10 @@ public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, lon
 /// swaps catalog rows in one transaction and deletes the replaced files. The index a query sees is
 /// the same before and after. Two compactors racing: the second transaction fails on the ETags and
 /// its new files are deleted.
+/// A listed file that is lost (deleted by hand, or failing its checksum) would block its deltas' merge
+/// and make fresh query hosts answer 503: it is retired instead, its row removed with an ETag-checked
+/// delete (so a file that a racing compaction replaced is never mistaken for a lost one), and its
+/// images, now missing from the index while their blobs remain, are re-encoded by the reconciler.
 /// </summary>
 public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, ILogger<SegmentCompactor> logger)
 {
@@ -64,8 +80,8 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             throw new InvalidOperationException($"{shardCount} shards with {sealedSegments.Count} sealed segments leave no room for deltas in one catalog transaction");
         var chosen = deltas.Take(budget).ToList();
 
-        var loaded = await LoadAsync(modelVersion, chosen, null, cancellationToken);
-        if (loaded is null) return new CompactionResult(0, 0, 0, Conflict: true);
+        var (loaded, failed) = await LoadAsync(modelVersion, chosen, null, cancellationToken);
+        if (loaded is null) return await RetireFailedAsync(modelVersion, failed, cancellationToken);
         var format = loaded[0].Format;
         // Each delta item goes to its id's shard, kept in delta order.
         var byShard = new SortedDictionary<int, List<SegmentItem>>();
@@ -78,8 +94,8 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
                 list.Add(new SegmentItem(delta, i, id));
             }
         var oldSealed = sealedSegments.Where(s => byShard.ContainsKey(s.Shard)).ToList();
-        var oldLoaded = await LoadAsync(modelVersion, oldSealed, format, cancellationToken);
-        if (oldLoaded is null) return new CompactionResult(0, 0, 0, Conflict: true);
+        var (oldLoaded, oldFailed) = await LoadAsync(modelVersion, oldSealed, format, cancellationToken);
+        if (oldLoaded is null) return await RetireFailedAsync(modelVersion, oldFailed, cancellationToken);
 
         var oldByShard = oldSealed.Zip(oldLoaded).ToLookup(x => x.First.Shard, x => x.Second);
         var added = new List<SegmentEntry>();
@@ -182,17 +198,83 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         return orphans.Count;
     }
 
-    /// <summary>The segments of <paramref name="entries"/> in order; null if one is gone (another compaction replaced it).</summary>
-    private async Task<ShardSegment[]?> LoadAsync(string modelVersion, IReadOnlyList<SegmentEntry> entries, CodeFormat? format, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retires the catalog rows of <paramref name="modelVersion"/> whose file is gone, and, with
+    /// <paramref name="verifyContents"/>, those whose file no longer reads (every listed file is downloaded).
+    /// Returns the rows retired. The catalog is read before the files are listed: a row's file is stored
+    /// before the row is added, so a row read first whose file is absent afterwards was deleted since.
+    /// </summary>
+    public async Task<int> RetireLostAsync(string modelVersion, bool verifyContents, CancellationToken cancellationToken = default)
+    {
+        var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
+        var files = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var file in _segments.ListAsync(modelVersion, cancellationToken)) files.Add(file.BlobName);
+        var lost = entries.Where(e => !files.Contains(e.BlobName)).Select(e => (e, "the file is gone")).ToList();
+        if (verifyContents)
+        {
+            var present = entries.Where(e => files.Contains(e.BlobName)).ToList();
+            var (_, failed) = await LoadAsync(modelVersion, present, null, cancellationToken, failOnFormat: false);
+            lost.AddRange(failed);
+        }
+        var retired = 0;
+        foreach (var (entry, why) in lost)
+            if (await RetireAsync(modelVersion, entry, why, cancellationToken)) retired++;
+        return retired;
+    }
+
+    /// <summary>
+    /// A pass could not load <paramref name="failed"/>: each is read once more (a download cut short must not
+    /// count as damage) and retired if it is still gone or unreadable. A file that another compaction replaced
+    /// meanwhile fails the ETag check and is left alone: then the pass reports a conflict, as before.
+    /// </summary>
+    private async Task<CompactionResult> RetireFailedAsync(string modelVersion, IReadOnlyList<(SegmentEntry Entry, string Why)> failed, CancellationToken cancellationToken)
+    {
+        var retired = 0;
+        foreach (var (entry, _) in failed)
+        {
+            var (_, again) = await LoadAsync(modelVersion, [entry], null, cancellationToken, failOnFormat: false);
+            if (again.Count > 0 && await RetireAsync(modelVersion, entry, again[0].Why, cancellationToken)) retired++;
+        }
+        return new CompactionResult(0, 0, 0, Conflict: retired == 0, SegmentsRetired: retired);
+    }
+
+    /// <summary>Removes <paramref name="entry"/>'s catalog row if it is unchanged since it was read; true if it was.</summary>
+    private async Task<bool> RetireAsync(string modelVersion, SegmentEntry entry, string why, CancellationToken cancellationToken)
+    {
+        if (!await _catalog.ReplaceAsync(modelVersion, [entry], [], firstSeal: false, cancellationToken)) return false;
+        logger.LogError("Segment file {BlobName} ({Kind}, shard {Shard}, {Items} items) of {ModelVersion} is lost ({Why}): its catalog row is removed; " +
+            "its images leave the index until the reconciler re-encodes them", entry.BlobName, entry.Kind, entry.Shard, entry.Items, modelVersion, why);
+        return true;
+    }
+
+    /// <summary>
+    /// The segments of <paramref name="entries"/> in order, or null and the entries that could not be
+    /// read: gone (another compaction replaced it, or it is lost) or unreadable (the reader's message).
+    /// </summary>
+    private async Task<(ShardSegment[]? Segments, List<(SegmentEntry Entry, string Why)> Failed)> LoadAsync(string modelVersion,
+        IReadOnlyList<SegmentEntry> entries, CodeFormat? format, CancellationToken cancellationToken, bool failOnFormat = true)
     {
         var segments = new ShardSegment?[entries.Count];
+        var why = new string?[entries.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, entries.Count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (i, ct) => segments[i] = await _segments.ReadAsync(entries[i].BlobName, modelVersion, format, ct));
-        if (segments.Any(s => s is null)) return null;
+            async (i, ct) =>
+            {
+                try
+                {
+                    segments[i] = await _segments.ReadAsync(entries[i].BlobName, modelVersion, format, ct);
+                    if (segments[i] is null) why[i] = "the file is gone";
+                }
+                catch (InvalidDataException e)
+                {
+                    why[i] = e.Message;
+                }
+            });
+        var failed = entries.Select((e, i) => (e, why[i])).Where(x => x.Item2 is not null).Select(x => (x.e, x.Item2!)).ToList();
+        if (failed.Count > 0) return (null, failed);
         var first = segments.Length > 0 ? segments[0]!.Format : default;
-        if (segments.Any(s => s!.Format != first))
+        if (failOnFormat && segments.Any(s => s!.Format != first))
             throw new InvalidDataException($"segments of {modelVersion} disagree on the code format");
-        return segments!;
+        return ([.. segments.Select(s => s!)], failed);
     }
 
     private async Task DeleteAsync(IEnumerable<SegmentEntry> entries, CancellationToken cancellationToken)
