@@ -52,11 +52,18 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                     if (firstSweep || sinceSweep.Elapsed >= options.SweepInterval)
                     {
                         var verify = firstSweep || sinceVerify.Elapsed >= options.VerifyInterval;
-                        await compactor.RetireLostAsync(active.Version, verify, stoppingToken);
-                        await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
-                        sinceSweep.Restart();
-                        if (verify) sinceVerify.Restart();
-                        firstSweep = false;
+                        try
+                        {
+                            await compactor.RetireLostAsync(active.Version, verify, stoppingToken);
+                            await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                        }
+                        finally
+                        {
+                            // A failed sweep waits its interval too: a degraded store is not downloaded every pass.
+                            sinceSweep.Restart();
+                            if (verify) sinceVerify.Restart();
+                            firstSweep = false;
+                        }
                     }
                 }
             }

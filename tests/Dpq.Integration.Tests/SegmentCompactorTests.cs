@@ -201,4 +201,53 @@ public sealed class SegmentCompactorTests
         Assert.Contains("j/9.png", items.Keys);
         Assert.Equal(sealedFiles.Skip(2).Sum(e => e.Items) + 1, items.Count);
     }
+
+    [Fact]
+    public async Task AWholeFileThisBuildCannotReadIsNeverRetiredAndThePassFailsLoudly()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-k";
+        var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("k/1.png", 1, 1)]);
+        // As a newer build would write it: format version 2, checksum recomputed, so the file is whole.
+        var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
+        var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 2);
+        var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
+        await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
+
+        var compactor = NewCompactor(storage);
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
+        Assert.Contains("version 2 is not supported", error.Message);
+        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true));
+        Assert.Single(await ListedFilesAsync(storage, version));
+    }
+
+    [Fact]
+    public async Task ASweepRetiresAFewLostFilesAtATimeAndCompactionGoesOnAfterEverySealedFileIsLost()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-l";
+        await WriteAsync(storage, version, [.. Enumerable.Range(0, 16).Select(i => Image($"l/{i:00}.png", (byte)i, i % 10))]);
+        var compactor = NewCompactor(storage);
+        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        await WriteAsync(storage, version, [Image("l/a.png", 20, 1)]);
+        await WriteAsync(storage, version, [Image("l/b.png", 21, 2)]);
+        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
+        var entries = await catalog.ListAsync(version);
+        Assert.Equal(Shards, entries.Count(e => e.Kind == SegmentKind.Sealed)); // 16 images reach all 4 shards
+        var segments = storage.Container(storage.Names.SegmentsContainer);
+        foreach (var entry in entries) await segments.GetBlobClient(entry.BlobName).DeleteAsync(); // 6 files gone
+
+        Assert.Equal(SegmentCompactor.MaxRetiredPerSweep, await compactor.RetireLostAsync(version, verifyContents: false));
+        Assert.Equal(entries.Count - SegmentCompactor.MaxRetiredPerSweep, await compactor.RetireLostAsync(version, verifyContents: false));
+        Assert.Empty(await catalog.ListAsync(version));
+        Assert.Empty(Items(await NewCache(storage).GetAsync(version, Format))); // the reconciler's to refill
+
+        // Sealing starts again with no sealed row left (the first sealing's seg-0 row stays).
+        await WriteAsync(storage, version, [Image("l/03.png", 30, 3)]);
+        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        Assert.Equal(0, await compactor.SealTableRowsAsync(version, Shards, Format)); // not a pre-segment index
+        Assert.Equal(["l/03.png"], Items(await NewCache(storage).GetAsync(version, Format)).Keys);
+    }
 }

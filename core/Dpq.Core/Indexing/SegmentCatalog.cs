@@ -83,6 +83,14 @@ public sealed class SegmentCatalog(TableClient table)
         return [.. list.OrderBy(s => s.Kind == SegmentKind.Delta).ThenBy(s => s.Key, StringComparer.Ordinal)];
     }
 
+    /// <summary>Whether a first sealing of <paramref name="modelVersion"/> committed (its <see cref="FirstSealKey"/> row exists).</summary>
+    public async Task<bool> HasFirstSealAsync(string modelVersion, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, FirstSealKey, select: ["PartitionKey"], cancellationToken: cancellationToken);
+        return row.HasValue;
+    }
+
     /// <summary>
     /// In one transaction: removes <paramref name="removed"/> (each only if unchanged since listed) and
     /// lists <paramref name="added"/> sealed segments; with <paramref name="firstSeal"/> also adds the

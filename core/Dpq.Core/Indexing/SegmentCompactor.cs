@@ -112,7 +112,9 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             await DeleteAsync(added, CancellationToken.None); // no row lists them yet
             throw;
         }
-        if (!await CommitAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal: sealedSegments.Count == 0, cancellationToken))
+        // The first sealing adds seg-0; once every sealed row has been retired (lost files), later ones must not.
+        var firstSeal = sealedSegments.Count == 0 && !await _catalog.HasFirstSealAsync(modelVersion, cancellationToken);
+        if (!await CommitAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal, cancellationToken))
         {
             logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
             return new CompactionResult(0, 0, 0, Conflict: true);
@@ -132,9 +134,10 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     /// </summary>
     public async Task<long> SealTableRowsAsync(string modelVersion, int shardCount, CodeFormat format, CancellationToken cancellationToken = default)
     {
-        // Only an index that no IndexWriter has added to yet (sealed rows, once listed, are never all
-        // removed): afterwards its images are in deltas, and ones missed here are the reconciler's.
-        if ((await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0) return 0;
+        // Only an index that no IndexWriter has added to yet and that was never sealed (sealed rows can all
+        // be retired as lost, but seg-0 stays): afterwards its images are in deltas, and ones missed here
+        // are the reconciler's.
+        if ((await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0 || await _catalog.HasFirstSealAsync(modelVersion, cancellationToken)) return 0;
         var rows = new List<IndexedImage>();
         await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
             rows.Add(row);
@@ -200,40 +203,62 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
 
     /// <summary>
     /// Retires the catalog rows of <paramref name="modelVersion"/> whose file is gone, and, with
-    /// <paramref name="verifyContents"/>, those whose file no longer reads (every listed file is downloaded).
-    /// Returns the rows retired. The catalog is read before the files are listed: a row's file is stored
-    /// before the row is added, so a row read first whose file is absent afterwards was deleted since.
+    /// <paramref name="verifyContents"/>, those whose file fails its checksum (every listed file is
+    /// downloaded, one at a time, and dropped). Returns the rows retired. The catalog is read before the
+    /// files are listed: a row's file is stored before the row is added, so a row read first whose file
+    /// is absent afterwards was deleted since; each is confirmed with a read of its own before its row goes.
+    /// At most <see cref="MaxRetiredPerSweep"/> or a tenth of the rows go per call, so a listing that
+    /// is wrong cannot empty the index at once. Files that cannot be read for another reason are skipped.
     /// </summary>
     public async Task<int> RetireLostAsync(string modelVersion, bool verifyContents, CancellationToken cancellationToken = default)
     {
         var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
         var files = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var file in _segments.ListAsync(modelVersion, cancellationToken)) files.Add(file.BlobName);
-        var lost = entries.Where(e => !files.Contains(e.BlobName)).Select(e => (e, "the file is gone")).ToList();
-        if (verifyContents)
-        {
-            var present = entries.Where(e => files.Contains(e.BlobName)).ToList();
-            var (_, failed) = await LoadAsync(modelVersion, present, null, cancellationToken, failOnFormat: false);
-            lost.AddRange(failed);
-        }
+        var suspects = verifyContents ? entries : [.. entries.Where(e => !files.Contains(e.BlobName))];
+        var limit = Math.Max(MaxRetiredPerSweep, entries.Count / 10);
         var retired = 0;
-        foreach (var (entry, why) in lost)
-            if (await RetireAsync(modelVersion, entry, why, cancellationToken)) retired++;
+        foreach (var entry in suspects)
+        {
+            bool? intact;
+            try
+            {
+                intact = await _segments.IsIntactAsync(entry.BlobName, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Could not check segment file {BlobName}; the next sweep tries again", entry.BlobName);
+                continue;
+            }
+            if (intact == true) continue;
+            if (retired == limit)
+            {
+                logger.LogError("More segment files of {ModelVersion} look lost than one sweep retires ({Limit}); the next sweep goes on", modelVersion, limit);
+                break;
+            }
+            if (await RetireAsync(modelVersion, entry, intact is null ? "the file is gone" : "its checksum does not match", cancellationToken)) retired++;
+        }
         return retired;
     }
 
+    /// <summary>Rows one sweep may retire at least (see <see cref="RetireLostAsync"/>).</summary>
+    public const int MaxRetiredPerSweep = 4;
+
     /// <summary>
-    /// A pass could not load <paramref name="failed"/>: each is read once more (a download cut short must not
-    /// count as damage) and retired if it is still gone or unreadable. A file that another compaction replaced
-    /// meanwhile fails the ETag check and is left alone: then the pass reports a conflict, as before.
+    /// A pass could not load <paramref name="failed"/>. Each is checked once more: gone or failing its
+    /// checksum, its row is retired (unless another compaction replaced it meanwhile: then the ETag check
+    /// fails and the pass reports a conflict, as before). A file that is whole but unreadable (a newer
+    /// format version, another model or code format) is not damage: the pass fails with its error.
     /// </summary>
     private async Task<CompactionResult> RetireFailedAsync(string modelVersion, IReadOnlyList<(SegmentEntry Entry, string Why)> failed, CancellationToken cancellationToken)
     {
         var retired = 0;
-        foreach (var (entry, _) in failed)
+        foreach (var (entry, why) in failed)
         {
-            var (_, again) = await LoadAsync(modelVersion, [entry], null, cancellationToken, failOnFormat: false);
-            if (again.Count > 0 && await RetireAsync(modelVersion, entry, again[0].Why, cancellationToken)) retired++;
+            var intact = await _segments.IsIntactAsync(entry.BlobName, cancellationToken);
+            if (intact == true)
+                throw new InvalidDataException($"segment file {entry.BlobName} is whole but cannot be merged: {why}");
+            if (await RetireAsync(modelVersion, entry, intact is null ? "the file is gone" : why, cancellationToken)) retired++;
         }
         return new CompactionResult(0, 0, 0, Conflict: retired == 0, SegmentsRetired: retired);
     }
@@ -252,7 +277,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     /// read: gone (another compaction replaced it, or it is lost) or unreadable (the reader's message).
     /// </summary>
     private async Task<(ShardSegment[]? Segments, List<(SegmentEntry Entry, string Why)> Failed)> LoadAsync(string modelVersion,
-        IReadOnlyList<SegmentEntry> entries, CodeFormat? format, CancellationToken cancellationToken, bool failOnFormat = true)
+        IReadOnlyList<SegmentEntry> entries, CodeFormat? format, CancellationToken cancellationToken)
     {
         var segments = new ShardSegment?[entries.Count];
         var why = new string?[entries.Count];
@@ -272,7 +297,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         var failed = entries.Select((e, i) => (e, why[i])).Where(x => x.Item2 is not null).Select(x => (x.e, x.Item2!)).ToList();
         if (failed.Count > 0) return (null, failed);
         var first = segments.Length > 0 ? segments[0]!.Format : default;
-        if (failOnFormat && segments.Any(s => s!.Format != first))
+        if (segments.Any(s => s!.Format != first))
             throw new InvalidDataException($"segments of {modelVersion} disagree on the code format");
         return ([.. segments.Select(s => s!)], failed);
     }

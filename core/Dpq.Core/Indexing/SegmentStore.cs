@@ -42,6 +42,29 @@ public sealed class SegmentStore(BlobContainerClient container)
         }
     }
 
+    /// <summary>
+    /// Whether the file is stored whole: true when its trailing checksum matches the bytes before it, false
+    /// when it does not (damaged, cut short, overwritten), null when the file is gone. Downloads the file and
+    /// keeps none of it. A file that is whole but that this build cannot read (a newer format version) is
+    /// true here: not damage.
+    /// </summary>
+    public async Task<bool?> IsIntactAsync(string blobName, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var download = await container.GetBlobClient(blobName).DownloadContentAsync(cancellationToken);
+            var bytes = download.Value.Content.ToMemory();
+            if (bytes.Length < ShardSegmentFormat.ChecksumLength) return false;
+            var body = bytes.Span[..^ShardSegmentFormat.ChecksumLength];
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes.Span[^ShardSegmentFormat.ChecksumLength..])
+                == System.IO.Hashing.XxHash64.HashToUInt64(body);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
     public Task DeleteAsync(string blobName, CancellationToken cancellationToken = default) =>
         container.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
 

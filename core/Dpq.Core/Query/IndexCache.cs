@@ -117,8 +117,6 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
             }
             if (tail.Count > 0) segments.Add(tail);
         }
-        var exclusions = new ItemExclusions(segments);
-        foreach (var (s, item) in hidden) exclusions.Add(s, item);
-        return new IndexSnapshot(modelVersion, [.. segments], exclusions, checkedAt, read);
+        return new IndexSnapshot(modelVersion, [.. segments], ItemExclusions.Create(segments, hidden), checkedAt, read);
     }
 }

@@ -23,6 +23,8 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     public ScanHit[] Search(LookupTables tables, int k, ScanOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Exclude is not null)
+            throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
         if (Segments.IsEmpty) return [];
         return SegmentScanner.Search(Segments, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
     }

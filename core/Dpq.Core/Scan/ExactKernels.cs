@@ -178,7 +178,9 @@ internal static unsafe class ExactKernels
 
     /// <summary>
     /// The larger of two finite floats, as one maxss (Math.Max costs a dozen instructions for its NaN and
-    /// signed-zero rules, which finite scores compared with &gt;= do not need).
+    /// signed-zero rules, which finite scores compared with &gt;= do not need). maxss returns its second
+    /// operand when either is NaN, so this relies on scores being finite: <see cref="LookupTables"/> rejects
+    /// non-finite values and values above 1e30 in magnitude, and 64 levels of those sum far below float.MaxValue.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Max(float x, float y) =>

@@ -30,8 +30,8 @@ public static class SegmentScanner
         if (!Enum.IsDefined(options.Path))
             throw new ArgumentOutOfRangeException(nameof(options), options.Path, "unknown scan path");
         CheckSegments(segments, tables);
-        if (options.Exclude is { } exclude && exclude.Segments != segments.Count)
-            throw new ArgumentException($"exclusions are for {exclude.Segments} segments; the scan has {segments.Count}", nameof(options));
+        if (options.Exclude is { } exclude && !exclude.Fits(segments))
+            throw new ArgumentException("the exclusions were made for other segments (their number or sizes differ)", nameof(options));
 
         var chunks = Chunk(segments, options.ChunkItems);
         int threads = options.Threads == 0 ? Environment.ProcessorCount : options.Threads;
@@ -73,7 +73,8 @@ public static class SegmentScanner
     /// </summary>
     public static ScanPath Resolve(ScanPath requested, int codewords, int bytesPerCode) => requested switch
     {
-        ScanPath.Auto when codewords == 256 && bytesPerCode == 4 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported => ScanPath.QuantizedVector512,
+        ScanPath.Auto when codewords == 256 && bytesPerCode == 4 && System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported
+            && System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated => ScanPath.QuantizedVector512,
         ScanPath.Auto when codewords == 256 && bytesPerCode == 4 && System.Runtime.Intrinsics.X86.Avx2.IsSupported => ScanPath.QuantizedVector256,
         ScanPath.Auto when codewords == 256 => ScanPath.Exact,
         ScanPath.Auto when System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated => ScanPath.QuantizedVector512,

@@ -28,11 +28,8 @@ public sealed class IndexSnapshotTests
             builder.Add(id, code, (byte)rng.Next(4));
         }
         var tail = builder.Build();
-        var hidden = new ItemExclusions([.. sealedSegments, tail]);
-        for (var s = 0; s < sealedSegments.Count; s++)
-        {
-            for (var i = 0; i < sealedSegments[s].Count; i += 7) hidden.Add(s, i);
-        }
+        var hidden = ItemExclusions.Create([.. sealedSegments, tail],
+            sealedSegments.SelectMany((s, si) => Enumerable.Range(0, s.Count).Where(i => i % 7 == 0).Select(i => (si, i))));
         var snapshot = new IndexSnapshot("model", [.. sealedSegments, tail], hidden, DateTimeOffset.UnixEpoch);
         Assert.Equal(500 + 50, snapshot.Items);
 
@@ -45,6 +42,7 @@ public sealed class IndexSnapshotTests
                 var actual = snapshot.Search(tables, topK, new ScanOptions { Threads = 1, Labels = labels });
                 Assert.Equal(expected, actual.Select(h => (snapshot.Segments[h.Segment].Ids[h.Item], h.Score)));
                 Assert.DoesNotContain(actual, h => hidden.Contains(h.Segment, h.Item));
+                Assert.Throws<ArgumentException>(() => snapshot.Search(tables, topK, new ScanOptions { Exclude = hidden }));
             }
         }
     }

@@ -100,19 +100,20 @@ public sealed class SegmentScannerTests
         var data = ScanData.Random(new CodeFormat(k, m), seed: 16, 400, 130);
         var tables = ScanData.RandomTables(k, m, seed: 17);
         // Leave out the reference's own best 60 (every path must then reach past them) and a scatter of others.
-        var exclude = new ItemExclusions(data.Segments);
-        foreach (var hit in data.Reference(tables, 60)) exclude.Add(hit.Segment, hit.Item);
-        for (int i = 0; i < 130; i += 9) exclude.Add(1, i);
-        Assert.False(exclude.Add(1, 0));
+        var left = data.Reference(tables, 60).Select(h => (h.Segment, h.Item)).Concat(Enumerable.Range(0, 15).Select(i => (1, 9 * i))).ToList();
+        var exclude = ItemExclusions.Create(data.Segments, [.. left, left[0]]); // a repeat counts once
+        Assert.Equal(left.Distinct().Count(), exclude.Count);
         data.AssertAllPathsMatch(tables, k: 20, exclude: exclude);
         data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(0, 3), exclude);
         var hits = SegmentScanner.Search(data.Segments, tables, 1000, new ScanOptions { Exclude = exclude });
         Assert.Equal(530 - exclude.Count, hits.Length);
         Assert.DoesNotContain(hits, h => exclude.Contains(h.Segment, h.Item));
 
-        var other = new ItemExclusions([data.Segments[0]]);
-        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Exclude = other }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => exclude.Add(1, 130));
+        var fewer = ItemExclusions.Create([data.Segments[0]], []);
+        var otherSizes = ItemExclusions.Create([data.Segments[1], data.Segments[0]], []);
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Exclude = fewer }));
+        Assert.Throws<ArgumentException>(() => SegmentScanner.Search(data.Segments, tables, 5, new ScanOptions { Exclude = otherSizes }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ItemExclusions.Create(data.Segments, [(1, 130)]));
     }
 
     [Theory]
