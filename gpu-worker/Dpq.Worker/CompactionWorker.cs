@@ -8,10 +8,10 @@ namespace Dpq.Worker;
 /// <summary>
 /// Keeps the active model version's index compact for as long as the process lives: every Interval,
 /// seals deltas into shard segments once MinDeltas have piled up (passes back to back until fewer
-/// are left). Every SweepInterval it deletes segment files that no catalog row lists and retires rows
-/// whose file is gone; every VerifyInterval it also downloads every listed file and retires rows whose
-/// file no longer reads. Once per version and process it also seals table rows written before segment
-/// files existed.
+/// are left). Every SweepInterval it deletes segment files that no catalog row lists and looks for
+/// listed files that are gone; every VerifyInterval it also downloads every listed file to check its
+/// checksum. A lost file, found so or by a compaction pass, makes it rebuild the index from the codes
+/// table. Once per version and process it also seals table rows written before segment files existed.
 /// </summary>
 public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients storage, ActiveModelCache models, CompactionOptions options, ILogger<CompactionWorker> logger)
     : BackgroundService
@@ -31,30 +31,33 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
             {
                 if (await registry.GetActiveAsync(stoppingToken) is { } active)
                 {
+                    if (await models.GetAsync(stoppingToken) is not { } model || model.ModelVersion != active.Version)
+                    {
+                        await Task.Delay(options.Interval, stoppingToken);
+                        continue; // the worker has not loaded this model yet
+                    }
+                    var format = new CodeFormat(model.Codewords, model.Levels);
                     if (!tableChecked.Contains(active.Version))
                     {
                         // Rows from before segment files are sealed before any compaction of this version,
                         // whose first sealing would otherwise take the seg-0 row and shut them out.
-                        if (await models.GetAsync(stoppingToken) is not { } model || model.ModelVersion != active.Version)
-                        {
-                            await Task.Delay(options.Interval, stoppingToken);
-                            continue; // the worker has not loaded this model yet
-                        }
                         var shards = await manifest.ReadAsync(active.Version, stoppingToken);
                         if (shards.Count > 0)
-                            await compactor.SealTableRowsAsync(active.Version, shards[0].ShardCount, new CodeFormat(model.Codewords, model.Levels), stoppingToken);
+                            await compactor.SealTableRowsAsync(active.Version, shards[0].ShardCount, format, stoppingToken);
                         tableChecked.Add(active.Version);
                     }
                     // Passes back to back while a backlog lasts: one pass retires at most 100 catalog rows.
                     CompactionResult result;
                     do result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, cancellationToken: stoppingToken);
                     while (result.DeltasMerged > 0);
+                    if (result.LostFiles > 0)
+                        await compactor.RepairLostAsync(active.Version, format, verifyContents: false, stoppingToken);
                     if (firstSweep || sinceSweep.Elapsed >= options.SweepInterval)
                     {
                         var verify = firstSweep || sinceVerify.Elapsed >= options.VerifyInterval;
                         try
                         {
-                            await compactor.RetireLostAsync(active.Version, verify, stoppingToken);
+                            await compactor.RepairLostAsync(active.Version, format, verify, stoppingToken);
                             await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
                         }
                         finally

@@ -146,30 +146,34 @@ public sealed class SegmentCompactorTests
     }
 
     [Fact]
-    public async Task ALostDeltaIsRetiredByTheNextPassWhichThenMergesTheRestAndFreshQueryHostsLoadAgain()
+    public async Task ALostDeltaIsRebuiltFromTheCodesTableWithEveryImagesNewestCode()
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-i";
-        await WriteAsync(storage, version, [Image("i/1.png", 1, 1), Image("i/2.png", 2, 2)]);
-        await WriteAsync(storage, version, [Image("i/3.png", 3, 3)]);
+        await WriteAsync(storage, version, [.. Enumerable.Range(0, 12).Select(i => Image($"i/{i:00}.png", (byte)i, i % 10))]);
+        var compactor = NewCompactor(storage);
+        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        // Image 5 rewritten: its new code only in this delta (and the table); the sealed file has the old one.
+        await WriteAsync(storage, version, [Image("i/05.png", 50, 5), Image("i/12.png", 12, 2)]);
+        var expected = Items(await NewCache(storage).GetAsync(version, Format));
         var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var lost = (await catalog.ListAsync(version)).First(e => e.Kind == SegmentKind.Delta);
+        var lost = Assert.Single(await catalog.ListAsync(version), e => e.Kind == SegmentKind.Delta);
         await storage.Container(storage.Names.SegmentsContainer).GetBlobClient(lost.BlobName).DeleteAsync(); // by hand
         await Assert.ThrowsAsync<Dpq.Query.IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
 
-        var compactor = NewCompactor(storage);
-        var repair = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
-        Assert.Equal(new CompactionResult(0, 0, 0, Conflict: false, SegmentsRetired: 1), repair);
-        Assert.DoesNotContain(lost.Key, (await catalog.ListAsync(version)).Select(e => e.Key));
-        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
-        // What the lost file held is missing from the index (the reconciler re-encodes it from the blobs); the rest is there.
-        var items = Items(await NewCache(storage).GetAsync(version, Format));
-        Assert.Equal(lost.Items == 2 ? ["i/3.png"] : ["i/1.png", "i/2.png"], items.Keys.Order(StringComparer.Ordinal));
+        var pass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        Assert.Equal(new CompactionResult(0, 0, 0, Conflict: true, LostFiles: 1), pass);
+        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        var rebuilt = Items(await NewCache(storage).GetAsync(version, Format));
+        AssertSame(expected, rebuilt);
+        Assert.Equal(new byte[] { 50, 51, 52, 53 }, rebuilt["i/05.png"].Code);
+        Assert.All(await catalog.ListAsync(version), e => Assert.Equal(SegmentKind.Sealed, e.Kind));
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
     }
 
     [Fact]
-    public async Task SweepsRetireRowsWhoseFileIsGoneOrFailsItsChecksumAndNothingElse()
+    public async Task SweepsFindFilesThatAreGoneOrFailTheirChecksumAndRebuildWithNothingLost()
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-j";
@@ -177,33 +181,31 @@ public sealed class SegmentCompactorTests
         var compactor = NewCompactor(storage);
         Assert.Equal(3, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
         await WriteAsync(storage, version, [Image("j/9.png", 9, 9)]);
+        var expected = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Equal(13, expected.Count);
+        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true)); // all whole: nothing done
         var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var entries = await catalog.ListAsync(version);
-        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true)); // all readable: nothing retired
+        var before = await catalog.ListAsync(version);
 
         var segments = storage.Container(storage.Names.SegmentsContainer);
-        var sealedFiles = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
-        Assert.True(sealedFiles.Count >= 3, $"{sealedFiles.Count} sealed files"); // 12 images over 4 shards
-        await segments.GetBlobClient(sealedFiles[0].BlobName).DeleteAsync();
-        var damaged = segments.GetBlobClient(sealedFiles[1].BlobName);
+        var damaged = segments.GetBlobClient(before.First(e => e.Kind == SegmentKind.Sealed).BlobName);
         var bytes = (await damaged.DownloadContentAsync()).Value.Content.ToArray();
         bytes[^1] ^= 0xFF;
         await damaged.UploadAsync(new BinaryData(bytes), overwrite: true);
+        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: false)); // the listing cannot tell
+        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: true));
+        AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
+        Assert.DoesNotContain((await catalog.ListAsync(version)).Select(e => e.Key), before.Select(e => e.Key).Contains);
 
-        Assert.Equal(1, await compactor.RetireLostAsync(version, verifyContents: false)); // the listing shows only the gone file
-        Assert.Equal(1, await compactor.RetireLostAsync(version, verifyContents: true)); // downloading finds the damaged one
-        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true));
-        var left = (await catalog.ListAsync(version)).Select(e => e.Key).ToList();
-        Assert.Equal(entries.Count - 2, left.Count);
-        Assert.DoesNotContain(sealedFiles[0].Key, left);
-        Assert.DoesNotContain(sealedFiles[1].Key, left);
-        var items = Items(await NewCache(storage).GetAsync(version, Format));
-        Assert.Contains("j/9.png", items.Keys);
-        Assert.Equal(sealedFiles.Skip(2).Sum(e => e.Items) + 1, items.Count);
+        var gone = (await catalog.ListAsync(version))[0];
+        await segments.GetBlobClient(gone.BlobName).DeleteAsync();
+        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
     }
 
     [Fact]
-    public async Task AWholeFileThisBuildCannotReadIsNeverRetiredAndThePassFailsLoudly()
+    public async Task AWholeFileThisBuildCannotReadIsNeverReplacedAndThePassFailsLoudly()
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-k";
@@ -219,12 +221,12 @@ public sealed class SegmentCompactorTests
         var compactor = NewCompactor(storage);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
         Assert.Contains("version 2 is not supported", error.Message);
-        Assert.Equal(0, await compactor.RetireLostAsync(version, verifyContents: true));
-        Assert.Single(await ListedFilesAsync(storage, version));
+        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
+        Assert.Equal([SegmentEntry.BlobNameFor(version, key)], await ListedFilesAsync(storage, version));
     }
 
     [Fact]
-    public async Task ASweepRetiresAFewLostFilesAtATimeAndCompactionGoesOnAfterEverySealedFileIsLost()
+    public async Task WhenEveryFileIsLostTheRebuildRestoresTheIndexAndCompactionGoesOn()
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-l";
@@ -232,22 +234,16 @@ public sealed class SegmentCompactorTests
         var compactor = NewCompactor(storage);
         Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
         await WriteAsync(storage, version, [Image("l/a.png", 20, 1)]);
-        await WriteAsync(storage, version, [Image("l/b.png", 21, 2)]);
-        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var entries = await catalog.ListAsync(version);
-        Assert.Equal(Shards, entries.Count(e => e.Kind == SegmentKind.Sealed)); // 16 images reach all 4 shards
+        var expected = Items(await NewCache(storage).GetAsync(version, Format));
         var segments = storage.Container(storage.Names.SegmentsContainer);
-        foreach (var entry in entries) await segments.GetBlobClient(entry.BlobName).DeleteAsync(); // 6 files gone
+        await foreach (var file in segments.GetBlobsAsync()) await segments.DeleteBlobAsync(file.Name); // the container emptied
 
-        Assert.Equal(SegmentCompactor.MaxRetiredPerSweep, await compactor.RetireLostAsync(version, verifyContents: false));
-        Assert.Equal(entries.Count - SegmentCompactor.MaxRetiredPerSweep, await compactor.RetireLostAsync(version, verifyContents: false));
-        Assert.Empty(await catalog.ListAsync(version));
-        Assert.Empty(Items(await NewCache(storage).GetAsync(version, Format))); // the reconciler's to refill
-
-        // Sealing starts again with no sealed row left (the first sealing's seg-0 row stays).
+        Assert.Equal(Shards + 1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
+        // Later writes compact as before (the first sealing's seg-0 row is not added again).
         await WriteAsync(storage, version, [Image("l/03.png", 30, 3)]);
         Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
         Assert.Equal(0, await compactor.SealTableRowsAsync(version, Shards, Format)); // not a pre-segment index
-        Assert.Equal(["l/03.png"], Items(await NewCache(storage).GetAsync(version, Format)).Keys);
+        Assert.Equal(new byte[] { 30, 31, 32, 33 }, Items(await NewCache(storage).GetAsync(version, Format))["l/03.png"].Code);
     }
 }

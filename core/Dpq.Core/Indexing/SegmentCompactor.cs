@@ -31,9 +31,10 @@ public sealed record CompactionOptions
 
 /// <summary>
 /// What one compaction pass did. Conflict: another compactor changed the catalog first; nothing was changed.
-/// SegmentsRetired: listed files found lost (gone or unreadable) whose rows the pass removed instead of merging.
+/// LostFiles: listed files the pass could not load that are gone or fail their checksum; nothing was
+/// changed, and <see cref="SegmentCompactor.RepairLostAsync"/> rebuilds the index from the codes table.
 /// </summary>
-public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, long Items, bool Conflict, int SegmentsRetired = 0)
+public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, long Items, bool Conflict, int LostFiles = 0)
 {
     public static CompactionResult Nothing { get; } = new(0, 0, 0, false);
 }
@@ -46,9 +47,9 @@ public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, lon
 /// the same before and after. Two compactors racing: the second transaction fails on the ETags and
 /// its new files are deleted.
 /// A listed file that is lost (deleted by hand, or failing its checksum) would block its deltas' merge
-/// and make fresh query hosts answer 503: it is retired instead, its row removed with an ETag-checked
-/// delete (so a file that a racing compaction replaced is never mistaken for a lost one), and its
-/// images, now missing from the index while their blobs remain, are re-encoded by the reconciler.
+/// and make fresh query hosts answer 503: <see cref="RepairLostAsync"/> rebuilds the version's sealed
+/// files from the codes table (the record by id, written before any segment file) and retires every
+/// file listed before, the lost one included.
 /// </summary>
 public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, ILogger<SegmentCompactor> logger)
 {
@@ -81,7 +82,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         var chosen = deltas.Take(budget).ToList();
 
         var (loaded, failed) = await LoadAsync(modelVersion, chosen, null, cancellationToken);
-        if (loaded is null) return await RetireFailedAsync(modelVersion, failed, cancellationToken);
+        if (loaded is null) return await ReportFailedAsync(failed, cancellationToken);
         var format = loaded[0].Format;
         // Each delta item goes to its id's shard, kept in delta order.
         var byShard = new SortedDictionary<int, List<SegmentItem>>();
@@ -95,7 +96,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             }
         var oldSealed = sealedSegments.Where(s => byShard.ContainsKey(s.Shard)).ToList();
         var (oldLoaded, oldFailed) = await LoadAsync(modelVersion, oldSealed, format, cancellationToken);
-        if (oldLoaded is null) return await RetireFailedAsync(modelVersion, oldFailed, cancellationToken);
+        if (oldLoaded is null) return await ReportFailedAsync(oldFailed, cancellationToken);
 
         var oldByShard = oldSealed.Zip(oldLoaded).ToLookup(x => x.First.Shard, x => x.Second);
         var added = new List<SegmentEntry>();
@@ -202,74 +203,111 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     }
 
     /// <summary>
-    /// Retires the catalog rows of <paramref name="modelVersion"/> whose file is gone, and, with
-    /// <paramref name="verifyContents"/>, those whose file fails its checksum (every listed file is
-    /// downloaded, one at a time, and dropped). Returns the rows retired. The catalog is read before the
-    /// files are listed: a row's file is stored before the row is added, so a row read first whose file
-    /// is absent afterwards was deleted since; each is confirmed with a read of its own before its row goes.
-    /// At most <see cref="MaxRetiredPerSweep"/> or a tenth of the rows go per call, so a listing that
-    /// is wrong cannot empty the index at once. Files that cannot be read for another reason are skipped.
+    /// Finds listed files of <paramref name="modelVersion"/> that are lost (gone, or, with
+    /// <paramref name="verifyContents"/>, failing their checksum: every listed file is downloaded, one at a
+    /// time, and dropped) and, if there are any, rebuilds the index from the codes table
+    /// (<see cref="RebuildFromTableAsync"/>). Returns the lost files found. The catalog is read before the
+    /// files are listed: a row's file is stored before the row is added, so a row read first whose file is
+    /// absent afterwards was deleted since; each suspect is confirmed with a read of its own. Files that
+    /// cannot be checked for another reason are skipped until the next call.
     /// </summary>
-    public async Task<int> RetireLostAsync(string modelVersion, bool verifyContents, CancellationToken cancellationToken = default)
+    public async Task<int> RepairLostAsync(string modelVersion, CodeFormat format, bool verifyContents, CancellationToken cancellationToken = default)
     {
         var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
         var files = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var file in _segments.ListAsync(modelVersion, cancellationToken)) files.Add(file.BlobName);
         var suspects = verifyContents ? entries : [.. entries.Where(e => !files.Contains(e.BlobName))];
-        var limit = Math.Max(MaxRetiredPerSweep, entries.Count / 10);
-        var retired = 0;
+        var lost = new List<string>();
         foreach (var entry in suspects)
         {
-            bool? intact;
             try
             {
-                intact = await _segments.IsIntactAsync(entry.BlobName, cancellationToken);
+                if (await _segments.IsIntactAsync(entry.BlobName, cancellationToken) is not true) lost.Add(entry.BlobName);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning(e, "Could not check segment file {BlobName}; the next sweep tries again", entry.BlobName);
-                continue;
             }
-            if (intact == true) continue;
-            if (retired == limit)
-            {
-                logger.LogError("More segment files of {ModelVersion} look lost than one sweep retires ({Limit}); the next sweep goes on", modelVersion, limit);
-                break;
-            }
-            if (await RetireAsync(modelVersion, entry, intact is null ? "the file is gone" : "its checksum does not match", cancellationToken)) retired++;
         }
-        return retired;
+        if (lost.Count == 0) return 0;
+        logger.LogError("Segment files of {ModelVersion} are lost (gone or failing their checksum): {Files}; rebuilding the index from the codes table",
+            modelVersion, string.Join(", ", lost));
+        await RebuildFromTableAsync(modelVersion, format, entries[0].ShardCount, cancellationToken);
+        return lost.Count;
     }
-
-    /// <summary>Rows one sweep may retire at least (see <see cref="RetireLostAsync"/>).</summary>
-    public const int MaxRetiredPerSweep = 4;
 
     /// <summary>
-    /// A pass could not load <paramref name="failed"/>. Each is checked once more: gone or failing its
-    /// checksum, its row is retired (unless another compaction replaced it meanwhile: then the ETag check
-    /// fails and the pass reports a conflict, as before). A file that is whole but unreadable (a newer
-    /// format version, another model or code format) is not damage: the pass fails with its error.
+    /// Replaces every listed file of <paramref name="modelVersion"/> with sealed files built from its codes
+    /// table rows, which hold each image's newest code (rows are written before their delta file). The new
+    /// files and the removal of the old sealed rows commit in one transaction, with as many of the old
+    /// deltas as fit, oldest first; the deltas left are removed after it, oldest first, so at every moment
+    /// the newest listed code of an image is at least as new as the table's was when read. Deltas listed
+    /// after the catalog read stay: they are newer. Returns the images sealed, or -1 when another compactor
+    /// changed the catalog first (nothing changed). Reads the version's whole table: a repair, not a routine.
     /// </summary>
-    private async Task<CompactionResult> RetireFailedAsync(string modelVersion, IReadOnlyList<(SegmentEntry Entry, string Why)> failed, CancellationToken cancellationToken)
+    public async Task<long> RebuildFromTableAsync(string modelVersion, CodeFormat format, int shardCount, CancellationToken cancellationToken = default)
     {
-        var retired = 0;
-        foreach (var (entry, why) in failed)
+        var entries = await _catalog.ListAsync(modelVersion, cancellationToken); // before the rows: every delta it lists has its rows written
+        var rows = new List<IndexedImage>();
+        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
+            rows.Add(row);
+        var added = new List<SegmentEntry>();
+        try
         {
-            var intact = await _segments.IsIntactAsync(entry.BlobName, cancellationToken);
-            if (intact == true)
-                throw new InvalidDataException($"segment file {entry.BlobName} is whole but cannot be merged: {why}");
-            if (await RetireAsync(modelVersion, entry, intact is null ? "the file is gone" : why, cancellationToken)) retired++;
+            foreach (var shard in rows.GroupBy(r => r.Id.Shard(shardCount)).OrderBy(g => g.Key))
+                await UploadSealedAsync(modelVersion, shard.Key, shardCount, IndexSegments.FromImages(format, modelVersion, shard), added, cancellationToken);
         }
-        return new CompactionResult(0, 0, 0, Conflict: retired == 0, SegmentsRetired: retired);
+        catch
+        {
+            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
+            throw;
+        }
+        var oldSealed = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
+        var oldDeltas = entries.Where(e => e.Kind == SegmentKind.Delta).ToList(); // oldest first
+        var firstSeal = !await _catalog.HasFirstSealAsync(modelVersion, cancellationToken);
+        var room = Math.Max(0, SegmentCatalog.MaxTransactionActions - added.Count - oldSealed.Count - 1);
+        if (added.Count + oldSealed.Count + 1 > SegmentCatalog.MaxTransactionActions)
+            throw new InvalidOperationException($"{added.Count} new and {oldSealed.Count} old sealed files do not fit one catalog transaction");
+        var withFirst = oldDeltas.Take(room).ToList();
+        var removed = new List<SegmentEntry>([.. oldSealed, .. withFirst]);
+        if (added.Count == 0)
+        {
+            // No rows at all: nothing to seal; the listed files go.
+            if (!await _catalog.ReplaceAsync(modelVersion, removed, [], firstSeal: false, cancellationToken)) return -1;
+        }
+        else if (!await CommitAsync(modelVersion, removed, added, firstSeal, cancellationToken))
+        {
+            return -1;
+        }
+        foreach (var batch in oldDeltas.Skip(withFirst.Count).Chunk(SegmentCatalog.MaxTransactionActions))
+        {
+            // A delta row never changes, only goes: one already gone (merged by a racing compaction) is skipped.
+            var listed = (await _catalog.ListAsync(modelVersion, cancellationToken)).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+            var still = batch.Where(e => listed.Contains(e.Key)).ToList();
+            if (still.Count == 0) continue;
+            if (await _catalog.ReplaceAsync(modelVersion, still, [], firstSeal: false, cancellationToken)) removed.AddRange(still);
+            else logger.LogWarning("Rebuild of {ModelVersion}: some old deltas changed while being removed; the next repair removes what is left", modelVersion);
+        }
+        await DeleteAsync(removed, cancellationToken); // only files whose rows this rebuild removed
+        logger.LogWarning("Rebuilt the index of {ModelVersion} from {Rows} code rows into {Shards} sealed files, replacing {Sealed} sealed files and {Deltas} deltas",
+            modelVersion, rows.Count, added.Count, oldSealed.Count, oldDeltas.Count);
+        return rows.Count;
     }
 
-    /// <summary>Removes <paramref name="entry"/>'s catalog row if it is unchanged since it was read; true if it was.</summary>
-    private async Task<bool> RetireAsync(string modelVersion, SegmentEntry entry, string why, CancellationToken cancellationToken)
+    /// <summary>
+    /// A pass could not load <paramref name="failed"/>. Each is checked once more: one that is whole but
+    /// unreadable (a newer format version, another model or code format) is not damage, and the pass fails
+    /// with its error; otherwise the pass reports the lost files (gone ones may also be a racing compaction's
+    /// work, which <see cref="RepairLostAsync"/> tells apart by reading the catalog again) and changes nothing.
+    /// </summary>
+    private async Task<CompactionResult> ReportFailedAsync(IReadOnlyList<(SegmentEntry Entry, string Why)> failed, CancellationToken cancellationToken)
     {
-        if (!await _catalog.ReplaceAsync(modelVersion, [entry], [], firstSeal: false, cancellationToken)) return false;
-        logger.LogError("Segment file {BlobName} ({Kind}, shard {Shard}, {Items} items) of {ModelVersion} is lost ({Why}): its catalog row is removed; " +
-            "its images leave the index until the reconciler re-encodes them", entry.BlobName, entry.Kind, entry.Shard, entry.Items, modelVersion, why);
-        return true;
+        foreach (var (entry, why) in failed)
+        {
+            if (await _segments.IsIntactAsync(entry.BlobName, cancellationToken) == true)
+                throw new InvalidDataException($"segment file {entry.BlobName} is whole but cannot be merged: {why}");
+        }
+        return new CompactionResult(0, 0, 0, Conflict: true, LostFiles: failed.Count);
     }
 
     /// <summary>
