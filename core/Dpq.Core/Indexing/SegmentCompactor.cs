@@ -139,10 +139,26 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         // be retired as lost, but seg-0 stays): afterwards its images are in deltas, and ones missed here
         // are the reconciler's.
         if ((await _catalog.ListAsync(modelVersion, cancellationToken)).Count > 0 || await _catalog.HasFirstSealAsync(modelVersion, cancellationToken)) return 0;
+        var rows = await ReadRowsAsync(modelVersion, cancellationToken);
+        if (rows.Count == 0) return 0;
+        var added = await UploadSealedRowsAsync(modelVersion, format, shardCount, rows, cancellationToken);
+        if (!await CommitAsync(modelVersion, [], added, firstSeal: true, cancellationToken)) return 0;
+        logger.LogInformation("Sealed {Rows} table rows of {ModelVersion} (written before segment files) into {Shards} shard segments", rows.Count, modelVersion, added.Count);
+        return rows.Count;
+    }
+
+    /// <summary>Every codes table row of <paramref name="modelVersion"/>, in one query.</summary>
+    private async Task<List<IndexedImage>> ReadRowsAsync(string modelVersion, CancellationToken cancellationToken)
+    {
         var rows = new List<IndexedImage>();
         await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
             rows.Add(row);
-        if (rows.Count == 0) return 0;
+        return rows;
+    }
+
+    /// <summary>Stores <paramref name="rows"/> as one new sealed file per shard; on failure deletes what it stored (no row lists them yet).</summary>
+    private async Task<List<SegmentEntry>> UploadSealedRowsAsync(string modelVersion, CodeFormat format, int shardCount, List<IndexedImage> rows, CancellationToken cancellationToken)
+    {
         var added = new List<SegmentEntry>();
         try
         {
@@ -151,12 +167,10 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         }
         catch
         {
-            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
+            await DeleteAsync(added, CancellationToken.None);
             throw;
         }
-        if (!await CommitAsync(modelVersion, [], added, firstSeal: true, cancellationToken)) return 0;
-        logger.LogInformation("Sealed {Rows} table rows of {ModelVersion} (written before segment files) into {Shards} shard segments", rows.Count, modelVersion, added.Count);
-        return rows.Count;
+        return added;
     }
 
     /// <summary>Stores <paramref name="segment"/> as a new sealed file of <paramref name="shard"/>, adding its entry to <paramref name="added"/> first.</summary>
@@ -248,20 +262,8 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     public async Task<long> RebuildFromTableAsync(string modelVersion, CodeFormat format, int shardCount, CancellationToken cancellationToken = default)
     {
         var entries = await _catalog.ListAsync(modelVersion, cancellationToken); // before the rows: every delta it lists has its rows written
-        var rows = new List<IndexedImage>();
-        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
-            rows.Add(row);
-        var added = new List<SegmentEntry>();
-        try
-        {
-            foreach (var shard in rows.GroupBy(r => r.Id.Shard(shardCount)).OrderBy(g => g.Key))
-                await UploadSealedAsync(modelVersion, shard.Key, shardCount, IndexSegments.FromImages(format, modelVersion, shard), added, cancellationToken);
-        }
-        catch
-        {
-            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
-            throw;
-        }
+        var rows = await ReadRowsAsync(modelVersion, cancellationToken);
+        var added = await UploadSealedRowsAsync(modelVersion, format, shardCount, rows, cancellationToken);
         var oldSealed = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
         var oldDeltas = entries.Where(e => e.Kind == SegmentKind.Delta).ToList(); // oldest first
         var firstSeal = !await _catalog.HasFirstSealAsync(modelVersion, cancellationToken);
