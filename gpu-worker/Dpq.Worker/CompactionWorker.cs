@@ -24,6 +24,8 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
         var sinceSweep = System.Diagnostics.Stopwatch.StartNew();
         var sinceVerify = System.Diagnostics.Stopwatch.StartNew();
         var firstSweep = true;
+        var sinceRepair = System.Diagnostics.Stopwatch.StartNew();
+        var repaired = false;
         await storage.EnsureCreatedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -50,15 +52,21 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                     CompactionResult result;
                     do result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, cancellationToken: stoppingToken);
                     while (result.DeltasMerged > 0);
-                    if (result.LostFiles > 0)
-                        await compactor.RepairLostAsync(active.Version, format, verifyContents: false, stoppingToken);
+                    // A pass that met a lost file (gone, or present but damaged: hence the download check) brings
+                    // the sweep forward, at most once per SweepInterval, so a failing repair is not retried every pass.
+                    if (result.LostFiles > 0 && (!repaired || sinceRepair.Elapsed >= options.SweepInterval))
+                    {
+                        sinceRepair.Restart();
+                        repaired = true;
+                        await compactor.RepairLostAsync(active.Version, format, verifyContents: true, stoppingToken);
+                    }
                     if (firstSweep || sinceSweep.Elapsed >= options.SweepInterval)
                     {
                         var verify = firstSweep || sinceVerify.Elapsed >= options.VerifyInterval;
                         try
                         {
-                            await compactor.RepairLostAsync(active.Version, format, verify, stoppingToken);
                             await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                            await compactor.RepairLostAsync(active.Version, format, verify, stoppingToken);
                         }
                         finally
                         {

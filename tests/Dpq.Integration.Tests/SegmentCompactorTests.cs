@@ -162,7 +162,7 @@ public sealed class SegmentCompactorTests
         await Assert.ThrowsAsync<Dpq.Query.IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
 
         var pass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
-        Assert.Equal(new CompactionResult(0, 0, 0, Conflict: true, LostFiles: 1), pass);
+        Assert.Equal(new CompactionResult(0, 0, 0, Conflict: false, LostFiles: 1), pass);
         Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
         var rebuilt = Items(await NewCache(storage).GetAsync(version, Format));
         AssertSame(expected, rebuilt);
@@ -245,5 +245,47 @@ public sealed class SegmentCompactorTests
         Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
         Assert.Equal(0, await compactor.SealTableRowsAsync(version, Shards, Format)); // not a pre-segment index
         Assert.Equal(new byte[] { 30, 31, 32, 33 }, Items(await NewCache(storage).GetAsync(version, Format))["l/03.png"].Code);
+    }
+
+    [Fact]
+    public async Task ARebuildWithMoreOldDeltasThanOneTransactionRemovesThemAllOldestFirst()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-n";
+        // 100 one-image deltas, never compacted; the last 10 rewrite images 0-9. The rebuild's first
+        // transaction lists 4 sealed files and removes 95 deltas; the other 5 go after it.
+        for (var i = 0; i < 100; i++)
+            await WriteAsync(storage, version, [Image($"n/{i % 90:000}.png", (byte)i, i % 10)]);
+        var expected = Items(await NewCache(storage).GetAsync(version, Format));
+        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
+        var entries = await catalog.ListAsync(version);
+        await storage.Container(storage.Names.SegmentsContainer).GetBlobClient(entries[^1].BlobName).DeleteAsync();
+
+        Assert.Equal(1, await NewCompactor(storage).RepairLostAsync(version, Format, verifyContents: false));
+        var after = await catalog.ListAsync(version);
+        Assert.Equal(Shards, after.Count);
+        Assert.All(after, e => Assert.Equal(SegmentKind.Sealed, e.Kind));
+        AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
+        Assert.Equal(new byte[] { 95, 96, 97, 98 }, expected["n/005.png"].Code);
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+    }
+
+    [Fact]
+    public async Task ARebuildRefusesACodesTableWithFewerRowsThanTheSealedFilesList()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-o";
+        await WriteAsync(storage, version, [.. Enumerable.Range(0, 8).Select(i => Image($"o/{i}.png", (byte)i, i))]);
+        var compactor = NewCompactor(storage);
+        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        var codes = storage.Table(storage.Names.CodesTable);
+        var row = await codes.QueryAsync<Azure.Data.Tables.TableEntity>(maxPerPage: 1).FirstAsync();
+        await codes.DeleteEntityAsync(row.PartitionKey, row.RowKey); // a table that lost a row
+        var before = await ListedFilesAsync(storage, version);
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.RebuildFromTableAsync(version, Format, Shards));
+        Assert.Contains("fewer than the 8 items", error.Message);
+        Assert.Equal(before, await ListedFilesAsync(storage, version));
+        Assert.Equal(before, await SegmentFilesAsync(storage, version)); // nothing uploaded either
     }
 }

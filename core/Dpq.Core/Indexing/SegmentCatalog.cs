@@ -121,6 +121,31 @@ public sealed class SegmentCatalog(TableClient table)
         }
     }
 
+    /// <summary>
+    /// In one transaction: removes <paramref name="removed"/> and finds <paramref name="unchanged"/> as listed
+    /// (a no-op merge checked against each one's ETag). False, changing nothing, when any of them changed or went.
+    /// </summary>
+    public async Task<bool> RemoveWhileUnchangedAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> unchanged,
+        CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        if (removed.Count + unchanged.Count > MaxTransactionActions)
+            throw new ArgumentException($"{removed.Count} removals and {unchanged.Count} checks exceed one transaction's {MaxTransactionActions} actions");
+        var actions = removed.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(modelVersion, r.Key), r.ETag))
+            .Concat(unchanged.Select(u => new TableTransactionAction(TableTransactionActionType.UpdateMerge, new TableEntity(modelVersion, u.Key), u.ETag)))
+            .ToList();
+        if (actions.Count == 0) return true;
+        try
+        {
+            await table.SubmitTransactionAsync(actions, cancellationToken);
+            return true;
+        }
+        catch (TableTransactionFailedException e) when (e.Status is 404 or 409 or 412)
+        {
+            return false;
+        }
+    }
+
     private static TableEntity ToEntity(string modelVersion, string key, SegmentKind kind, int shard, int shardCount, int items)
     {
         var entity = new TableEntity(modelVersion, key)

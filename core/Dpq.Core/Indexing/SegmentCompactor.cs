@@ -21,11 +21,11 @@ public sealed record CompactionOptions
 
     /// <summary>
     /// Pause between sweeps: unlisted files older than <see cref="OrphanAge"/> are deleted, and catalog rows
-    /// whose file is gone are retired (a blob listing and a catalog read).
+    /// whose file is gone are looked for (a blob listing and a catalog read); one found makes the worker rebuild the index from the codes table.
     /// </summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Pause between downloads of every listed file to retire rows whose file no longer reads (checksum, truncation).</summary>
+    /// <summary>Pause between downloads of every listed file to check its checksum (a damaged one makes the worker rebuild the index).</summary>
     public TimeSpan VerifyInterval { get; init; } = TimeSpan.FromMinutes(15);
 }
 
@@ -220,10 +220,11 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     /// Finds listed files of <paramref name="modelVersion"/> that are lost (gone, or, with
     /// <paramref name="verifyContents"/>, failing their checksum: every listed file is downloaded, one at a
     /// time, and dropped) and, if there are any, rebuilds the index from the codes table
-    /// (<see cref="RebuildFromTableAsync"/>). Returns the lost files found. The catalog is read before the
-    /// files are listed: a row's file is stored before the row is added, so a row read first whose file is
-    /// absent afterwards was deleted since; each suspect is confirmed with a read of its own. Files that
-    /// cannot be checked for another reason are skipped until the next call.
+    /// (<see cref="RebuildFromTableAsync"/>). Returns the lost files repaired (0 also when the rebuild
+    /// lost a race and changed nothing). The catalog is read before the files are checked and again
+    /// after: a file is deleted only after its row is removed, so a file that is gone while its row is
+    /// still listed afterwards is lost, not compacted away. Files that cannot be checked for another
+    /// reason are skipped until the next call.
     /// </summary>
     public async Task<int> RepairLostAsync(string modelVersion, CodeFormat format, bool verifyContents, CancellationToken cancellationToken = default)
     {
@@ -231,12 +232,12 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         var files = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var file in _segments.ListAsync(modelVersion, cancellationToken)) files.Add(file.BlobName);
         var suspects = verifyContents ? entries : [.. entries.Where(e => !files.Contains(e.BlobName))];
-        var lost = new List<string>();
+        var lost = new List<SegmentEntry>();
         foreach (var entry in suspects)
         {
             try
             {
-                if (await _segments.IsIntactAsync(entry.BlobName, cancellationToken) is not true) lost.Add(entry.BlobName);
+                if (await _segments.IsIntactAsync(entry.BlobName, cancellationToken) is not true) lost.Add(entry);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -244,55 +245,71 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             }
         }
         if (lost.Count == 0) return 0;
+        var stillListed = (await _catalog.ListAsync(modelVersion, cancellationToken)).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        lost.RemoveAll(e => !stillListed.Contains(e.Key));
+        if (lost.Count == 0) return 0;
         logger.LogError("Segment files of {ModelVersion} are lost (gone or failing their checksum): {Files}; rebuilding the index from the codes table",
-            modelVersion, string.Join(", ", lost));
-        await RebuildFromTableAsync(modelVersion, format, entries[0].ShardCount, cancellationToken);
-        return lost.Count;
+            modelVersion, string.Join(", ", lost.Select(e => e.BlobName)));
+        return await RebuildFromTableAsync(modelVersion, format, lost[0].ShardCount, cancellationToken) >= 0 ? lost.Count : 0;
     }
 
     /// <summary>
     /// Replaces every listed file of <paramref name="modelVersion"/> with sealed files built from its codes
     /// table rows, which hold each image's newest code (rows are written before their delta file). The new
     /// files and the removal of the old sealed rows commit in one transaction, with as many of the old
-    /// deltas as fit, oldest first; the deltas left are removed after it, oldest first, so at every moment
-    /// the newest listed code of an image is at least as new as the table's was when read. Deltas listed
-    /// after the catalog read stay: they are newer. Returns the images sealed, or -1 when another compactor
-    /// changed the catalog first (nothing changed). Reads the version's whole table: a repair, not a routine.
+    /// deltas as fit, oldest first. The old deltas left are removed after it, oldest first, each batch in a
+    /// transaction that also finds the new sealed rows unchanged; at the first failure (another compactor
+    /// merged some of them meanwhile) the rest stay listed for compaction to merge in order. So no code
+    /// ever shows older than it did before. Deltas listed after the catalog read stay: they are newer.
+    /// Refuses, changing nothing, when the table holds fewer rows than the sealed files list items (a
+    /// wrong or emptied table must not empty the index). Returns the images sealed, or -1 when another
+    /// compactor changed the catalog first (nothing changed). Reads the version's whole table: a repair,
+    /// not a routine.
     /// </summary>
     public async Task<long> RebuildFromTableAsync(string modelVersion, CodeFormat format, int shardCount, CancellationToken cancellationToken = default)
     {
         var entries = await _catalog.ListAsync(modelVersion, cancellationToken); // before the rows: every delta it lists has its rows written
-        var rows = await ReadRowsAsync(modelVersion, cancellationToken);
-        var added = await UploadSealedRowsAsync(modelVersion, format, shardCount, rows, cancellationToken);
         var oldSealed = entries.Where(e => e.Kind == SegmentKind.Sealed).ToList();
         var oldDeltas = entries.Where(e => e.Kind == SegmentKind.Delta).ToList(); // oldest first
+        if (oldSealed.Count + shardCount + 1 > SegmentCatalog.MaxTransactionActions)
+            throw new InvalidOperationException($"{shardCount} new and {oldSealed.Count} old sealed files do not fit one catalog transaction");
+        var rows = await ReadRowsAsync(modelVersion, cancellationToken);
+        var sealedItems = oldSealed.Sum(e => (long)e.Items);
+        if (rows.Count < sealedItems)
+            throw new InvalidDataException($"the codes table holds {rows.Count} rows of {modelVersion}, fewer than the {sealedItems} items its sealed files list: not rebuilding from it");
         var firstSeal = !await _catalog.HasFirstSealAsync(modelVersion, cancellationToken);
-        var room = Math.Max(0, SegmentCatalog.MaxTransactionActions - added.Count - oldSealed.Count - 1);
-        if (added.Count + oldSealed.Count + 1 > SegmentCatalog.MaxTransactionActions)
-            throw new InvalidOperationException($"{added.Count} new and {oldSealed.Count} old sealed files do not fit one catalog transaction");
-        var withFirst = oldDeltas.Take(room).ToList();
+        var added = await UploadSealedRowsAsync(modelVersion, format, shardCount, rows, cancellationToken);
+        var withFirst = oldDeltas.Take(SegmentCatalog.MaxTransactionActions - added.Count - oldSealed.Count - 1).ToList();
         var removed = new List<SegmentEntry>([.. oldSealed, .. withFirst]);
         if (added.Count == 0)
         {
-            // No rows at all: nothing to seal; the listed files go.
+            // No rows and no sealed items: nothing to seal; the listed files go.
             if (!await _catalog.ReplaceAsync(modelVersion, removed, [], firstSeal: false, cancellationToken)) return -1;
         }
         else if (!await CommitAsync(modelVersion, removed, added, firstSeal, cancellationToken))
         {
             return -1;
         }
-        foreach (var batch in oldDeltas.Skip(withFirst.Count).Chunk(SegmentCatalog.MaxTransactionActions))
+        var left = oldDeltas.Skip(withFirst.Count).ToList();
+        while (left.Count > 0)
         {
-            // A delta row never changes, only goes: one already gone (merged by a racing compaction) is skipped.
-            var listed = (await _catalog.ListAsync(modelVersion, cancellationToken)).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
-            var still = batch.Where(e => listed.Contains(e.Key)).ToList();
-            if (still.Count == 0) continue;
-            if (await _catalog.ReplaceAsync(modelVersion, still, [], firstSeal: false, cancellationToken)) removed.AddRange(still);
-            else logger.LogWarning("Rebuild of {ModelVersion}: some old deltas changed while being removed; the next repair removes what is left", modelVersion);
+            // The new sealed rows, found unchanged in the same transaction, show that no compaction merged
+            // any old delta into them since; deltas are merged oldest first, so the batch is all still there.
+            var current = (await _catalog.ListAsync(modelVersion, cancellationToken)).ToDictionary(e => e.Key, StringComparer.Ordinal);
+            var guards = added.Select(a => current.GetValueOrDefault(a.Key)).ToList();
+            var batch = left.Take(SegmentCatalog.MaxTransactionActions - added.Count).ToList();
+            if (guards.Any(g => g is null) || batch.Any(e => !current.ContainsKey(e.Key))
+                || !await _catalog.RemoveWhileUnchangedAsync(modelVersion, batch, guards!, cancellationToken))
+            {
+                logger.LogWarning("Rebuild of {ModelVersion}: {Left} old deltas stay listed (a compaction changed the catalog); compaction merges them in order", modelVersion, left.Count);
+                break;
+            }
+            removed.AddRange(batch);
+            left = left.Skip(batch.Count).ToList();
         }
         await DeleteAsync(removed, cancellationToken); // only files whose rows this rebuild removed
-        logger.LogWarning("Rebuilt the index of {ModelVersion} from {Rows} code rows into {Shards} sealed files, replacing {Sealed} sealed files and {Deltas} deltas",
-            modelVersion, rows.Count, added.Count, oldSealed.Count, oldDeltas.Count);
+        logger.LogWarning("Rebuilt the index of {ModelVersion} from {Rows} code rows into {Shards} sealed files, replacing {Sealed} sealed files and {Deltas} of {OldDeltas} deltas",
+            modelVersion, rows.Count, added.Count, oldSealed.Count, removed.Count - oldSealed.Count, oldDeltas.Count);
         return rows.Count;
     }
 
@@ -309,7 +326,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             if (await _segments.IsIntactAsync(entry.BlobName, cancellationToken) == true)
                 throw new InvalidDataException($"segment file {entry.BlobName} is whole but cannot be merged: {why}");
         }
-        return new CompactionResult(0, 0, 0, Conflict: true, LostFiles: failed.Count);
+        return new CompactionResult(0, 0, 0, Conflict: false, LostFiles: failed.Count);
     }
 
     /// <summary>
