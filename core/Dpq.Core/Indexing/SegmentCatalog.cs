@@ -97,7 +97,7 @@ public sealed class SegmentCatalog(TableClient table)
     /// <see cref="FirstSealKey"/> row, failing if it exists. Returns false, changing nothing, when another
     /// compaction got there first (a removed row is gone or changed).
     /// </summary>
-    public async Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
+    public Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
         bool firstSeal, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(modelVersion);
@@ -109,23 +109,14 @@ public sealed class SegmentCatalog(TableClient table)
             .Concat(added.Select(a => new TableTransactionAction(TableTransactionActionType.Add, ToEntity(modelVersion, a.Key, a.Kind, a.Shard, a.ShardCount, a.Items))))
             .ToList();
         if (firstSeal) actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(modelVersion, FirstSealKey)));
-        if (actions.Count == 0) return true;
-        try
-        {
-            await table.SubmitTransactionAsync(actions, cancellationToken);
-            return true;
-        }
-        catch (TableTransactionFailedException e) when (e.Status is 404 or 409 or 412)
-        {
-            return false;
-        }
+        return SubmitAsync(actions, cancellationToken);
     }
 
     /// <summary>
     /// In one transaction: removes <paramref name="removed"/> and finds <paramref name="unchanged"/> as listed
     /// (a no-op merge checked against each one's ETag). False, changing nothing, when any of them changed or went.
     /// </summary>
-    public async Task<bool> RemoveWhileUnchangedAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> unchanged,
+    public Task<bool> RemoveWhileUnchangedAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> unchanged,
         CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(modelVersion);
@@ -134,6 +125,12 @@ public sealed class SegmentCatalog(TableClient table)
         var actions = removed.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(modelVersion, r.Key), r.ETag))
             .Concat(unchanged.Select(u => new TableTransactionAction(TableTransactionActionType.UpdateMerge, new TableEntity(modelVersion, u.Key), u.ETag)))
             .ToList();
+        return SubmitAsync(actions, cancellationToken);
+    }
+
+    /// <summary>Runs one transaction; false when a checked row was gone or changed, or an added row existed.</summary>
+    private async Task<bool> SubmitAsync(List<TableTransactionAction> actions, CancellationToken cancellationToken)
+    {
         if (actions.Count == 0) return true;
         try
         {
