@@ -20,7 +20,7 @@ public sealed class IndexCacheTests
         new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, images);
 
     internal static IndexCache NewCache(StorageClients storage) =>
-        new(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        new(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false }, TimeProvider.System, NullLogger<IndexCache>.Instance);
 
     /// <summary>Every visible item of the snapshot: name -> (code, label); fails on a name seen twice.</summary>
     internal static Dictionary<string, (byte[] Code, byte Label)> Items(IndexSnapshot snapshot)
@@ -118,6 +118,29 @@ public sealed class IndexCacheTests
         Assert.Contains("checksum", error.Message);
         var stale = await cache.GetAsync(version, Format); // the loaded index keeps answering
         Assert.Equal(2, stale.Items);
+    }
+
+    [Fact]
+    public async Task ADueRefreshOfTheHeldVersionRunsInTheBackgroundWhileQueriesKeepTheHeldIndex()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-p";
+        await WriteAsync(storage, version, [Image("p/1.png", 1, 1)]);
+        var cache = new IndexCache(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        Assert.Equal(1, (await cache.GetAsync(version, Format)).Items); // a first load is waited for
+
+        await WriteAsync(storage, version, [Image("p/2.png", 2, 2)]);
+        var held = await cache.GetAsync(version, Format); // due: answered from what is held, refresh started
+        Assert.Equal(1, held.Items);
+        await cache.WaitForBackgroundRefreshAsync();
+        var refreshed = await cache.GetAsync(version, Format); // the background refresh's result (and another one started)
+        Assert.Equal(2, refreshed.Items);
+        Assert.Equal(["p/1.png", "p/2.png"], Items(refreshed).Keys.Order(StringComparer.Ordinal));
+
+        // Another version is never answered from the held one: its first load is waited for.
+        await WriteAsync(storage, "m-test-p2", [Image("p2/1.png", 3, 3)]);
+        Assert.Equal(["p2/1.png"], Items(await cache.GetAsync("m-test-p2", Format)).Keys);
+        await cache.WaitForBackgroundRefreshAsync();
     }
 
     internal static void AssertSame(Dictionary<string, (byte[] Code, byte Label)> expected, Dictionary<string, (byte[] Code, byte Label)> actual)

@@ -16,7 +16,9 @@ public sealed class IndexUnavailableException(string message, Exception? inner =
 /// segments it does not hold; nothing reads the codes table. Sealed segments are used as stored; the
 /// deltas are merged into one tail segment, and sealed items whose id the tail holds are hidden, so
 /// every id is found once, with its newest code. A file compacted away between the catalog read and
-/// its download makes the refresh start over. Versions never mix: a new version starts empty.
+/// its download makes the refresh start over. Versions never mix: a new version starts empty. A due
+/// refresh of the held version runs in the background while queries keep the held index
+/// (<see cref="QueryOptions.IndexRefreshInBackground"/>); a first load or a new version is waited for.
 /// </summary>
 public sealed class IndexCache(StorageClients storage, QueryOptions options, TimeProvider time, ILogger<IndexCache> logger)
 {
@@ -30,11 +32,47 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, ShardSegment> _held = new(StringComparer.Ordinal); // by catalog key
     private IndexSnapshot? _snapshot;
+    private int _refreshing; // 1 while a background refresh runs
 
     public async Task<IndexSnapshot> GetAsync(string modelVersion, CodeFormat format, CancellationToken cancellationToken = default)
     {
         var snapshot = Volatile.Read(ref _snapshot);
         if (IsFresh(snapshot, modelVersion)) return snapshot!;
+        if (options.IndexRefreshInBackground && snapshot?.ModelVersion == modelVersion)
+        {
+            if (Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0)
+                _ = Task.Run(() => RefreshInBackgroundAsync(modelVersion, format), CancellationToken.None);
+            return snapshot;
+        }
+        return await RefreshAsync(modelVersion, format, cancellationToken);
+    }
+
+    /// <summary>Completes when no background refresh is running (tests).</summary>
+    internal async Task WaitForBackgroundRefreshAsync()
+    {
+        while (Volatile.Read(ref _refreshing) != 0) await Task.Delay(10);
+    }
+
+    private async Task RefreshInBackgroundAsync(string modelVersion, CodeFormat format)
+    {
+        try
+        {
+            await RefreshAsync(modelVersion, format, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // RefreshAsync keeps a loaded index of this version on failure; this is what is left.
+            logger.LogError(e, "Background refresh of the index of {ModelVersion} failed", modelVersion);
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
+        }
+    }
+
+    /// <summary>Refreshes under the gate unless another caller just did; on failure keeps a loaded index of the same version.</summary>
+    private async Task<IndexSnapshot> RefreshAsync(string modelVersion, CodeFormat format, CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken);
         try
         {
@@ -44,7 +82,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
             IndexSnapshot fresh;
             try
             {
-                fresh = await RefreshAsync(modelVersion, format, checkedAt, cancellationToken);
+                fresh = await LoadAsync(modelVersion, format, checkedAt, cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -65,7 +103,7 @@ public sealed class IndexCache(StorageClients storage, QueryOptions options, Tim
     private bool IsFresh(IndexSnapshot? snapshot, string modelVersion) =>
         snapshot is not null && snapshot.ModelVersion == modelVersion && time.GetUtcNow() - snapshot.CheckedAt < options.IndexRefreshInterval;
 
-    private async Task<IndexSnapshot> RefreshAsync(string modelVersion, CodeFormat format, DateTimeOffset checkedAt, CancellationToken cancellationToken)
+    private async Task<IndexSnapshot> LoadAsync(string modelVersion, CodeFormat format, DateTimeOffset checkedAt, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {

@@ -10,6 +10,13 @@ public sealed record QueryOptions
     /// <summary>How often the segment catalog is re-read for new codes.</summary>
     public TimeSpan IndexRefreshInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// When the held index of the asked-for version is due for a refresh, answer from it and refresh in the
+    /// background (one refresh at a time), so no query waits for segment downloads after a compaction.
+    /// False: the query that finds it due waits for the refresh (tests that need read-your-writes).
+    /// </summary>
+    public bool IndexRefreshInBackground { get; init; } = true;
+
     /// <summary>Threads per scan; 0 = all cores.</summary>
     [Range(0, 256)] public int ScanThreads { get; init; }
 
