@@ -46,6 +46,9 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
             logger.LogInformation("Loading model {ModelVersion}", active.Version);
             var dir = await _registry.DownloadAsync(active.Version, options.CacheDirectory, cancellationToken);
             var loaded = new LoadedModel(DpqModel.Load(dir));
+            var warm = System.Diagnostics.Stopwatch.StartNew();
+            loaded.WarmUp();
+            logger.LogInformation("Model {ModelVersion} loaded; first forward pass {WarmUpMs:F0} ms", active.Version, warm.Elapsed.TotalMilliseconds);
             // The previous model is left to the GC: a query may still be using it.
             Volatile.Write(ref _current, loaded);
             return loaded;
