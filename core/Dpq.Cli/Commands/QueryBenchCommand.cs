@@ -66,7 +66,8 @@ public static class QueryBenchCommand
         // The query host's first query after the compaction loads what it does not hold yet.
         var first = await QueryClient.QueryImageAsync(http, pngs[0], status.CodeLengths.Max(), 10, cancellationToken);
         var items = (await QueryClient.IndexStatusAsync(http, cancellationToken)).Items;
-        Console.WriteLine($"index: {items:N0} items of model {version}; the query host's first query after compaction {first.ClientMs:F0} ms");
+        Console.WriteLine($"index: {items:N0} items of model {version}; the query host's first query after compaction {first.ClientMs:F0} ms " +
+            $"(server {first.ServerTotalMs:F0} ms: encode {first.EncodeMs:F0}, scan {first.ScanMs:F0})");
         Console.WriteLine($"{queries} test-image queries per code length, k=10, one at a time against the warm cache");
         Console.WriteLine("  bits  client p50 ms  p99 ms  server total p50  encode p50  scan p50");
         var rows = new List<object>();
@@ -94,7 +95,7 @@ public static class QueryBenchCommand
             await using var file = File.Create(jsonPath);
             await JsonSerializer.SerializeAsync(file, new
             {
-                items, modelVersion = version, queries, k = 10, coldLoadMs, heldMegabytes, firstQueryMs = first.ClientMs,
+                items, modelVersion = version, queries, k = 10, coldLoadMs, heldMegabytes, firstQueryMs = first.ClientMs, firstQueryServerMs = first.ServerTotalMs, firstQueryEncodeMs = first.EncodeMs, firstQueryScanMs = first.ScanMs,
                 syntheticImagesWritten = added, fillSeconds, deltasCompacted = deltas, compactSeconds, cores = Environment.ProcessorCount, results = rows,
             }, Json, cancellationToken);
         }
