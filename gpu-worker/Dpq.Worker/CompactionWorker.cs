@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Models;
@@ -21,11 +22,7 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
         var tableChecked = new HashSet<string>(StringComparer.Ordinal);
-        var sinceSweep = System.Diagnostics.Stopwatch.StartNew();
-        var sinceVerify = System.Diagnostics.Stopwatch.StartNew();
-        var firstSweep = true;
-        var sinceRepair = System.Diagnostics.Stopwatch.StartNew();
-        var repaired = false;
+        long? lastSweep = null, lastVerify = null, lastRepair = null; // Stopwatch timestamps; null: never yet
         await storage.EnsureCreatedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -53,28 +50,22 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                     do result = await compactor.CompactOnceAsync(active.Version, options.MinDeltas, cancellationToken: stoppingToken);
                     while (result.DeltasMerged > 0);
                     // A pass that met a lost file (gone, or present but damaged: hence the download check) brings
-                    // the sweep forward, at most once per SweepInterval, so a failing repair is not retried every pass.
-                    if (result.LostFiles > 0 && (!repaired || sinceRepair.Elapsed >= options.SweepInterval))
+                    // the check forward, at most once per SweepInterval, so a failing repair is not retried every pass.
+                    // Timestamps are taken before the work: a failed sweep waits its interval too.
+                    var repairedNow = false;
+                    if (result.LostFiles > 0 && Due(lastRepair, options.SweepInterval))
                     {
-                        sinceRepair.Restart();
-                        repaired = true;
+                        lastRepair = lastVerify = Stopwatch.GetTimestamp();
+                        repairedNow = true;
                         await compactor.RepairLostAsync(active.Version, format, verifyContents: true, stoppingToken);
                     }
-                    if (firstSweep || sinceSweep.Elapsed >= options.SweepInterval)
+                    if (Due(lastSweep, options.SweepInterval))
                     {
-                        var verify = firstSweep || sinceVerify.Elapsed >= options.VerifyInterval;
-                        try
-                        {
-                            await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
-                            await compactor.RepairLostAsync(active.Version, format, verify, stoppingToken);
-                        }
-                        finally
-                        {
-                            // A failed sweep waits its interval too: a degraded store is not downloaded every pass.
-                            sinceSweep.Restart();
-                            if (verify) sinceVerify.Restart();
-                            firstSweep = false;
-                        }
+                        var verify = Due(lastVerify, options.VerifyInterval);
+                        lastSweep = Stopwatch.GetTimestamp();
+                        if (verify) lastVerify = lastSweep;
+                        await compactor.DeleteOrphansAsync(active.Version, options.OrphanAge, stoppingToken);
+                        if (!repairedNow) await compactor.RepairLostAsync(active.Version, format, verify, stoppingToken);
                     }
                 }
             }
@@ -89,4 +80,6 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
             await Task.Delay(options.Interval, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
+
+    private static bool Due(long? last, TimeSpan interval) => last is null || Stopwatch.GetElapsedTime(last.Value) >= interval;
 }

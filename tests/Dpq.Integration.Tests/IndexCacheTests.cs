@@ -109,9 +109,7 @@ public sealed class IndexCacheTests
 
         var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("c/3.png", 3, 3)]);
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
-        var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
-        bytes[^1] ^= 0xFF; // the checksum no longer matches
-        await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
+        await RewriteBlobAsync(blob, bytes => bytes[^1] ^= 0xFF); // the checksum no longer matches
 
         var error = await Assert.ThrowsAsync<IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
         Assert.Contains(SegmentEntry.BlobNameFor(version, key), error.Message);
@@ -141,6 +139,14 @@ public sealed class IndexCacheTests
         await WriteAsync(storage, "m-test-p2", [Image("p2/1.png", 3, 3)]);
         Assert.Equal(["p2/1.png"], Items(await cache.GetAsync("m-test-p2", Format)).Keys);
         await cache.WaitForBackgroundRefreshAsync();
+    }
+
+    /// <summary>Downloads <paramref name="blob"/>, lets <paramref name="edit"/> change its bytes, and stores them back.</summary>
+    internal static async Task RewriteBlobAsync(Azure.Storage.Blobs.BlobClient blob, Action<byte[]> edit)
+    {
+        var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
+        edit(bytes);
+        await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
     }
 
     internal static void AssertSame(Dictionary<string, (byte[] Code, byte Label)> expected, Dictionary<string, (byte[] Code, byte Label)> actual)

@@ -20,6 +20,10 @@ public sealed class SegmentCompactorTests
     private static async Task<List<string>> ListedFilesAsync(StorageClients storage, string version) =>
         [.. (await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version)).Select(e => e.BlobName).Order(StringComparer.Ordinal)];
 
+    /// <summary>Every stored segment file of <paramref name="version"/> is listed, and every listed one stored.</summary>
+    private static async Task AssertOnlyListedFilesStoredAsync(StorageClients storage, string version) =>
+        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+
     [Fact]
     public async Task DeltasBeyondOneTransactionAreSealedOverSeveralPassesAndLaterRewritesStillWin()
     {
@@ -48,7 +52,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(0, after.Hidden.Count);
         AssertSame(before, Items(after));
         // Only the listed files remain: the merged deltas' and replaced sealed files were deleted.
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
         Assert.Equal(4, (await ListedFilesAsync(storage, version)).Count);
     }
 
@@ -66,7 +70,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(6, results.Sum(r => r.DeltasMerged)); // each delta merged by exactly one of them
         Assert.Equal(1, results.Count(r => r.DeltasMerged > 0));
         AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
     [Fact]
@@ -88,7 +92,7 @@ public sealed class SegmentCompactorTests
         var items = Items(await cache.GetAsync(version, Format)); // fails on an id held twice
         Assert.Equal(50, items.Count);
         Assert.Equal(legacy[7].Code, items["g/07.png"].Code);
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
 
         await WriteAsync(storage, version, [Image("g/07.png", 70, 1), Image("g/99.png", 99, 9)]);
         Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
@@ -123,7 +127,7 @@ public sealed class SegmentCompactorTests
         var delta = Assert.Single(await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version), e => e.Kind == SegmentKind.Delta);
         Assert.Equal(key, delta.Key);
         Assert.True(SegmentCatalog.DeltaTime(key) > DateTimeOffset.UtcNow + IndexWriter.MaxKeyAge); // the second key, not the first
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
         Assert.Equal(2, Items(await NewCache(storage).GetAsync(version, Format)).Count);
     }
 
@@ -141,7 +145,7 @@ public sealed class SegmentCompactorTests
         Assert.True((await stray.ExistsAsync()).Value);
         Assert.Equal(1, await compactor.DeleteOrphansAsync(version, TimeSpan.FromSeconds(-5)));
         Assert.False((await stray.ExistsAsync()).Value);
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
         Assert.Single(Items(await NewCache(storage).GetAsync(version, Format)));
     }
 
@@ -168,7 +172,7 @@ public sealed class SegmentCompactorTests
         AssertSame(expected, rebuilt);
         Assert.Equal(new byte[] { 50, 51, 52, 53 }, rebuilt["i/05.png"].Code);
         Assert.All(await catalog.ListAsync(version), e => Assert.Equal(SegmentKind.Sealed, e.Kind));
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
         Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
     }
 
@@ -189,9 +193,7 @@ public sealed class SegmentCompactorTests
 
         var segments = storage.Container(storage.Names.SegmentsContainer);
         var damaged = segments.GetBlobClient(before.First(e => e.Kind == SegmentKind.Sealed).BlobName);
-        var bytes = (await damaged.DownloadContentAsync()).Value.Content.ToArray();
-        bytes[^1] ^= 0xFF;
-        await damaged.UploadAsync(new BinaryData(bytes), overwrite: true);
+        await RewriteBlobAsync(damaged, bytes => bytes[^1] ^= 0xFF);
         Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: false)); // the listing cannot tell
         Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: true));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
@@ -201,7 +203,7 @@ public sealed class SegmentCompactorTests
         await segments.GetBlobClient(gone.BlobName).DeleteAsync();
         Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
     [Fact]
@@ -212,11 +214,12 @@ public sealed class SegmentCompactorTests
         var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("k/1.png", 1, 1)]);
         // As a newer build would write it: format version 2, checksum recomputed, so the file is whole.
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
-        var bytes = (await blob.DownloadContentAsync()).Value.Content.ToArray();
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 2);
-        var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
-        await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
+        await RewriteBlobAsync(blob, bytes =>
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 2);
+            var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
+        });
 
         var compactor = NewCompactor(storage);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
@@ -267,7 +270,7 @@ public sealed class SegmentCompactorTests
         Assert.All(after, e => Assert.Equal(SegmentKind.Sealed, e.Kind));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
         Assert.Equal(new byte[] { 95, 96, 97, 98 }, expected["n/005.png"].Code);
-        Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
     [Fact]

@@ -61,9 +61,6 @@ public sealed class SegmentCatalog(TableClient table)
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 
-    /// <summary>Whether a manifest RowKey is a segment row (and not a shard row).</summary>
-    public static bool IsSegmentKey(string rowKey) => rowKey.StartsWith(Prefix, StringComparison.Ordinal);
-
     /// <summary>Lists a delta whose file is already stored.</summary>
     public Task AddDeltaAsync(string modelVersion, string key, int shardCount, int items, CancellationToken cancellationToken = default)
     {

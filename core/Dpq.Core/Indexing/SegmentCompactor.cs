@@ -55,6 +55,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
 {
     private readonly SegmentCatalog _catalog = new(storage.Table(storage.Names.ManifestsTable));
     private readonly SegmentStore _segments = new(storage.Container(storage.Names.SegmentsContainer));
+    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
 
     /// <summary>Twice <see cref="IndexWriter.MaxKeyAge"/>: room for that and for writers' clocks differing by up to as much.</summary>
     public static readonly TimeSpan DefaultSettle = 2 * IndexWriter.MaxKeyAge;
@@ -99,20 +100,8 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         if (oldLoaded is null) return await ReportFailedAsync(oldFailed, cancellationToken);
 
         var oldByShard = oldSealed.Zip(oldLoaded).ToLookup(x => x.First.Shard, x => x.Second);
-        var added = new List<SegmentEntry>();
-        try
-        {
-            foreach (var (shard, deltaItems) in byShard)
-            {
-                var held = oldByShard[shard].SelectMany(IndexSegments.Items);
-                await UploadSealedAsync(modelVersion, shard, shardCount, IndexSegments.MergeItems(format, modelVersion, held.Concat(deltaItems)), added, cancellationToken);
-            }
-        }
-        catch
-        {
-            await DeleteAsync(added, CancellationToken.None); // no row lists them yet
-            throw;
-        }
+        var added = await UploadSealedAsync(modelVersion, shardCount, byShard.Select(kv =>
+            (kv.Key, IndexSegments.MergeItems(format, modelVersion, oldByShard[kv.Key].SelectMany(IndexSegments.Items).Concat(kv.Value)))), cancellationToken);
         // The first sealing adds seg-0; once every sealed row has been retired (lost files), later ones must not.
         var firstSeal = sealedSegments.Count == 0 && !await _catalog.HasFirstSealAsync(modelVersion, cancellationToken);
         if (!await CommitAsync(modelVersion, [.. chosen, .. oldSealed], added, firstSeal, cancellationToken))
@@ -148,22 +137,30 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     }
 
     /// <summary>Every codes table row of <paramref name="modelVersion"/>, in one query.</summary>
-    private async Task<List<IndexedImage>> ReadRowsAsync(string modelVersion, CancellationToken cancellationToken)
-    {
-        var rows = new List<IndexedImage>();
-        await foreach (var row in new CodeTable(storage.Table(storage.Names.CodesTable)).ReadVersionAsync(modelVersion, cancellationToken))
-            rows.Add(row);
-        return rows;
-    }
+    private Task<List<IndexedImage>> ReadRowsAsync(string modelVersion, CancellationToken cancellationToken) =>
+        _codes.ReadVersionAsync(modelVersion, cancellationToken).ToListAsync(cancellationToken).AsTask();
 
-    /// <summary>Stores <paramref name="rows"/> as one new sealed file per shard; on failure deletes what it stored (no row lists them yet).</summary>
-    private async Task<List<SegmentEntry>> UploadSealedRowsAsync(string modelVersion, CodeFormat format, int shardCount, List<IndexedImage> rows, CancellationToken cancellationToken)
+    /// <summary>One new sealed file per shard from <paramref name="rows"/> (a table row holds an image's newest code).</summary>
+    private Task<List<SegmentEntry>> UploadSealedRowsAsync(string modelVersion, CodeFormat format, int shardCount, List<IndexedImage> rows, CancellationToken cancellationToken) =>
+        UploadSealedAsync(modelVersion, shardCount, rows.GroupBy(r => r.Id.Shard(shardCount)).OrderBy(g => g.Key)
+            .Select(g => (g.Key, IndexSegments.FromImages(format, modelVersion, g))), cancellationToken);
+
+    /// <summary>
+    /// Stores each (shard, segment) as a new sealed file, building each segment only when its turn comes, and
+    /// returns their entries; on failure deletes what it stored (no row lists them yet) and rethrows.
+    /// </summary>
+    private async Task<List<SegmentEntry>> UploadSealedAsync(string modelVersion, int shardCount, IEnumerable<(int Shard, ShardSegment Segment)> segments,
+        CancellationToken cancellationToken)
     {
         var added = new List<SegmentEntry>();
         try
         {
-            foreach (var shard in rows.GroupBy(r => r.Id.Shard(shardCount)).OrderBy(g => g.Key))
-                await UploadSealedAsync(modelVersion, shard.Key, shardCount, IndexSegments.FromImages(format, modelVersion, shard), added, cancellationToken);
+            foreach (var (shard, segment) in segments)
+            {
+                var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard, time), SegmentKind.Sealed, shard, shardCount, segment.Count, default);
+                added.Add(entry);
+                await _segments.UploadAsync(entry.BlobName, segment, cancellationToken);
+            }
         }
         catch
         {
@@ -171,14 +168,6 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             throw;
         }
         return added;
-    }
-
-    /// <summary>Stores <paramref name="segment"/> as a new sealed file of <paramref name="shard"/>, adding its entry to <paramref name="added"/> first.</summary>
-    private async Task UploadSealedAsync(string modelVersion, int shard, int shardCount, ShardSegment segment, List<SegmentEntry> added, CancellationToken cancellationToken)
-    {
-        var entry = new SegmentEntry(modelVersion, SegmentCatalog.NewSealedKey(shard, time), SegmentKind.Sealed, shard, shardCount, segment.Count, default);
-        added.Add(entry);
-        await _segments.UploadAsync(entry.BlobName, segment, cancellationToken);
     }
 
     /// <summary>

@@ -63,9 +63,10 @@ public sealed class ShardManifest(TableClient table)
     public async Task<IReadOnlyList<ShardState>> ReadAsync(string modelVersion, CancellationToken cancellationToken = default)
     {
         var list = new List<ShardState>();
-        await foreach (var e in table.QueryAsync<TableEntity>(x => x.PartitionKey == modelVersion, cancellationToken: cancellationToken))
+        // Only the shard rows "s000".."s999": the segment catalog's "seg-" rows share the partition and sort after ':'.
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ge {"s0"} and RowKey lt {"s:"}");
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
-            if (SegmentCatalog.IsSegmentKey(e.RowKey)) continue; // the segment rows share the partition
             list.Add(new ShardState(int.Parse(e.RowKey.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture),
                 e.GetInt32("ShardCount") ?? throw new InvalidDataException($"manifest row {e.RowKey} has no ShardCount"),
                 e.GetInt64("Generation") ?? 0, e.GetDateTimeOffset("UpdatedAt") ?? default));

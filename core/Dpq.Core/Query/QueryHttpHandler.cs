@@ -42,7 +42,7 @@ public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCac
         catch (IndexUnavailableException e)
         {
             logger.LogError(e, "Query failed: the index cannot be loaded");
-            return Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+            return IndexUnavailable(e);
         }
     }
 
@@ -57,9 +57,12 @@ public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCac
         }
         catch (IndexUnavailableException e)
         {
-            return Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+            return IndexUnavailable(e);
         }
     }
+
+    private static HttpAnswer IndexUnavailable(IndexUnavailableException e) =>
+        Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
 
     private static async Task<byte[]> ReadBodyAsync(Stream body, int limit, CancellationToken cancellationToken)
     {

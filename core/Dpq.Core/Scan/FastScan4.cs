@@ -155,17 +155,13 @@ internal static unsafe class FastScan4
                 Accumulate(tables[l + 1], (v.AsUInt16() >> 4).AsByte() & nibble, ref total, ref odd);
             }
             var even = total - (odd << 8);
-            var threshold = Vector512.Create(ClampThreshold(handler.Threshold));
-            var evenPass = Vector512.GreaterThanOrEqual(even.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0x00FF);
-            var oddPass = Vector512.GreaterThanOrEqual(odd.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0xFF00);
             int valid = Math.Min(Block, end - first);
-            ulong mask = (evenPass | oddPass).AsByte().ExtractMostSignificantBits();
+            ulong mask = Passing(even, odd, Vector512.Create(ClampThreshold(handler.Threshold)));
             if (valid < Block) mask &= (1UL << valid) - 1;
             for (; mask != 0; mask &= mask - 1)
             {
                 int lane = BitOperations.TrailingZeroCount(mask);
-                int sum = (lane & 1) == 0 ? even.GetElement(lane >> 1) : odd.GetElement(lane >> 1);
-                handler.Offer(first + lane, sum);
+                handler.Offer(first + lane, SumAt(even, odd, lane));
             }
         }
     }
@@ -231,12 +227,24 @@ internal static unsafe class FastScan4
         return (evenPass | oddPass).AsByte().ExtractMostSignificantBits();
     }
 
-    private static void Report<THandler>(int first, int lane, Vector256<ushort> even, Vector256<ushort> odd, ref THandler handler)
-        where THandler : struct, IApproxHandler
+    /// <summary>The same for 64 items in 512-bit vectors.</summary>
+    internal static ulong Passing(Vector512<ushort> even, Vector512<ushort> odd, Vector512<short> threshold)
     {
-        int sum = (lane & 1) == 0 ? even.GetElement(lane >> 1) : odd.GetElement(lane >> 1);
-        handler.Offer(first + lane, sum);
+        var evenPass = Vector512.GreaterThanOrEqual(even.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0x00FF);
+        var oddPass = Vector512.GreaterThanOrEqual(odd.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0xFF00);
+        return (evenPass | oddPass).AsByte().ExtractMostSignificantBits();
     }
+
+    /// <summary>The sum of the item in byte lane <paramref name="lane"/>: even lanes are in <paramref name="even"/>, odd ones in <paramref name="odd"/>.</summary>
+    internal static int SumAt(Vector256<ushort> even, Vector256<ushort> odd, int lane) =>
+        (lane & 1) == 0 ? even.GetElement(lane >> 1) : odd.GetElement(lane >> 1);
+
+    internal static int SumAt(Vector512<ushort> even, Vector512<ushort> odd, int lane) =>
+        (lane & 1) == 0 ? even.GetElement(lane >> 1) : odd.GetElement(lane >> 1);
+
+    private static void Report<THandler>(int first, int lane, Vector256<ushort> even, Vector256<ushort> odd, ref THandler handler)
+        where THandler : struct, IApproxHandler =>
+        handler.Offer(first + lane, SumAt(even, odd, lane));
 
     private static uint LowBits32(int count) => count >= 32 ? uint.MaxValue : count <= 0 ? 0 : (1u << count) - 1;
 

@@ -102,8 +102,7 @@ internal static unsafe class FastScan8
             for (; mask != 0; mask &= mask - 1)
             {
                 int p = BitOperations.TrailingZeroCount(mask);
-                int sum = (p & 1) == 0 ? even.GetElement(p >> 1) : odd.GetElement(p >> 1);
-                handler.Offer(i + ItemAt(p), sum);
+                handler.Offer(i + ItemAt(p), FastScan4.SumAt(even, odd, p));
             }
         }
         return i;
@@ -140,15 +139,11 @@ internal static unsafe class FastScan8
                 odd += looked >> 8;
             }
             var even = total - (odd << 8);
-            var threshold = Vector512.Create(FastScan4.ClampThreshold(handler.Threshold));
-            var evenPass = Vector512.GreaterThanOrEqual(even.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0x00FF);
-            var oddPass = Vector512.GreaterThanOrEqual(odd.AsInt16(), threshold).AsUInt16() & Vector512.Create((ushort)0xFF00);
-            ulong mask = (evenPass | oddPass).AsByte().ExtractMostSignificantBits();
+            ulong mask = FastScan4.Passing(even, odd, Vector512.Create(FastScan4.ClampThreshold(handler.Threshold)));
             for (; mask != 0; mask &= mask - 1)
             {
                 int p = BitOperations.TrailingZeroCount(mask);
-                int sum = (p & 1) == 0 ? even.GetElement(p >> 1) : odd.GetElement(p >> 1);
-                handler.Offer(i + p, sum);
+                handler.Offer(i + p, FastScan4.SumAt(even, odd, p));
             }
         }
         return i;
