@@ -141,6 +141,8 @@ public static class QueryBenchCommand
             // The fill is over: no delta is on its way, so none needs to settle.
             var result = await compactor.CompactOnceAsync(version, minDeltas: 1, settle: TimeSpan.Zero, cancellationToken);
             if (result == CompactionResult.Nothing) return (passes, deltas);
+            if (result.LostFiles > 0)
+                throw new InvalidOperationException($"{result.LostFiles} segment files of {version} are lost; the running worker rebuilds the index from the codes table, then run the bench again");
             passes++;
             deltas += result.DeltasMerged;
             Console.WriteLine($"compaction pass {passes}: {deltas} deltas merged so far; the {result.ShardsRewritten} shards rewritten hold {result.Items:N0} items");
