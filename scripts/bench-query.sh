@@ -10,11 +10,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 model_dir="$BUILD_DIR/models/default"
 keep=0
+own_model=0
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
-    --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; shift ;;
+    --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; own_model=1; shift ;;
     --n|--queries|--json|--seed|--shards) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
     *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N])" ;;
   esac
@@ -22,6 +23,9 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$model_dir/model.json" ] || die "no model in $model_dir: run ./dpq train --dataset fashion-mnist --out $model_dir (or ./dpq demo) first"
 
+# The default model is the project's own: it gets its ONNX file added if it predates it. A model
+# named with --model is the caller's, and publish says how to add the file instead.
+[ $own_model -eq 1 ] || ensure_onnx "$model_dir"
 cli="$CLI"
 if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 "$REPO_ROOT/scripts/stack.sh" start

@@ -6,6 +6,8 @@ return await CommandLine.RunAsync(args, new Dictionary<string, Func<string[], Ca
 {
     ["train"] = TrainCommand.RunAsync,
     ["eval"] = EvalCommand.RunAsync,
+    ["export-onnx"] = ExportOnnxCommand.RunAsync,
+    ["parity"] = ParityCommand.RunAsync,
     ["bench"] = BenchCommand.RunAsync,
     ["publish"] = PublishCommand.RunAsync,
     ["demo-run"] = DemoCommand.RunAsync,

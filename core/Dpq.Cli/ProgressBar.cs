@@ -6,7 +6,7 @@ namespace Dpq.Cli;
 /// One progress line: redrawn in place on a terminal (at most ten times a second), printed every
 /// tenth of the way when the output is a file or a pipe, so logs stay short.
 /// </summary>
-public sealed class ProgressBar(string label, int total)
+public sealed class ProgressBar(string label, int total) : IProgress<int>
 {
     private readonly bool _interactive = !Console.IsOutputRedirected;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -36,6 +36,8 @@ public sealed class ProgressBar(string label, int total)
             }
         }
     }
+
+    void IProgress<int>.Report(int value) => Report(value);
 
     private string Line(int done, double fraction, string? note)
     {

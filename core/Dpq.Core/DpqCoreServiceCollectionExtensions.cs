@@ -22,6 +22,7 @@ public static class DpqCoreServiceCollectionExtensions
         AddOptions<EncodeWorkerOptions>(services, EncodeWorkerOptions.Section);
         AddOptions<QueryOptions>(services, QueryOptions.Section);
         AddOptions<ModelCacheOptions>(services, ModelCacheOptions.Section);
+        AddOptions<Onnx.InferenceOptions>(services, Onnx.InferenceOptions.Section);
         AddOptions<Indexing.CompactionOptions>(services, Indexing.CompactionOptions.Section);
         services.TryAddSingleton(UploadPolicy.Default);
 

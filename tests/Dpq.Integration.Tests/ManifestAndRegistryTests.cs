@@ -51,7 +51,7 @@ public sealed class ManifestAndRegistryTests
         Assert.Equal(dir, await registry.DownloadAsync(version, cache));
         foreach (var file in Directory.EnumerateFiles(TinyModel.Directory))
             Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(dir, Path.GetFileName(file))));
-        using var model = Model.DpqModel.Load(dir); // verifies the content hashes
-        Assert.Equal(version, model.Version);
+        using var model = Models.LoadedModel.Open(dir); // verifies the content hashes
+        Assert.Equal(version, model.ModelVersion);
     }
 }

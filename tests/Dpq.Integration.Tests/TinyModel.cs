@@ -23,7 +23,7 @@ public static class TinyModel
         var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 2000);
         var options = new TrainingOptions { Epochs = 2, Seed = 11, K = 256, M = 4, D = 32, KMeansIterations = 5 };
         var result = DpqTrainer.Train(train, options, CPU);
-        using (result.Network) DpqModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
+        using (result.Network) TorchModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
         return dir;
     }
 }

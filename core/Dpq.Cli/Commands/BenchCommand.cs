@@ -17,8 +17,10 @@ public static class BenchCommand
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
+        if (args.Length > 0 && args[0] == "encode") return await EncodeBenchCommand.RunAsync(args[1..], cancellationToken);
         if (args.Length == 0 || args[0] != "scan")
-            throw new UsageException("usage: dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]");
+            throw new UsageException("usage: dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]\n"
+                + "       dpq bench encode --model DIR [--batch 256] [--batches 20] [--queries 2000] [--json FILE]");
         var options = new Options(args[1..]);
         int n = options.Int("n", 1_000_000, min: 1);
         int bits = options.Int("bits", 32, min: 4, max: 256);
@@ -32,17 +34,9 @@ public static class BenchCommand
 
         var memory = ScanBenchmark.MeasureMemory(n, bits, seed);
         var results = ScanBenchmark.Run(n, bits, k, threads, queries, seed, message => Console.Error.WriteLine(message), cancellationToken);
-        var machine = new
-        {
-            cpu = CpuName(),
-            cores = Environment.ProcessorCount,
-            os = RuntimeInformation.OSDescription,
-            runtime = RuntimeInformation.FrameworkDescription,
-            vector256 = Vector256.IsHardwareAccelerated,
-            vector512 = Vector512.IsHardwareAccelerated,
-        };
+        var machine = Machine();
 
-        Console.WriteLine($"scan benchmark: {n:N0} codes, {bits} bits, k={k}, {queries} queries; {machine.cpu}, AVX2 {(machine.vector256 ? "yes" : "no")}, AVX-512 {(machine.vector512 ? "yes" : "no")}");
+        Console.WriteLine($"scan benchmark: {n:N0} codes, {bits} bits, k={k}, {queries} queries; {machine.Cpu}, AVX2 {(machine.Vector256 ? "yes" : "no")}, AVX-512 {(machine.Vector512 ? "yes" : "no")}");
         Console.WriteLine($"{"path",-20} {"layout",-10} {"K",4} {"M",3} {"threads",7} {"ns/code",8} {"median",8} {"best",8} {"cpu ns",8} {"Mcodes/s",9} {"ms/query",9}");
         foreach (var r in results)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -59,7 +53,15 @@ public static class BenchCommand
         return 0;
     }
 
-    private static string CpuName()
+    /// <summary>What a benchmark ran on, recorded with its numbers.</summary>
+    internal sealed record MachineInfo(string Cpu, int Cores, string Os, string Runtime, bool Vector256, bool Vector512, bool Avx512Vbmi);
+
+    internal static MachineInfo Machine() => new(CpuName(), Environment.ProcessorCount, RuntimeInformation.OSDescription,
+        RuntimeInformation.FrameworkDescription, Vector256.IsHardwareAccelerated, Vector512.IsHardwareAccelerated,
+        System.Runtime.Intrinsics.X86.Avx512Vbmi.IsSupported);
+
+
+    internal static string CpuName()
     {
         const string cpuInfo = "/proc/cpuinfo";
         if (!File.Exists(cpuInfo)) return RuntimeInformation.ProcessArchitecture.ToString();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Dpq.Data;
 using Dpq.Evaluation;
-using Dpq.Model;
+using Dpq.Models;
 using Dpq.Plotting;
 
 namespace Dpq.Cli;
@@ -26,13 +26,13 @@ public static class EvalCommand
         o.EnsureAllRead();
 
         var clock = Stopwatch.StartNew();
-        using var model = DpqModel.Load(modelDirectory);
+        using var model = OpenModel(modelDirectory);
         var database = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
         var queries = FashionMnist.Load(DatasetSplit.Test, dataDirectory);
         if (databaseLimit < database.Count) database = database.Slice(0, databaseLimit);
         if (queryLimit < queries.Count) queries = queries.Slice(0, queryLimit);
-        Console.WriteLine($"dpq eval: model {model.Version} (K={model.Manifest.K}, M={model.Manifest.M}, D={model.Manifest.D}), "
-            + $"{queries.Count} queries against {database.Count} database items");
+        Console.WriteLine($"dpq eval: model {model.ModelVersion} (K={model.Manifest.K}, M={model.Manifest.M}, D={model.Manifest.D}) on ONNX Runtime "
+            + $"({model.Provider.Name}), {queries.Count} queries against {database.Count} database items");
 
         var data = Evaluator.Prepare(model, database, queries);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
@@ -48,11 +48,22 @@ public static class EvalCommand
         EvaluationPlots.WritePrecisionRecallPlot(stem + "-pr.png", report);
         if (export is not null) Evaluator.Export(data, export);
 
-        if (report.CodeMismatches > 0)
-            Console.Error.WriteLine($"dpq eval: warning: {report.CodeMismatches} database codes differ between the network and the C# codebooks");
         Console.WriteLine($"dpq eval: wrote {jsonPath}, {stem}-map.png, {stem}-pr.png{(export is null ? "" : $", arrays in {export}")} "
             + $"({clock.Elapsed.TotalSeconds:F0} s)");
         return Task.FromResult(0);
+    }
+
+    /// <summary>The model as serving opens it; a folder that cannot be opened is a usage error with the reason.</summary>
+    internal static LoadedModel OpenModel(string directory)
+    {
+        try
+        {
+            return LoadedModel.Open(directory);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     private sealed class Progress : IProgress<string>

@@ -25,7 +25,15 @@ public static class PublishCommand
     public static async Task<string> PublishAndActivateAsync(StorageClients storage, string modelDirectory, CancellationToken cancellationToken)
     {
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
-        var version = await registry.PublishAsync(modelDirectory, cancellationToken);
+        string version;
+        try
+        {
+            version = await registry.PublishAsync(modelDirectory, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            throw new UsageException($"refused: {e.Message}");
+        }
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var active = await registry.GetActiveAsync(cancellationToken);

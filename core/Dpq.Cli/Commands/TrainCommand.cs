@@ -55,14 +55,14 @@ public static class TrainCommand
 
         var train = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
         if (limit < train.Count) train = train.Slice(0, limit);
-        var device = DpqModel.DefaultDevice();
+        var device = TorchModel.DefaultDevice();
         Console.WriteLine($"dpq train: {train.Count} images, K={options.K} M={options.M} D={options.D}, {options.Epochs} epochs "
             + $"({options.JointEpochs} joint, then {options.RefineEpochs} codebook passes), seed {options.Seed}, device {device.type}");
 
         var created = DateTime.UtcNow;
         var result = DpqTrainer.Train(train, options, device, new ConsoleProgress(), cancellationToken);
         using var network = result.Network;
-        var manifest = DpqModel.Save(output, network, result.Quantizer, result.Training, result.Metrics, created);
+        var manifest = TorchModel.Save(output, network, result.Quantizer, result.Training, result.Metrics, created);
         Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {result.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s "
             + $"(running train accuracy {result.Metrics["train_accuracy_running"]:P1})");
         return Task.FromResult(0);

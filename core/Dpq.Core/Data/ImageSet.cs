@@ -39,6 +39,14 @@ public sealed class ImageSet
             Labels.AsSpan(start, count).ToArray(), Classes);
     }
 
+    /// <summary>This set followed by <paramref name="other"/> (same size and classes), as a new set.</summary>
+    public ImageSet Concat(ImageSet other)
+    {
+        if (other.Height != Height || other.Width != Width || other.Classes != Classes)
+            throw new ArgumentException($"cannot join {Height}x{Width} images of {Classes} classes with {other.Height}x{other.Width} of {other.Classes}", nameof(other));
+        return new ImageSet(Count + other.Count, Height, Width, [.. Pixels, .. other.Pixels], [.. Labels, .. other.Labels], Classes);
+    }
+
     /// <summary>Writes images start..start+count-1 as floats in [0, 1] (pixel / 255).</summary>
     public void CopyUnitPixels(int start, int count, Span<float> destination)
     {

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Dpq.Data;
 using Dpq.Formats;
 using Dpq.Model;
+using Dpq.Models;
 using Dpq.Quantization;
 
 namespace Dpq.Evaluation;
@@ -26,7 +27,6 @@ public sealed record EvaluationReport(
     RetrievalResult Float,
     SortedDictionary<int, RetrievalResult> ProductQuantization,
     double Accuracy,
-    int CodeMismatches,
     Dictionary<string, double> Seconds)
 {
     /// <summary>The JSON file: map, map_float, accuracy (the contract), plus the PQ baseline, curves, protocol and timings.</summary>
@@ -60,7 +60,7 @@ public sealed record EvaluationReport(
             ["m"] = Data.M,
             ["d"] = Data.D,
             ["queries_with_relevant"] = Float.QueriesWithRelevant,
-            ["network_vs_codebooks_code_mismatches"] = CodeMismatches,
+            ["runtime"] = "onnxruntime",
             ["precision_recall"] = new JsonObject
             {
                 ["recall"] = new JsonArray([.. MeanAveragePrecision.RecallLevels.Select(r => (JsonNode?)r)]),
@@ -83,10 +83,11 @@ public sealed record EvaluationReport(
 /// </summary>
 public static class Evaluator
 {
-    public static EvaluationData Prepare(DpqModel model, ImageSet database, ImageSet queries)
+    /// <summary>Encodes both sets through the model's ONNX feature network, as serving does.</summary>
+    public static EvaluationData Prepare(LoadedModel model, ImageSet database, ImageSet queries)
     {
-        var db = model.Network.EncodeAll(database, withCodes: true);
-        var q = model.Network.EncodeAll(queries, withCodes: false);
+        var db = model.EncodeAll(database, withCodes: true);
+        var q = model.EncodeAll(queries, withCodes: false);
         var m = model.Manifest;
         return new EvaluationData(m.Version, m.D, m.M, m.K, q.Features, queries.Labels, q.Predictions,
             db.Features, db.Codes, database.Labels, model.Codebooks);
@@ -99,9 +100,6 @@ public static class Evaluator
         var clock = Stopwatch.StartNew();
         int d = data.D, k = data.K, levelBits = data.Codebooks.BitsPerLevel;
         double accuracy = data.Queries == 0 ? 0 : data.QueryPredictions.Zip(data.QueryLabels).Count(p => p.First == p.Second) / (double)data.Queries;
-
-        int mismatches = CountCodeMismatches(data);
-        seconds["code_check"] = Lap(clock);
 
         var floatResult = MeanAveragePrecision.Evaluate(data.Queries,
             (q, scores) => CodeScoring.ScoreFeatures(data.QueryFeatures.AsSpan(q * d, d), data.DatabaseFeatures, scores),
@@ -144,7 +142,7 @@ public static class Evaluator
                 log?.Report($"PQ {bits} bits: mAP {pq[bits].Map:F4}");
             }
         }
-        return new EvaluationReport(data, dpq, floatResult, pq, accuracy, mismatches, seconds);
+        return new EvaluationReport(data, dpq, floatResult, pq, accuracy, seconds);
     }
 
     /// <summary>Writes the arrays that let anyone recompute the mAP (docs/model.md lists shapes and dtypes).</summary>
@@ -157,19 +155,6 @@ public static class Evaluator
         NpyWriter.Write(Path.Combine(directory, "database_labels.npy"), data.DatabaseLabels, data.DatabaseSize);
         NpyWriter.Write(Path.Combine(directory, "database_features.npy"), data.DatabaseFeatures, data.DatabaseSize, data.D);
         NpyWriter.Write(Path.Combine(directory, "codebooks.npy"), data.Codebooks.Data, data.M, data.K, data.D);
-    }
-
-    /// <summary>Database items whose network code (TorchSharp) differs from <see cref="Codebooks.EncodeHard"/> on the same feature.</summary>
-    private static int CountCodeMismatches(EvaluationData data)
-    {
-        int mismatches = 0;
-        Parallel.For(0, data.DatabaseSize, () => 0, (i, _, local) =>
-        {
-            Span<byte> code = stackalloc byte[data.M];
-            data.Codebooks.EncodeHard(data.DatabaseFeatures.AsSpan(i * data.D, data.D), code);
-            return code.SequenceEqual(data.DatabaseCodes.AsSpan(i * data.M, data.M)) ? local : local + 1;
-        }, local => Interlocked.Add(ref mismatches, local));
-        return mismatches;
     }
 
     private static double Lap(Stopwatch clock)

@@ -13,8 +13,8 @@ namespace Dpq.Ingest;
 public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyList<EncodeRequest> Retry, int Indexed, int Failed);
 
 /// <summary>
-/// Encodes one batch of upload requests: downloads the blobs in parallel, decodes them with limits,
-/// encodes every good image in one forward pass and stores the codes with <see cref="IndexWriter"/>
+/// Encodes one batch of upload requests: downloads the blobs in parallel, decodes and encodes them
+/// (<see cref="BatchEncoder"/>: limits first, every good image in one forward pass) and stores the codes with <see cref="IndexWriter"/>
 /// (table rows, a delta segment, the manifest). An image that can never decode is recorded in the failures table and is
 /// done; anything that may work next time (storage faults) is left for a retry.
 /// </summary>
@@ -52,55 +52,33 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             }
         });
 
-        // Decode in parallel into one pixel buffer; rejected images leave the batch here.
+        // Decode and encode (BatchEncoder); rejected images leave the batch here.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
-        var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, options.Limits);
-        var pixels = new float[items.Length * pre.PixelCount];
-        var rejected = new string?[items.Length];
-        Parallel.For(0, items.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
-        {
-            try
-            {
-                pre.Decode(items[i].Content.ToMemory().Span, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount));
-            }
-            catch (ImageRejectedException e)
-            {
-                rejected[i] = e.Reason;
-            }
-        });
+        var encoded = BatchEncoder.Encode([.. items.Select(d => d.Content.ToMemory())], encoder, options.Limits, cancellationToken);
         for (var i = 0; i < items.Length; i++)
         {
-            if (rejected[i] is not { } reason) continue;
+            if (encoded.Rejected[i] is not { } reason) continue;
             logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", items[i].Request.BlobName, reason);
             await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
             done.Add(items[i].Request);
             failed++;
         }
 
-        var good = Enumerable.Range(0, items.Length).Where(i => rejected[i] is null).ToArray();
-        if (good.Length > 0)
+        if (encoded.Good.Length > 0)
         {
-            // Close the gaps the rejected images left (in place: good[j] >= j), then encode the front.
-            for (var j = 0; j < good.Length; j++)
-            {
-                if (good[j] != j)
-                    pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
-            }
-            var codes = encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
-            var m = encoder.Levels;
-            var indexed = good.Select((g, j) => new IndexedImage(
+            var indexed = encoded.Good.Select((g, j) => new IndexedImage(
                 ImageId.FromBlobName(items[g].Request.BlobName), items[g].Request.BlobName, items[g].Label,
-                codes.AsSpan(j * m, m).ToArray(), items[g].ETag.ToString())).ToList();
+                encoded.Code(j).ToArray(), items[g].ETag.ToString())).ToList();
             try
             {
                 await _index.WriteAsync(encoder.ModelVersion, new CodeFormat(encoder.Codewords, encoder.Levels), options.ShardCount, indexed, cancellationToken);
-                foreach (var g in good) done.Add(items[g].Request);
+                foreach (var g in encoded.Good) done.Add(items[g].Request);
                 indexedCount = indexed.Count;
             }
             catch (RequestFailedException e)
             {
                 logger.LogWarning(e, "Writing {Count} codes failed; the batch will be retried", indexed.Count);
-                foreach (var g in good) retry.Add(items[g].Request);
+                foreach (var g in encoded.Good) retry.Add(items[g].Request);
             }
         }
         logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Gone} gone, {Retry} to retry",

@@ -3,14 +3,24 @@ using System.Text.Json.Serialization;
 
 namespace Dpq.Model;
 
+/// <summary>The shape of one input image: channels x height x width.</summary>
+public sealed record InputShape(int Channels, int Height, int Width)
+{
+    [JsonIgnore]
+    public int Pixels => Channels * Height * Width;
+}
+
 /// <summary>
-/// model.json: everything needed to rebuild and trust a trained model folder. Written by
-/// <see cref="DpqModel.Save"/>, read by <see cref="DpqModel.Load"/>; documented in docs/model-format.md.
+/// model.json: everything needed to rebuild and trust a trained model folder. Written by training
+/// (Dpq.Training's TorchModel), read and verified by <see cref="ModelFolder"/>; documented in
+/// docs/model-format.md. Format 2 lists the ONNX feature network that serving runs; format 1
+/// folders (trained before it) lack it until ./dpq export-onnx adds it.
 /// </summary>
 public sealed record ModelManifest
 {
     public const string FileName = "model.json";
-    public const string CurrentFormat = "dpq-model/1";
+    public const string CurrentFormat = "dpq-model/2";
+    public const string FormatWithoutOnnx = "dpq-model/1";
 
     public string Format { get; init; } = CurrentFormat;
 
@@ -29,12 +39,12 @@ public sealed record ModelManifest
     public required Dictionary<string, double> Metrics { get; init; }
     public required ModelFiles Files { get; init; }
 
+    /// <summary>The ONNX file's contract (names, layout, opset); null in format 1.</summary>
+    public OnnxInfo? Onnx { get; init; }
+
     /// <summary>Code lengths in bits this model offers: log2(K) * m for m = 1..M.</summary>
     [JsonIgnore]
     public IReadOnlyList<int> CodeLengths => [.. Enumerable.Range(1, M).Select(m => m * System.Numerics.BitOperations.Log2((uint)K))];
-
-    public DpqNetworkConfig ToNetworkConfig() =>
-        new(Backbone, Input, D, K, M, Classes, Normalisation.Mean, Normalisation.Std);
 
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -58,4 +68,19 @@ public sealed record TrainingInfo(
 /// <summary>A file of the model folder and the SHA-256 of its bytes (lower-case hex).</summary>
 public sealed record ModelFile(string Path, string Sha256, long Bytes);
 
-public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks);
+/// <summary>Weights: TorchSharp state for training and export; Onnx: the feature network that serving runs (format 2).</summary>
+public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null);
+
+/// <summary>
+/// The ONNX feature network's contract: input <see cref="Input"/> is batch x C x H x W float32
+/// pixels in [0, 1] (normalisation is inside the graph), with a symbolic batch dimension;
+/// outputs <see cref="Feature"/> (batch x D, the tanh feature) and <see cref="Logits"/>
+/// (batch x Classes, the classification head).
+/// </summary>
+public sealed record OnnxInfo(int Opset, string Input, string Feature, string Logits, string Layout)
+{
+    public const string FileName = "feature.onnx";
+    public const int OpsetVersion = 17;
+
+    public static OnnxInfo Default { get; } = new(OpsetVersion, "pixels", "feature", "logits", "NCHW float32, pixels in [0, 1], batch dimension symbolic");
+}

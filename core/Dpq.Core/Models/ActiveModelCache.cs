@@ -1,5 +1,5 @@
 using Dpq.Ingest;
-using Dpq.Model;
+using Dpq.Onnx;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -15,22 +15,34 @@ public sealed record ModelCacheOptions
 
     /// <summary>How often the active pointer is re-read.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a version that failed to load is left alone before it is tried again.</summary>
+    public TimeSpan FailedLoadRetryInterval { get; init; } = TimeSpan.FromMinutes(1);
 }
+
+/// <summary>A model version that the pointer names but that could not be loaded, and why.</summary>
+public sealed record ModelLoadFailure(string Version, string Reason, DateTimeOffset At);
 
 /// <summary>
 /// The active model, loaded once per version: reads the registry's pointer at most every
-/// RefreshInterval, downloads and loads a version when the pointer moves. Both the encode worker
-/// (as its <see cref="IEncoderProvider"/>) and the query side use it.
+/// RefreshInterval, downloads and loads a version when the pointer moves. A version that cannot be
+/// loaded (a missing, damaged or mismatched file) leaves the previous model serving and is reported
+/// by <see cref="LastFailure"/>. Both the encode worker (as its <see cref="IEncoderProvider"/>) and
+/// the query side use it.
 /// </summary>
-public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions options, TimeProvider time, ILogger<ActiveModelCache> logger)
-    : IEncoderProvider, IDisposable
+public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions options, InferenceOptions inference, TimeProvider time,
+    ILogger<ActiveModelCache> logger) : IEncoderProvider, IDisposable
 {
     private readonly ModelRegistry _registry = new(storage.Container(storage.Names.ModelsContainer));
     private readonly SemaphoreSlim _gate = new(1, 1);
     private LoadedModel? _current;
+    private ModelLoadFailure? _failure;
     private DateTimeOffset _checkedAt = DateTimeOffset.MinValue;
 
-    /// <summary>The active model, or null when no model has been activated yet.</summary>
+    /// <summary>The newest version the pointer named that could not be loaded; null once the served model is the active one.</summary>
+    public ModelLoadFailure? LastFailure => Volatile.Read(ref _failure);
+
+    /// <summary>The model being served, or null when no model has been activated (or none could be loaded) yet.</summary>
     public async Task<LoadedModel?> GetAsync(CancellationToken cancellationToken = default)
     {
         var current = Volatile.Read(ref _current);
@@ -40,23 +52,47 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
         {
             if (_current is not null && time.GetUtcNow() - _checkedAt < options.RefreshInterval) return _current;
             var active = await _registry.GetActiveAsync(cancellationToken);
-            _checkedAt = time.GetUtcNow();
-            if (active is null || active.Version == _current?.ModelVersion) return _current;
-
-            logger.LogInformation("Loading model {ModelVersion}", active.Version);
-            var dir = await _registry.DownloadAsync(active.Version, options.CacheDirectory, cancellationToken);
-            var loaded = new LoadedModel(DpqModel.Load(dir));
-            var warm = System.Diagnostics.Stopwatch.StartNew();
-            loaded.WarmUp();
-            logger.LogInformation("Model {ModelVersion} loaded; first forward pass {WarmUpMs:F0} ms", active.Version, warm.Elapsed.TotalMilliseconds);
-            // The previous model is left to the GC: a query may still be using it.
-            Volatile.Write(ref _current, loaded);
-            return loaded;
+            var now = time.GetUtcNow();
+            _checkedAt = now;
+            if (active is null) return _current;
+            if (active.Version == _current?.ModelVersion)
+            {
+                Volatile.Write(ref _failure, null);
+                return _current;
+            }
+            if (_failure is { } failed && failed.Version == active.Version && now - failed.At < options.FailedLoadRetryInterval) return _current;
+            return await LoadAsync(active.Version, now, cancellationToken);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    private async Task<LoadedModel?> LoadAsync(string version, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Loading model {ModelVersion}", version);
+        LoadedModel loaded;
+        try
+        {
+            var dir = await _registry.DownloadAsync(version, options.CacheDirectory, cancellationToken);
+            loaded = LoadedModel.Open(dir, inference);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or InvalidOperationException)
+        {
+            Volatile.Write(ref _failure, new ModelLoadFailure(version, e.Message, now));
+            logger.LogError(e, "Model {ModelVersion} cannot be loaded; {Serving}: {Reason}", version,
+                _current is null ? "no model is served" : $"still serving {_current.ModelVersion}", e.Message);
+            return _current;
+        }
+        var warm = System.Diagnostics.Stopwatch.StartNew();
+        loaded.WarmUp();
+        logger.LogInformation("Model {ModelVersion} loaded on {Provider} ({Reason}); first forward pass {WarmUpMs:F1} ms",
+            version, loaded.Provider.Name, loaded.Provider.Reason, warm.Elapsed.TotalMilliseconds);
+        // The previous model is left to the GC: a query may still be using it.
+        Volatile.Write(ref _current, loaded);
+        Volatile.Write(ref _failure, null);
+        return loaded;
     }
 
     async Task<IImageEncoder?> IEncoderProvider.GetEncoderAsync(CancellationToken cancellationToken) => await GetAsync(cancellationToken);

@@ -1,43 +1,112 @@
+using Dpq.Data;
 using Dpq.Ingest;
 using Dpq.Model;
+using Dpq.Onnx;
 using Dpq.Quantization;
 
 namespace Dpq.Models;
 
 /// <summary>
-/// A model in memory for serving: the network for encoding images, the codebooks for lookup tables
-/// and reconstruction. TorchSharp modules are not documented as safe to call from several threads
-/// at once, so forward passes are serialised.
+/// A verified model folder in memory for serving: the ONNX feature network in an ONNX Runtime
+/// session, and the codebooks for hard assignment, lookup tables and reconstruction. Thread-safe:
+/// concurrent encodes run side by side (no lock).
 /// </summary>
-public sealed class LoadedModel(DpqModel model) : IImageEncoder, IDisposable
+public sealed class LoadedModel : IImageEncoder, IDisposable
 {
-    private readonly Lock _forward = new();
+    /// <summary>Batches at least this large assign codes on every core; smaller ones on the calling thread.</summary>
+    private const int ParallelAssignment = 64;
 
-    public ModelManifest Manifest => model.Manifest;
-    public Codebooks Codebooks => model.Codebooks;
-    public string ModelVersion => model.Version;
-    public int InputWidth => model.Input.Width;
-    public int InputHeight => model.Input.Height;
-    public int Levels => model.Manifest.M;
-    public int Codewords => model.Manifest.K;
-    public int FeatureDimension => model.Manifest.D;
-    public IReadOnlyList<int> CodeLengths => model.Manifest.CodeLengths;
+    private readonly FeatureNetwork _network;
 
-    public byte[] EncodeCodes(ReadOnlySpan<float> pixels, int count)
+    private LoadedModel(string directory, ModelManifest manifest, Codebooks codebooks, FeatureNetwork network) =>
+        (Directory, Manifest, Codebooks, _network) = (directory, manifest, codebooks, network);
+
+    /// <summary>
+    /// Opens a model folder: model.json, codebooks and the ONNX file checked against their hashes and
+    /// against each other's shapes. Throws <see cref="FileNotFoundException"/> or
+    /// <see cref="InvalidDataException"/> naming the file at fault.
+    /// </summary>
+    public static LoadedModel Open(string directory, InferenceOptions? options = null)
     {
-        lock (_forward) return model.Encode(pixels, count).Codes;
+        var manifest = ModelFolder.ReadManifest(directory);
+        var onnxPath = ModelFolder.OnnxPath(directory, manifest);
+        var codebooks = ModelFolder.ReadCodebooks(directory, manifest);
+        var network = FeatureNetwork.Open(onnxPath, manifest.Onnx!, manifest.Input, manifest.D, manifest.Classes, options);
+        return new LoadedModel(directory, manifest, codebooks, network);
     }
+
+    /// <summary>Checks that a folder can be served, as <see cref="Open"/> does, and lets it go.</summary>
+    public static void Verify(string directory)
+    {
+        using var _ = Open(directory, new InferenceOptions { PreferGpu = false, IntraOpThreads = 1 });
+    }
+
+    public string Directory { get; }
+    public ModelManifest Manifest { get; }
+    public Codebooks Codebooks { get; }
+    public string ModelVersion => Manifest.Version;
+    public InputShape Input => Manifest.Input;
+    public int InputWidth => Manifest.Input.Width;
+    public int InputHeight => Manifest.Input.Height;
+    public int Levels => Manifest.M;
+    public int Codewords => Manifest.K;
+    public int FeatureDimension => Manifest.D;
+    public IReadOnlyList<int> CodeLengths => Manifest.CodeLengths;
+
+    /// <summary>Where the forward passes run (CUDA or CPU) and why.</summary>
+    public ExecutionProviderChoice Provider => _network.Provider;
 
     public float[] EncodeFeatures(ReadOnlySpan<float> pixels, int count)
     {
-        lock (_forward) return model.Encode(pixels, count).Features;
+        var features = new float[count * Manifest.D];
+        _network.Run(pixels, count, features);
+        return features;
     }
 
-    /// <summary>
-    /// Runs one blank image through the network, so that the first query or batch after a load does not
-    /// pay for the runtime's first forward pass (measured: the query host's first query took 300-500 ms).
-    /// </summary>
-    public void WarmUp() => EncodeCodes(new float[model.Input.Pixels], 1);
+    /// <summary>One forward pass, then greedy residual assignment by <see cref="Codebooks.EncodeHard"/>.</summary>
+    public byte[] EncodeCodes(ReadOnlySpan<float> pixels, int count) => AssignCodes(EncodeFeatures(pixels, count), count);
 
-    public void Dispose() => model.Dispose();
+    /// <summary>Features, codes (when <paramref name="withCodes"/>) and predicted classes of count images.</summary>
+    public EncodedBatch Encode(ReadOnlySpan<float> pixels, int count, bool withCodes = true)
+    {
+        var features = new float[count * Manifest.D];
+        var logits = new float[count * Manifest.Classes];
+        _network.Run(pixels, count, features, logits);
+        var predictions = new byte[count];
+        for (int i = 0; i < count; i++) predictions[i] = (byte)ArgMax(logits.AsSpan(i * Manifest.Classes, Manifest.Classes));
+        return new EncodedBatch(count, Manifest.D, Manifest.M, features, withCodes ? AssignCodes(features, count) : [], predictions);
+    }
+
+    /// <summary><see cref="Encode"/> over a whole grayscale image set, <paramref name="batchSize"/> images per pass.</summary>
+    public EncodedBatch EncodeAll(ImageSet images, bool withCodes = true, int batchSize = 256, IProgress<int>? progress = null) =>
+        EncodedBatch.EncodeAll(images, Input, Manifest.D, Manifest.M, withCodes, batchSize, Encode, progress);
+
+    /// <summary>count x M codes for count x D features.</summary>
+    public byte[] AssignCodes(float[] features, int count)
+    {
+        int d = Manifest.D, m = Manifest.M;
+        if (features.Length != count * d) throw new ArgumentException($"{features.Length} values for {count} features of {d}", nameof(features));
+        var codes = new byte[count * m];
+        if (count < ParallelAssignment)
+        {
+            for (int i = 0; i < count; i++) Codebooks.EncodeHard(features.AsSpan(i * d, d), codes.AsSpan(i * m, m));
+            return codes;
+        }
+        Parallel.For(0, count, i => Codebooks.EncodeHard(features.AsSpan(i * d, d), codes.AsSpan(i * m, m)));
+        return codes;
+    }
+
+    /// <summary>Runs one blank image through the network, so that the first query or batch after a load
+    /// does not pay for the runtime's first forward pass.</summary>
+    public void WarmUp() => EncodeCodes(new float[Input.Pixels], 1);
+
+    public void Dispose() => _network.Dispose();
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] > values[best]) best = i;
+        return best;
+    }
 }

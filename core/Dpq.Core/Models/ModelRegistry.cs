@@ -3,6 +3,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Dpq.Indexing;
+using Dpq.Model;
 
 namespace Dpq.Models;
 
@@ -19,13 +20,21 @@ public sealed class ModelRegistry(BlobContainerClient container)
     public const string PointerBlob = "active.json";
     private const string CompleteMarker = ".complete";
 
-    /// <summary>Uploads a model folder (idempotent: files already there are left alone); returns its version.</summary>
+    /// <summary>
+    /// Uploads a model folder and returns its version. The folder is first checked as a query host
+    /// would load it (hashes, the ONNX file and its shapes), so a model that cannot serve is refused
+    /// here. Idempotent: files already stored are left alone; model.json goes last and replaces a
+    /// stored one that differs (a model that gained its ONNX file after it was first published).
+    /// </summary>
     public async Task<string> PublishAsync(string modelDirectory, CancellationToken cancellationToken = default)
     {
         var version = ReadVersion(modelDirectory);
+        LoadedModel.Verify(modelDirectory);
+        var manifestPath = Path.Combine(modelDirectory, ModelManifest.FileName);
         foreach (var file in Directory.EnumerateFiles(modelDirectory, "*", SearchOption.AllDirectories).Order())
         {
-            var name = $"{version}/{Path.GetRelativePath(modelDirectory, file).Replace('\\', '/')}";
+            if (file == manifestPath) continue;
+            var name = BlobName(version, modelDirectory, file);
             try
             {
                 await container.GetBlobClient(name).UploadAsync(file,
@@ -33,8 +42,23 @@ public sealed class ModelRegistry(BlobContainerClient container)
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
             {
-                // Already published: model files are immutable per version.
+                // Already published: model files are immutable per version, so only the size is compared.
+                var stored = await container.GetBlobClient(name).GetPropertiesAsync(cancellationToken: cancellationToken);
+                if (stored.Value.ContentLength != new FileInfo(file).Length)
+                    throw new InvalidOperationException($"model {version} is already published with a different {Path.GetFileName(file)}: a version's files never change");
             }
+        }
+        var manifestBlob = container.GetBlobClient($"{version}/{ModelManifest.FileName}");
+        var manifest = BinaryData.FromBytes(await File.ReadAllBytesAsync(manifestPath, cancellationToken));
+        try
+        {
+            await manifestBlob.UploadAsync(manifest, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            var stored = await manifestBlob.DownloadContentAsync(cancellationToken);
+            if (!stored.Value.Content.ToMemory().Span.SequenceEqual(manifest.ToMemory().Span))
+                await manifestBlob.UploadAsync(manifest, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfMatch = stored.Value.Details.ETag } }, cancellationToken);
         }
         return version;
     }
@@ -79,32 +103,42 @@ public sealed class ModelRegistry(BlobContainerClient container)
 
     /// <summary>
     /// The local folder holding <paramref name="version"/>'s files, downloaded into
-    /// <paramref name="cacheRoot"/> on first use. A folder appears whole or not at all.
+    /// <paramref name="cacheRoot"/> on first use and again when the stored model.json has changed
+    /// since (its ETag is kept in the folder's completion marker). A folder appears whole or not at all.
     /// </summary>
     public async Task<string> DownloadAsync(string version, string cacheRoot, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(version);
         var target = Path.Combine(cacheRoot, version);
-        if (File.Exists(Path.Combine(target, CompleteMarker))) return target;
+        string stamp;
+        try
+        {
+            var properties = await container.GetBlobClient($"{version}/{ModelManifest.FileName}").GetPropertiesAsync(cancellationToken: cancellationToken);
+            stamp = properties.Value.ETag.ToString();
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new InvalidOperationException($"model {version} has no {ModelManifest.FileName} in container '{container.Name}'", e);
+        }
+        if (Stamp(target) == stamp) return target;
         var staging = Path.Combine(cacheRoot, $".{version}.{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try
         {
-            var found = false;
             await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = version + "/" }, cancellationToken))
             {
                 var local = Path.Combine(staging, item.Name[(version.Length + 1)..]);
                 Directory.CreateDirectory(Path.GetDirectoryName(local)!);
                 await container.GetBlobClient(item.Name).DownloadToAsync(local, cancellationToken);
-                found = true;
             }
-            if (!found) throw new InvalidOperationException($"model {version} has no files in container '{container.Name}'");
-            await File.WriteAllTextAsync(Path.Combine(staging, CompleteMarker), version, cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(staging, CompleteMarker), stamp, cancellationToken);
+            // A stale copy goes first; a loaded model holds its files in memory, not open.
+            if (Directory.Exists(target) && Stamp(target) != stamp) Directory.Delete(target, recursive: true);
             try
             {
                 Directory.Move(staging, target);
             }
-            catch (IOException) when (File.Exists(Path.Combine(target, CompleteMarker)))
+            catch (IOException) when (Stamp(target) == stamp)
             {
                 // Another process finished the same download first: use its copy.
             }
@@ -116,9 +150,18 @@ public sealed class ModelRegistry(BlobContainerClient container)
         }
     }
 
+    private static string? Stamp(string folder)
+    {
+        var marker = Path.Combine(folder, CompleteMarker);
+        return File.Exists(marker) ? File.ReadAllText(marker) : null;
+    }
+
+    private static string BlobName(string version, string modelDirectory, string file) =>
+        $"{version}/{Path.GetRelativePath(modelDirectory, file).Replace('\\', '/')}";
+
     private static string ReadVersion(string modelDirectory)
     {
-        var path = Path.Combine(modelDirectory, "model.json");
+        var path = Path.Combine(modelDirectory, ModelManifest.FileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"no model at {modelDirectory} (model.json missing): run ./dpq train", path);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         var version = doc.RootElement.GetProperty("version").GetString() ?? throw new InvalidDataException("model.json has no version");

@@ -10,8 +10,13 @@ public sealed record HttpAnswer(int Status, string ContentType, byte[] Body, Tim
 /// <summary>RFC 9457 problem details.</summary>
 public sealed record ProblemDetails(string Type, string Title, int Status, string Detail);
 
-/// <summary>What GET /api/index reports: the active model and how many images each version has.</summary>
-public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards);
+/// <summary>
+/// What GET /api/index reports: the model being served, where its forward passes run, how many
+/// images its index holds, and (<see cref="ModelError"/>) a newer active version that could not be
+/// loaded, with the reason, while the previous one keeps serving.
+/// </summary>
+public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards,
+    string? Runtime = null, Models.ModelLoadFailure? ModelError = null);
 
 /// <summary>
 /// The HTTP functions' logic, shared by the Azure Functions app and the local Kestrel host: both
@@ -49,11 +54,13 @@ public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCac
     public async Task<HttpAnswer> StatusAsync(CancellationToken cancellationToken)
     {
         var model = await models.GetAsync(cancellationToken);
-        if (model is null) return Json(200, new IndexStatus(null, [], 0, 0), HttpJson.Default.IndexStatus);
+        var failure = models.LastFailure;
+        if (model is null) return Json(200, new IndexStatus(null, [], 0, 0, null, failure), HttpJson.Default.IndexStatus);
         try
         {
             var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
-            return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length), HttpJson.Default.IndexStatus);
+            return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length,
+                $"onnxruntime {model.Provider.Name}", failure), HttpJson.Default.IndexStatus);
         }
         catch (IndexUnavailableException e)
         {

@@ -6,7 +6,7 @@ namespace Dpq.Tests.Quantization;
 
 public sealed class CodebookFileTests
 {
-    private static readonly Codebooks s_books = CodebooksTests.Random(3, 16, 5, seed: 11);
+    private static readonly Codebooks s_books = TestCodebooks.Random(3, 16, 5, seed: 11);
 
     [Fact]
     public void RoundTripsExactly()

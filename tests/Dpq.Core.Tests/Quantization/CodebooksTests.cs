@@ -4,17 +4,6 @@ namespace Dpq.Tests.Quantization;
 
 public sealed class CodebooksTests
 {
-    internal static Codebooks Random(int m, int k, int d, int seed, float scaleDecay = 0.5f)
-    {
-        var rng = new Random(seed);
-        var data = new float[m * k * d];
-        for (int l = 0; l < m; l++)
-            for (int i = 0; i < k * d; i++) data[l * k * d + i] = (float)(rng.NextDouble() * 2 - 1) * MathF.Pow(scaleDecay, l);
-        return new Codebooks(m, k, d, data);
-    }
-
-    internal static float[] RandomVector(Random rng, int d) => [.. Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
-
     [Fact]
     public void EncodesGreedilyOnTheResidualByHand()
     {
@@ -40,11 +29,11 @@ public sealed class CodebooksTests
     [Fact]
     public void FirstLevelsOfACodeAreTheCodeOfThePrefixModel()
     {
-        var books = Random(4, 16, 12, seed: 3);
+        var books = TestCodebooks.Random(4, 16, 12, seed: 3);
         var rng = new Random(4);
         for (int trial = 0; trial < 200; trial++)
         {
-            var x = RandomVector(rng, 12);
+            var x = TestCodebooks.RandomVector(rng, 12);
             var full = books.EncodeHard(x);
             for (int m = 1; m <= 4; m++) Assert.Equal(full[..m], books.Prefix(m).EncodeHard(x));
         }
@@ -53,11 +42,11 @@ public sealed class CodebooksTests
     [Fact]
     public void EachLevelPicksTheNearestCodewordToItsResidual()
     {
-        var books = Random(3, 8, 5, seed: 5);
+        var books = TestCodebooks.Random(3, 8, 5, seed: 5);
         var rng = new Random(6);
         for (int trial = 0; trial < 100; trial++)
         {
-            var x = RandomVector(rng, 5);
+            var x = TestCodebooks.RandomVector(rng, 5);
             var code = books.EncodeHard(x);
             var residual = (float[])x.Clone();
             for (int l = 0; l < 3; l++)
@@ -73,12 +62,12 @@ public sealed class CodebooksTests
     [Fact]
     public void LookupTableSumIsTheInnerProductWithTheReconstruction()
     {
-        var books = Random(4, 16, 24, seed: 7);
+        var books = TestCodebooks.Random(4, 16, 24, seed: 7);
         var rng = new Random(8);
         for (int trial = 0; trial < 50; trial++)
         {
-            var query = RandomVector(rng, 24);
-            var code = books.EncodeHard(RandomVector(rng, 24));
+            var query = TestCodebooks.RandomVector(rng, 24);
+            var code = books.EncodeHard(TestCodebooks.RandomVector(rng, 24));
             for (int levels = 1; levels <= 4; levels++)
             {
                 var tables = books.LookupTables(query, levels);
@@ -98,7 +87,7 @@ public sealed class CodebooksTests
         Assert.Throws<ArgumentException>(() => new Codebooks(2, 4, 3, new float[23]));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Codebooks(1, 3, 1, new float[3]));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Codebooks(1, 512, 1, new float[512]));
-        Assert.Throws<ArgumentException>(() => Random(1, 4, 3, 1).EncodeHard([1, 2]));
+        Assert.Throws<ArgumentException>(() => TestCodebooks.Random(1, 4, 3, 1).EncodeHard([1, 2]));
     }
 
     [Theory]
@@ -109,8 +98,8 @@ public sealed class CodebooksTests
     public void VectorMathMatchesAScalarLoop(int length)
     {
         var rng = new Random(length);
-        var a = RandomVector(rng, length);
-        var b = RandomVector(rng, length);
+        var a = TestCodebooks.RandomVector(rng, length);
+        var b = TestCodebooks.RandomVector(rng, length);
         double dot = 0, distance = 0;
         for (int i = 0; i < length; i++)
         {

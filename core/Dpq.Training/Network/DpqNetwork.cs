@@ -1,12 +1,16 @@
+using Dpq.Model;
 using Dpq.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dpq.Model;
+namespace Dpq.Training.Network;
 
 /// <summary>Everything that fixes the network's shape. Mean and Std normalise pixels in [0, 1].</summary>
 public sealed record DpqNetworkConfig(string Backbone, InputShape Input, int D, int K, int M, int Classes, float Mean, float Std)
 {
+    public static DpqNetworkConfig From(ModelManifest m) =>
+        new(m.Backbone, m.Input, m.D, m.K, m.M, m.Classes, m.Normalisation.Mean, m.Normalisation.Std);
+
     public void Validate()
     {
         if (D < Classes) throw new ArgumentException($"D = {D} must be at least the number of classes ({Classes}): the semantic loss embeds labels one-hot in R^D");
@@ -73,26 +77,8 @@ public sealed class DpqNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary><see cref="EncodeBatch"/> over a whole image set, <paramref name="batchSize"/> images per pass.</summary>
-    public EncodedBatch EncodeAll(ImageSet images, bool withCodes = true, int batchSize = 1000)
-    {
-        if (images.Height != Config.Input.Height || images.Width != Config.Input.Width || Config.Input.Channels != 1)
-            throw new ArgumentException($"images are {images.Height}x{images.Width} grayscale, the network takes {Config.Input}");
-        int d = Config.D, m = Config.M;
-        var features = new float[images.Count * d];
-        var codes = new byte[withCodes ? images.Count * m : 0];
-        var predictions = new byte[images.Count];
-        var pixels = new float[batchSize * images.PixelsPerImage];
-        for (int start = 0; start < images.Count; start += batchSize)
-        {
-            int count = Math.Min(batchSize, images.Count - start);
-            images.CopyUnitPixels(start, count, pixels);
-            var batch = EncodeBatch(pixels.AsSpan(0, count * images.PixelsPerImage), count, withCodes);
-            batch.Features.CopyTo(features, start * d);
-            if (withCodes) batch.Codes.CopyTo(codes, start * m);
-            batch.Predictions.CopyTo(predictions, start);
-        }
-        return new EncodedBatch(images.Count, d, m, features, codes, predictions);
-    }
+    public EncodedBatch EncodeAll(ImageSet images, bool withCodes = true, int batchSize = 1000) =>
+        EncodedBatch.EncodeAll(images, Config.Input, Config.D, Config.M, withCodes, batchSize, EncodeBatch);
 
     protected override void Dispose(bool disposing)
     {

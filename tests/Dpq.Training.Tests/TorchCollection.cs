@@ -1,4 +1,4 @@
-namespace Dpq.Tests.Model;
+namespace Dpq.Training.Tests;
 
 /// <summary>Tests that seed TorchSharp's global generator run one at a time.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]

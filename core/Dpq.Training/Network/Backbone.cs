@@ -1,14 +1,8 @@
+using Dpq.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dpq.Model;
-
-/// <summary>The shape of one input image: channels x height x width.</summary>
-public sealed record InputShape(int Channels, int Height, int Width)
-{
-    [System.Text.Json.Serialization.JsonIgnore]
-    public int Pixels => Channels * Height * Width;
-}
+namespace Dpq.Training.Network;
 
 /// <summary>
 /// The swappable image network in front of the feature layer: maps normalised images

@@ -1,12 +1,14 @@
 using System.Text.RegularExpressions;
 using Dpq.Model;
+using Dpq.Models;
+using Dpq.Training.Network;
 using Dpq.Tests.Quantization;
 using TorchSharp;
 
-namespace Dpq.Tests.Model;
+namespace Dpq.Training.Tests;
 
 [Collection(TorchCollection.Name)]
-public sealed class DpqModelTests : IDisposable
+public sealed class TorchModelTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private string _dir => _temp.Path;
@@ -17,8 +19,8 @@ public sealed class DpqModelTests : IDisposable
     {
         torch.random.manual_seed(5);
         using var network = new DpqNetwork(new DpqNetworkConfig(SmallCnnBackbone.Name, new InputShape(1, 28, 28), d, k, m, 10, 0.3f, 0.35f));
-        network.Quantizer.SetCodebooks(CodebooksTests.Random(m, k, d, seed: 6, scaleDecay: 0.3f));
-        return DpqModel.Save(directory, network, new QuantizerInfo("neg-squared-euclidean", 0.2, [.. Enumerable.Repeat(1.0, m)]),
+        network.Quantizer.SetCodebooks(TestCodebooks.Random(m, k, d, seed: 6, scaleDecay: 0.3f));
+        return TorchModel.Save(directory, network, new QuantizerInfo("neg-squared-euclidean", 0.2, [.. Enumerable.Repeat(1.0, m)]),
             new TrainingInfo("test", 0, 0, 1, 1, 1e-3, 0, 0, 0, 1e-5, 0, 0.1, false, "cpu", 0), [], new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc));
     }
 
@@ -35,7 +37,7 @@ public sealed class DpqModelTests : IDisposable
         Assert.Matches(new Regex("^m-20260102030405-[0-9a-f]{8}$"), manifest.Version);
         Assert.StartsWith(manifest.Version[^8..], manifest.Files.Weights.Sha256);
 
-        using var model = DpqModel.Load(_dir, torch.CPU);
+        using var model = TorchModel.Load(_dir, torch.CPU);
         var pixels = Pixels(20, 1);
         var first = model.Encode(pixels, 20);
         var second = model.Encode(pixels, 20);
@@ -54,7 +56,7 @@ public sealed class DpqModelTests : IDisposable
     public void EncodesEachImageIndependentlyOfItsBatch()
     {
         SaveUntrained(_dir);
-        using var model = DpqModel.Load(_dir, torch.CPU);
+        using var model = TorchModel.Load(_dir, torch.CPU);
         var pixels = Pixels(6, 2);
         var batch = model.Encode(pixels, 6);
         var single = model.Encode(pixels.AsSpan(3 * 784, 784), 1);
@@ -65,14 +67,14 @@ public sealed class DpqModelTests : IDisposable
     [Fact]
     public void ExplainsAMissingModel()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => DpqModel.Load(Path.Combine(_dir, "none")));
+        var e = Assert.Throws<FileNotFoundException>(() => TorchModel.Load(Path.Combine(_dir, "none")));
         Assert.Contains("no model at", e.Message);
         Assert.Contains("./dpq train", e.Message);
     }
 
     [Theory]
-    [InlineData(DpqModel.WeightsFileName)]
-    [InlineData(DpqModel.CodebooksFileName)]
+    [InlineData(TorchModel.WeightsFileName)]
+    [InlineData(TorchModel.CodebooksFileName)]
     public void RejectsAChangedFile(string name)
     {
         SaveUntrained(_dir);
@@ -81,7 +83,7 @@ public sealed class DpqModelTests : IDisposable
         bytes[bytes.Length / 2] ^= 0x40;
         File.WriteAllBytes(path, bytes);
 
-        var e = Assert.Throws<InvalidDataException>(() => DpqModel.Load(_dir, torch.CPU));
+        var e = Assert.Throws<InvalidDataException>(() => TorchModel.Load(_dir, torch.CPU));
         Assert.Contains("does not match model.json", e.Message);
     }
 
@@ -91,7 +93,41 @@ public sealed class DpqModelTests : IDisposable
         SaveUntrained(_dir);
         var path = Path.Combine(_dir, ModelManifest.FileName);
         File.WriteAllText(path, File.ReadAllText(path).Replace("\"small-cnn\"", "\"resnet-from-nowhere\""));
-        var e = Assert.ThrowsAny<Exception>(() => DpqModel.Load(_dir, torch.CPU));
+        var e = Assert.ThrowsAny<Exception>(() => TorchModel.Load(_dir, torch.CPU));
         Assert.Contains("resnet-from-nowhere", e.Message);
+    }
+
+    [Fact]
+    public void SavesAnOnnxFeatureNetworkThatServingOpensAndThatAgreesWithTorchSharp()
+    {
+        var manifest = SaveUntrained(_dir);
+        Assert.Equal(ModelManifest.CurrentFormat, manifest.Format);
+        Assert.Equal(OnnxInfo.FileName, manifest.Files.Onnx?.Path);
+
+        using var torchModel = TorchModel.Load(_dir, torch.CPU);
+        using var onnxModel = LoadedModel.Open(_dir);
+        var pixels = Pixels(12, 3);
+        var expected = torchModel.Encode(pixels, 12);
+        var actual = onnxModel.Encode(pixels, 12);
+        for (int i = 0; i < expected.Features.Length; i++) Assert.True(Math.Abs(expected.Features[i] - actual.Features[i]) <= 1e-5, $"feature {i}");
+        Assert.Equal(expected.Codes, actual.Codes);
+        Assert.Equal(expected.Predictions, actual.Predictions);
+    }
+
+    [Fact]
+    public void ExportAddsTheOnnxFileToAFolderTrainedBeforeItAndKeepsTheVersion()
+    {
+        var saved = SaveUntrained(_dir);
+        File.Delete(Path.Combine(_dir, OnnxInfo.FileName));
+        ModelFolder.WriteManifest(_dir, saved with { Format = ModelManifest.FormatWithoutOnnx, Files = saved.Files with { Onnx = null }, Onnx = null });
+        Assert.Throws<InvalidDataException>(() => LoadedModel.Open(_dir));
+
+        var exported = TorchModel.ExportOnnx(_dir);
+
+        Assert.Equal(saved.Version, exported.Version);
+        Assert.Equal(ModelManifest.CurrentFormat, ModelFolder.ReadManifest(_dir).Format);
+        Assert.Equal(saved.Files.Onnx, exported.Files.Onnx); // the export is deterministic
+        using var model = LoadedModel.Open(_dir);
+        Assert.Equal(saved.Version, model.ModelVersion);
     }
 }

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Dpq.Model;
+namespace Dpq.Training.Network;
 
 /// <summary>One level's assignment for a batch: soft codeword (N x D, null when not asked for),
 /// hard codeword (N x D) and the hard index (N, int64).</summary>

@@ -1,11 +1,12 @@
 using Dpq.Model;
+using Dpq.Training.Network;
 using Dpq.Quantization;
 using Dpq.Tests.Quantization;
 using Dpq.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dpq.Tests.Model;
+namespace Dpq.Training.Tests;
 
 [Collection(TorchCollection.Name)]
 public sealed class ProgressiveQuantizerTests
@@ -30,7 +31,7 @@ public sealed class ProgressiveQuantizerTests
     [Fact]
     public void NetworkHardAssignmentAgreesWithTheCSharpCodebooks()
     {
-        var books = CodebooksTests.Random(M, K, D, seed: 21);
+        var books = TestCodebooks.Random(M, K, D, seed: 21);
         var features = Features(22);
 
         var network = NetworkCodes(books, features);
@@ -45,7 +46,7 @@ public sealed class ProgressiveQuantizerTests
     [Fact]
     public void FirstLevelsEqualTheCodeOfAShorterQuantizer()
     {
-        var books = CodebooksTests.Random(M, K, D, seed: 23);
+        var books = TestCodebooks.Random(M, K, D, seed: 23);
         var features = Features(24);
         var full = NetworkCodes(books, features);
         for (int m = 1; m < M; m++)
@@ -58,7 +59,7 @@ public sealed class ProgressiveQuantizerTests
     [Fact]
     public void HardCodewordsAreTheIndexedRowsAndPassOnTheResidual()
     {
-        var books = CodebooksTests.Random(M, K, D, seed: 25);
+        var books = TestCodebooks.Random(M, K, D, seed: 25);
         using var quantizer = new ProgressiveQuantizer(M, K, D);
         quantizer.SetCodebooks(books);
         quantizer.SetTemperature(0.2, [1, 1, 1, 1]);
@@ -87,7 +88,7 @@ public sealed class ProgressiveQuantizerTests
     [Fact]
     public void SoftAssignmentApproachesHardAsTheTemperatureFalls()
     {
-        var books = CodebooksTests.Random(1, K, D, seed: 27);
+        var books = TestCodebooks.Random(1, K, D, seed: 27);
         using var quantizer = new ProgressiveQuantizer(1, K, D);
         quantizer.SetCodebooks(books);
         using var scope = NewDisposeScope();

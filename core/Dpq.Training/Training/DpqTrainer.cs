@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Dpq.Data;
 using Dpq.Model;
+using Dpq.Training.Network;
 using Dpq.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;

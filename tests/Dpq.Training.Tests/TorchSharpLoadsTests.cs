@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dpq.Tests;
+namespace Dpq.Training.Tests;
 
 /// <summary>TorchSharp's native library loads here and trains: the compatibility step worked.</summary>
 public sealed class TorchSharpLoadsTests

@@ -1,9 +1,10 @@
+using Dpq.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace Dpq.Model;
+namespace Dpq.Training.Network;
 
 /// <summary>What the encoder computes for a batch: the tanh feature x (N x D) and the class logits (N x C).</summary>
 public sealed record EncoderOutput(Tensor Feature, Tensor Logits);

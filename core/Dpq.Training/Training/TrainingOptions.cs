@@ -1,4 +1,5 @@
 using Dpq.Model;
+using Dpq.Training.Network;
 
 namespace Dpq.Training;
 

@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Dpq.Model;
+namespace Dpq.Training.Network;
 
 /// <summary>All levels for a batch: soft and hard codewords per level (N x D each) and the codes (N x M, int64).</summary>
 public sealed record QuantizerOutput(IReadOnlyList<Tensor> Soft, IReadOnlyList<Tensor> Hard, Tensor Codes);

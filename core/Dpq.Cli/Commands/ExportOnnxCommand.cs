@@ -1,0 +1,32 @@
+using Dpq.Models;
+using Dpq.Training;
+
+namespace Dpq.Cli;
+
+/// <summary>
+/// dpq export-onnx --model DIR: writes feature.onnx (the trained feature network for ONNX Runtime)
+/// into a model folder trained before training did so, lists it in model.json, and checks that the
+/// folder now opens as serving opens it. The model's version does not change.
+/// </summary>
+public static class ExportOnnxCommand
+{
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var o = new Options(args);
+        var directory = o.Required("model");
+        o.EnsureAllRead();
+        Model.ModelManifest manifest;
+        try
+        {
+            manifest = TorchModel.ExportOnnx(directory);
+            LoadedModel.Verify(directory);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or NotSupportedException)
+        {
+            throw new UsageException(e.Message);
+        }
+        Console.WriteLine($"dpq export-onnx: wrote {Path.Combine(directory, Model.OnnxInfo.FileName)} for {manifest.Version} "
+            + $"({manifest.Files.Onnx!.Bytes / 1024.0:F0} KiB, opset {manifest.Onnx!.Opset}, sha256 {manifest.Files.Onnx.Sha256[..12]}…)");
+        return Task.FromResult(0);
+    }
+}

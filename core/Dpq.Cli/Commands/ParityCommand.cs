@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Dpq.Data;
+using Dpq.Training;
+
+namespace Dpq.Cli;
+
+/// <summary>
+/// dpq parity --model DIR [--json FILE] [--limit N]: encodes the Fashion-MNIST images (all 70,000 by
+/// default: training then test) with TorchSharp and with ONNX Runtime and reports how far apart the
+/// two are (docs/model.md, "ONNX Runtime parity").
+/// </summary>
+public static class ParityCommand
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var o = new Options(args);
+        var directory = o.Required("model");
+        var jsonPath = o.String("json");
+        int limit = o.Int("limit", int.MaxValue, 1);
+        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
+        o.EnsureAllRead();
+
+        var images = FashionMnist.Load(DatasetSplit.Train, dataDirectory).Concat(FashionMnist.Load(DatasetSplit.Test, dataDirectory));
+        if (limit < images.Count) images = images.Slice(0, limit);
+        using var onnx = EvalCommand.OpenModel(directory);
+        using var torch = TorchModel.Load(directory, TorchSharp.torch.CPU);
+        Console.WriteLine($"dpq parity: {torch.Version}, {images.Count} images, TorchSharp (cpu) against ONNX Runtime ({onnx.Provider.Name})");
+        var clock = Stopwatch.StartNew();
+        var report = OnnxParity.Measure(torch, onnx, images, progress: new ProgressBar("parity", images.Count), cancellationToken: cancellationToken);
+        Console.WriteLine($"  max |feature difference| {report.MaxAbsFeatureDifference:E2}, mean {report.MeanAbsFeatureDifference:E2}");
+        Console.WriteLine($"  codes equal on {report.CodesEqual} of {report.Images} images ({report.CodeAgreement:P3}), predictions equal on {report.PredictionsEqual}");
+        if (jsonPath is not null)
+        {
+            var json = new
+            {
+                model = torch.Version,
+                images = report.Images,
+                max_abs_feature_difference = report.MaxAbsFeatureDifference,
+                mean_abs_feature_difference = report.MeanAbsFeatureDifference,
+                codes_equal = report.CodesEqual,
+                codes_differ = report.Images - report.CodesEqual,
+                predictions_equal = report.PredictionsEqual,
+                differing_code_images = report.DifferingCodeImages,
+                seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+            };
+            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }) + "\n", cancellationToken);
+        }
+        return report.MaxAbsFeatureDifference <= 1e-4 && report.CodeAgreement >= 0.999 ? 0 : 1;
+    }
+}

@@ -1,0 +1,45 @@
+using Dpq.Imaging;
+
+namespace Dpq.Ingest;
+
+/// <summary>What <see cref="BatchEncoder.Encode"/> made of a batch: codes for the images that decoded, the reason for each that did not.</summary>
+public sealed record EncodedImages(int Levels, int[] Good, byte[] Codes, string?[] Rejected)
+{
+    /// <summary>The code of the j-th good image (of image Good[j]).</summary>
+    public ReadOnlyMemory<byte> Code(int j) => Codes.AsMemory(j * Levels, Levels);
+}
+
+/// <summary>
+/// The worker's compute for one batch, storage excluded: decodes every image in parallel (limits
+/// checked on the header first) into one pixel buffer, runs the good ones through the model in one
+/// forward pass and assigns their codes. An image that fails to decode is reported, not thrown.
+/// </summary>
+public static class BatchEncoder
+{
+    public static EncodedImages Encode(IReadOnlyList<ReadOnlyMemory<byte>> images, IImageEncoder encoder, ImageLimits? limits = null,
+        CancellationToken cancellationToken = default)
+    {
+        var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, limits);
+        var pixels = new float[images.Count * pre.PixelCount];
+        var rejected = new string?[images.Count];
+        Parallel.For(0, images.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
+        {
+            try
+            {
+                pre.Decode(images[i].Span, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount));
+            }
+            catch (ImageRejectedException e)
+            {
+                rejected[i] = e.Reason;
+            }
+        });
+        var good = Enumerable.Range(0, images.Count).Where(i => rejected[i] is null).ToArray();
+        // Close the gaps the rejected images left (in place: good[j] >= j), then encode the front.
+        for (var j = 0; j < good.Length; j++)
+        {
+            if (good[j] != j) pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
+        }
+        var codes = good.Length == 0 ? [] : encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
+        return new EncodedImages(encoder.Levels, good, codes, rejected);
+    }
+}

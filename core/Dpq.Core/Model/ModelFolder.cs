@@ -1,0 +1,83 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Dpq.Formats;
+using Dpq.Quantization;
+
+namespace Dpq.Model;
+
+/// <summary>
+/// A trained model folder on disk: model.json and the files it lists, each checked against its
+/// SHA-256 before use. Every failure names the file and says how to fix it.
+/// </summary>
+public static class ModelFolder
+{
+    /// <summary>Reads model.json of either format; the files it lists are not checked here.</summary>
+    public static ModelManifest ReadManifest(string directory)
+    {
+        var manifestPath = Path.Combine(directory, ModelManifest.FileName);
+        if (!File.Exists(manifestPath))
+            throw new FileNotFoundException($"no model at {directory}: {ModelManifest.FileName} is missing (run ./dpq train)", manifestPath);
+        ModelManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(manifestPath), ModelManifest.JsonOptions)
+                ?? throw new InvalidDataException("empty");
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or NotSupportedException)
+        {
+            throw new InvalidDataException($"{manifestPath}: not a readable model manifest ({e.Message})", e);
+        }
+        if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
+            throw new InvalidDataException($"{manifestPath}: format '{manifest.Format}' is not supported (expected {ModelManifest.CurrentFormat})");
+        if (manifest.Format == ModelManifest.CurrentFormat && (manifest.Files.Onnx is null || manifest.Onnx is null))
+            throw new InvalidDataException($"{manifestPath}: format {ModelManifest.CurrentFormat} must list the ONNX file (files.onnx) and its contract (onnx)");
+        return manifest;
+    }
+
+    /// <summary>The ONNX file's path, checked against model.json; explains how to add the file to an older model.</summary>
+    public static string OnnxPath(string directory, ModelManifest manifest)
+    {
+        if (manifest.Files.Onnx is null || manifest.Onnx is null)
+            throw new InvalidDataException($"model at {directory} has no ONNX feature network ({manifest.Format}, trained before serving moved to ONNX Runtime): "
+                + $"add it with ./dpq export-onnx --model {directory}");
+        return VerifiedPath(directory, manifest.Files.Onnx);
+    }
+
+    public static Codebooks ReadCodebooks(string directory, ModelManifest manifest)
+    {
+        var path = VerifiedPath(directory, manifest.Files.Codebooks);
+        var codebooks = CodebookFile.ReadFile(path);
+        if (codebooks.M != manifest.M || codebooks.K != manifest.K || codebooks.D != manifest.D)
+            throw new InvalidDataException($"{path}: shape {codebooks.M}x{codebooks.K}x{codebooks.D} does not match model.json ({manifest.M}x{manifest.K}x{manifest.D})");
+        return codebooks;
+    }
+
+    /// <summary>The path of a listed file after checking that it is inside the folder, present and unchanged.</summary>
+    public static string VerifiedPath(string directory, ModelFile file)
+    {
+        if (file.Path.Contains('/') || file.Path.Contains('\\') || file.Path is "." or "..")
+            throw new InvalidDataException($"model.json names a file outside the folder: '{file.Path}'");
+        var path = Path.Combine(directory, file.Path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"model at {directory} is incomplete: {file.Path} is missing (run ./dpq train)", path);
+        var actual = Describe(directory, file.Path);
+        if (!string.Equals(actual.Sha256, file.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{path}: content hash {actual.Sha256[..12]}… does not match model.json ({file.Sha256[..Math.Min(12, file.Sha256.Length)]}…): the file was changed or damaged");
+        return path;
+    }
+
+    /// <summary>The file's name, SHA-256 and size, as model.json lists it.</summary>
+    public static ModelFile Describe(string directory, string name)
+    {
+        using var stream = File.OpenRead(Path.Combine(directory, name));
+        return new ModelFile(name, Convert.ToHexStringLower(SHA256.HashData(stream)), stream.Length);
+    }
+
+    /// <summary>Writes model.json through a temporary file, so a reader never sees half of it.</summary>
+    public static void WriteManifest(string directory, ModelManifest manifest)
+    {
+        var path = Path.Combine(directory, ModelManifest.FileName);
+        var staging = path + ".tmp";
+        File.WriteAllText(staging, JsonSerializer.Serialize(manifest, ModelManifest.JsonOptions) + "\n");
+        File.Move(staging, path, overwrite: true);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using Dpq.Model;
+using Dpq.Models;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>Publishing and loading models for ONNX Runtime serving: what is refused, and what a host does with a broken version.</summary>
+public sealed class ModelServingTests
+{
+    /// <summary>A copy of the tiny model as a format-1 folder (trained before the ONNX export existed).</summary>
+    private static string WithoutOnnx()
+    {
+        var dir = CopyOfTinyModel();
+        var manifest = ModelFolder.ReadManifest(dir);
+        File.Delete(Path.Combine(dir, OnnxInfo.FileName));
+        ModelFolder.WriteManifest(dir, manifest with { Format = ModelManifest.FormatWithoutOnnx, Files = manifest.Files with { Onnx = null }, Onnx = null });
+        return dir;
+    }
+
+    private static string CopyOfTinyModel()
+    {
+        var dir = TestScratch.NewDirectory("model-copy");
+        foreach (var file in Directory.EnumerateFiles(TinyModel.Directory)) File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        return dir;
+    }
+
+    /// <summary>Stores a folder's files under its version as an older publisher would have, without any check.</summary>
+    private static async Task UploadUncheckedAsync(BlobContainerClient models, string dir, string version)
+    {
+        foreach (var file in Directory.EnumerateFiles(dir))
+            await models.GetBlobClient($"{version}/{Path.GetFileName(file)}").UploadAsync(file, overwrite: true);
+    }
+
+    [Fact]
+    public async Task PublishRefusesAModelWithoutItsOnnxFileAndSaysHowToAddIt()
+    {
+        var storage = await Azurite.FreshAsync();
+        var models = storage.Container(storage.Names.ModelsContainer);
+        var registry = new ModelRegistry(models);
+        var dir = WithoutOnnx();
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => registry.PublishAsync(dir));
+        Assert.Contains($"./dpq export-onnx --model {dir}", e.Message);
+        Assert.Empty(await models.GetBlobsAsync().ToListAsync()); // nothing stored
+    }
+
+    [Fact]
+    public async Task PublishRefusesADamagedOnnxFile()
+    {
+        var storage = await Azurite.FreshAsync();
+        var models = storage.Container(storage.Names.ModelsContainer);
+        var dir = CopyOfTinyModel();
+        var path = Path.Combine(dir, OnnxInfo.FileName);
+        var bytes = File.ReadAllBytes(path);
+        bytes[^10] ^= 1;
+        File.WriteAllBytes(path, bytes);
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => new ModelRegistry(models).PublishAsync(dir));
+        Assert.Contains(path, e.Message);
+        Assert.Empty(await models.GetBlobsAsync().ToListAsync());
+    }
+
+    [Fact]
+    public async Task RepublishingAfterTheExportReplacesTheStoredManifestAndHostsDownloadTheNewFiles()
+    {
+        var storage = await Azurite.FreshAsync();
+        var models = storage.Container(storage.Names.ModelsContainer);
+        var registry = new ModelRegistry(models);
+        var version = ModelFolder.ReadManifest(TinyModel.Directory).Version;
+        await UploadUncheckedAsync(models, WithoutOnnx(), version); // published by a build before the ONNX export
+        var cache = TestScratch.NewDirectory("cache");
+        var stale = await registry.DownloadAsync(version, cache);
+        Assert.Throws<InvalidDataException>(() => LoadedModel.Open(stale));
+
+        Assert.Equal(version, await registry.PublishAsync(TinyModel.Directory));
+        var fresh = await registry.DownloadAsync(version, cache);
+
+        using var model = LoadedModel.Open(fresh);
+        Assert.Equal(version, model.ModelVersion);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(TinyModel.Directory, ModelManifest.FileName)), File.ReadAllBytes(Path.Combine(fresh, ModelManifest.FileName)));
+    }
+
+    [Fact]
+    public async Task AHostThatMeetsABrokenVersionKeepsServingThePreviousOneAndSaysWhy()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var good = await p.Models.GetAsync();
+        Assert.NotNull(good);
+
+        // A new version whose ONNX file disagrees with model.json (the graph has 10 classes, model.json says 11).
+        var broken = CopyOfTinyModel();
+        var manifest = ModelFolder.ReadManifest(broken);
+        var brokenVersion = "m-20990101000000-0badf00d";
+        ModelFolder.WriteManifest(broken, manifest with { Version = brokenVersion, Classes = manifest.Classes + 1 });
+        var models = p.Storage.Container(p.Storage.Names.ModelsContainer);
+        await UploadUncheckedAsync(models, broken, brokenVersion);
+        Assert.True(await p.Registry.ActivateAsync(brokenVersion, await p.Registry.GetActiveAsync()));
+
+        var served = await p.Models.GetAsync();
+        Assert.Same(good, served);
+        var failure = Assert.IsType<ModelLoadFailure>(p.Models.LastFailure);
+        Assert.Equal(brokenVersion, failure.Version);
+        Assert.Contains(OnnxInfo.FileName, failure.Reason);
+
+        // Queries still answer from the previous model, and the status says why the new one is not served.
+        var answer = await p.Http.QueryAsync("image/png", new MemoryStream(Images.Png(TinyModel.TestImages, 1)), _ => null, default);
+        Assert.Equal(200, answer.Status);
+        var status = await p.Http.StatusAsync(default);
+        using var json = JsonDocument.Parse(status.Body);
+        Assert.Equal(good!.ModelVersion, json.RootElement.GetProperty("modelVersion").GetString());
+        Assert.Equal(brokenVersion, json.RootElement.GetProperty("modelError").GetProperty("version").GetString());
+        Assert.Contains("'logits' has shape", json.RootElement.GetProperty("modelError").GetProperty("reason").GetString());
+        Assert.StartsWith("onnxruntime cpu", json.RootElement.GetProperty("runtime").GetString());
+
+        // Rolling the pointer back clears the report.
+        Assert.True(await p.Registry.ActivateAsync(good.ModelVersion, await p.Registry.GetActiveAsync()));
+        Assert.Same(good, await p.Models.GetAsync());
+        Assert.Null(p.Models.LastFailure);
+    }
+}
