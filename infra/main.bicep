@@ -95,6 +95,8 @@ module functions 'modules/functionapp.bicep' = {
       DPQ_RETRAIN_SCHEDULE: retrainSchedule
       DPQ_RECONCILE_SCHEDULE: reconcileSchedule
       Models__CacheDirectory: '/tmp/dpq-models'
+      // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
+      Inference__IntraOpThreads: '1'
     })
   }
 }

@@ -16,8 +16,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; own_model=1; shift ;;
-    --n|--queries|--json|--seed|--shards) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
-    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N])" ;;
+    --n|--queries|--json|--seed|--shards|--throughput-queries) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
+    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N] [--throughput-queries T])" ;;
   esac
   shift
 done
@@ -31,4 +31,5 @@ if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 "$REPO_ROOT/scripts/stack.sh" start
 cs="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"
 DpqStorage="$cs" "$cli" publish --model "$model_dir"
-DpqStorage="$cs" "$cli" bench-query --url "$("$REPO_ROOT/scripts/stack.sh" url)" "${args[@]}"
+DpqStorage="$cs" "$cli" bench-query --url "$("$REPO_ROOT/scripts/stack.sh" url)" \
+  --host "$REPO_ROOT/functions/Dpq.LocalHost/bin/$CONFIG/net10.0/dpq-localhost" "${args[@]}"

@@ -10,7 +10,8 @@ namespace Dpq.Cli;
 internal sealed record IndexState(string? ModelVersion, long Items, IReadOnlyList<int> CodeLengths);
 
 /// <summary>One POST /api/query answer as the demo and the benchmark read it.</summary>
-internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<int?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs);
+internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<int?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs,
+    double ModelMs = double.NaN, double IndexMs = double.NaN);
 
 /// <summary>The client side of the query function's HTTP API, shared by the demo and the query benchmark.</summary>
 internal static class QueryClient
@@ -49,7 +50,7 @@ internal static class QueryClient
             .Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.Number } l ? l.GetInt32() : (int?)null).ToList();
         var t = doc.RootElement.GetProperty("timingsMs");
         double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
-        return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"));
+        return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"), Get("model"), Get("index"));
     }
 
     /// <summary>Test images as PNG files, the bytes a user would post.</summary>

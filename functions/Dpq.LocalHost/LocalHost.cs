@@ -36,6 +36,8 @@ public static class LocalHost
             ["DPQ_RETRAIN_SCHEDULE"] = builder.Configuration["DPQ_RETRAIN_SCHEDULE"] ?? "0 0 3 * * *",
             ["DPQ_RECONCILE_SCHEDULE"] = builder.Configuration["DPQ_RECONCILE_SCHEDULE"] ?? "*/20 * * * * *",
             ["AzureWebJobsStorage"] = builder.Configuration["AzureWebJobsStorage"] ?? builder.Configuration[StorageConnection.DefaultName],
+            // A query host: concurrent queries each take one thread for their forward pass (as in Azure, main.bicep).
+            ["Inference:IntraOpThreads"] = builder.Configuration["Inference:IntraOpThreads"] ?? "1",
         };
         builder.Configuration.AddInMemoryCollection(defaults);
         builder.Configuration.AddInMemoryCollection(HostJsonExtensions(Path.Combine(AppContext.BaseDirectory, "host.json")));

@@ -47,6 +47,12 @@ public static class EncodeBenchCommand
         }
         var decodeOnly = DecodeOnly(onnx, pngs, batch, batches);
         rows.Add(new Row("skia", "worker decode only", decodeOnly, "images/s", $"batch {batch}, all cores"));
+        var batchPixels = new float[batch * onnx.Input.Pixels];
+        images.CopyUnitPixels(0, batch, batchPixels);
+        float[] batchFeatures = [];
+        rows.Add(new Row("onnxruntime", "worker forward pass only", batch / MedianSeconds(() => batchFeatures = onnx.EncodeFeatures(batchPixels, batch), batches), "images/s", $"batch {batch}"));
+        rows.Add(new Row("torchsharp", "worker forward pass only", batch / MedianSeconds(() => torchModel.Encode(batchPixels, batch), batches), "images/s", $"batch {batch}, codes included"));
+        rows.Add(new Row("codebooks", "worker code assignment only", batch / MedianSeconds(() => onnx.AssignCodes(batchFeatures, batch), batches), "images/s", $"batch {batch}, all cores"));
 
         var pixels = new float[onnx.Input.Pixels];
         new ImagePreprocessor(onnx.InputWidth, onnx.InputHeight).Decode(pngs[0].Span, pixels);
@@ -95,6 +101,19 @@ public static class EncodeBenchCommand
             if (b >= 0) seconds.Add(clock.Elapsed.TotalSeconds);
         }
         return batch / Median(seconds);
+    }
+
+    private static double MedianSeconds(Action action, int runs)
+    {
+        action();
+        var seconds = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            seconds.Add(clock.Elapsed.TotalSeconds);
+        }
+        return Median(seconds);
     }
 
     private static double DecodeOnly(LoadedModel model, ReadOnlyMemory<byte>[] pngs, int batch, int batches)

@@ -33,6 +33,8 @@ public static class QueryBenchCommand
         var seed = o.Int("seed", 1);
         var shardCount = o.Int("shards", IndexKeys.DefaultShardCount, 1, 48);
         var jsonPath = o.String("json");
+        var hostBinary = o.String("host");
+        var throughputQueries = o.Int("throughput-queries", 4000, 0, 1_000_000);
         o.EnsureAllRead();
 
         var storage = Storage.FromEnvironment();
@@ -90,16 +92,117 @@ public static class QueryBenchCommand
                 $"  {bits,4}  {row.clientP50Ms,13:F2}  {row.clientP99Ms,6:F2}  {row.serverTotalP50Ms,16:F2}  {row.encodeP50Ms,10:F2}  {row.scanP50Ms,8:F2}"));
         }
 
+        var throughput = new List<object>();
+        if (throughputQueries > 0)
+        {
+            Console.WriteLine($"{throughputQueries} queries at {status.CodeLengths.Max()} bits, k=10, from concurrent clients");
+            Console.WriteLine("  clients  queries/s  client p50 ms  p99 ms");
+            foreach (var clients in new[] { 8, 32 })
+            {
+                var (perSecond, latencies) = await ThroughputAsync(http, pngs, status.CodeLengths.Max(), clients, throughputQueries, cancellationToken);
+                var row = new { clients, queriesPerSecond = perSecond, clientP50Ms = QueryClient.Percentile(latencies, 0.5), clientP99Ms = QueryClient.Percentile(latencies, 0.99) };
+                throughput.Add(row);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {clients,7}  {perSecond,9:F0}  {row.clientP50Ms,13:F2}  {row.clientP99Ms,6:F2}"));
+            }
+        }
+
+        var coldStarts = new List<object>();
+        if (hostBinary is not null)
+        {
+            for (var run = 1; run <= 3; run++)
+            {
+                var cold = await ColdStartAsync(hostBinary, pngs[0], status.CodeLengths.Max(), cancellationToken);
+                coldStarts.Add(cold);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"cold start {run}: a new query host process answered its first image query {cold.FirstAnswerMs:F0} ms after it started " +
+                    $"(server {cold.ServerTotalMs:F0} ms of it: model {cold.ModelMs:F0}, index {cold.IndexMs:F0}, encode {cold.EncodeMs:F1}, scan {cold.ScanMs:F1})"));
+            }
+        }
+
         if (jsonPath is not null)
         {
             await using var file = File.Create(jsonPath);
             await JsonSerializer.SerializeAsync(file, new
             {
+                machine = BenchCommand.Machine(),
                 items, modelVersion = version, queries, k = 10, coldLoadMs, heldMegabytes, firstQueryMs = first.ClientMs, firstQueryServerMs = first.ServerTotalMs, firstQueryEncodeMs = first.EncodeMs, firstQueryScanMs = first.ScanMs,
                 syntheticImagesWritten = added, fillSeconds, deltasCompacted = deltas, compactSeconds, cores = Environment.ProcessorCount, results = rows,
+                throughput, coldStarts,
             }, Json, cancellationToken);
         }
         return 0;
+    }
+
+    /// <summary>Queries per second with <paramref name="clients"/> requests in flight at once, and each request's client latency.</summary>
+    private static async Task<(double PerSecond, List<double> Latencies)> ThroughputAsync(HttpClient http, byte[][] pngs, int bits, int clients, int total,
+        CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < clients; i++) await QueryClient.QueryImageAsync(http, pngs[i % pngs.Length], bits, 10, cancellationToken); // connections
+        var latencies = new List<double>(total);
+        var gate = new Lock();
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            int n;
+            while ((n = Interlocked.Increment(ref next)) < total)
+            {
+                var answer = await QueryClient.QueryImageAsync(http, pngs[n % pngs.Length], bits, 10, cancellationToken);
+                lock (gate) latencies.Add(answer.ClientMs);
+            }
+        }));
+        return (total / clock.Elapsed.TotalSeconds, latencies);
+    }
+
+    private sealed record ColdStart(double FirstAnswerMs, double ServerTotalMs, double ModelMs, double IndexMs, double EncodeMs, double ScanMs);
+
+    /// <summary>
+    /// Starts a new query host process (the local functions host) with an empty model cache on its own
+    /// port and times, from the process start, until it answers an image query with 200.
+    /// </summary>
+    private static async Task<ColdStart> ColdStartAsync(string hostBinary, byte[] png, int bits, CancellationToken cancellationToken)
+    {
+        const string Url = "http://127.0.0.1:7181";
+        var cache = Directory.CreateTempSubdirectory("dpq-cold-start-").FullName;
+        var connection = Environment.GetEnvironmentVariable("DpqStorage") ?? throw new UsageException("DpqStorage is not set");
+        var psi = new ProcessStartInfo(hostBinary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(hostBinary)! };
+        psi.Environment["DpqStorage"] = connection;
+        psi.Environment["AzureWebJobsStorage"] = connection;
+        psi.Environment["urls"] = Url;
+        psi.Environment["Models__CacheDirectory"] = cache;
+        psi.Environment["DPQ_LOCAL_HOST_ID"] = $"dpq-cold-{Guid.NewGuid():N}"[..32];
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        using var http = new HttpClient { BaseAddress = new Uri(Url + "/"), Timeout = TimeSpan.FromSeconds(30) };
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {hostBinary}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            while (clock.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                if (process.HasExited) throw new InvalidOperationException($"the query host exited with {process.ExitCode} before it answered");
+                try
+                {
+                    var answer = await QueryClient.QueryImageAsync(http, png, bits, 10, cancellationToken);
+                    var at = clock.Elapsed.TotalMilliseconds;
+                    return new ColdStart(at, answer.ServerTotalMs, answer.ModelMs, answer.IndexMs, answer.EncodeMs, answer.ScanMs);
+                }
+                catch (Exception e) when (e is HttpRequestException or InvalidOperationException)
+                {
+                    await Task.Delay(5, cancellationToken); // not listening yet, or 503 while the model or index loads
+                }
+            }
+            throw new TimeoutException("the new query host did not answer within 2 minutes");
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            Directory.Delete(cache, recursive: true);
+        }
     }
 
     private static async Task<long> FillAsync(Dpq.Storage.StorageClients storage, string version, int shardCount, CodeFormat format,

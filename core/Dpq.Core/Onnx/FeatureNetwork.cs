@@ -15,6 +15,9 @@ public sealed record InferenceOptions
 
     /// <summary>Use the CUDA execution provider when the build has it and a GPU answers; the CPU otherwise.</summary>
     public bool PreferGpu { get; init; } = true;
+
+    /// <summary>Let ONNX Runtime's threads spin between passes (its default); off here, see docs/pipeline.md.</summary>
+    public bool SpinThreads { get; init; }
 }
 
 /// <summary>
@@ -131,12 +134,19 @@ public sealed class FeatureNetwork : IDisposable
         }
     }
 
-    private static SessionOptions NewOptions(InferenceOptions options) => new()
+    private static SessionOptions NewOptions(InferenceOptions options)
     {
-        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        IntraOpNumThreads = options.IntraOpThreads,
-    };
+        var session = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = options.IntraOpThreads,
+        };
+        // ONNX Runtime's threads spin after a pass by default; beside .NET's own pool (decoding, scans,
+        // code assignment) on few cores that spinning took the cores the other work needed.
+        if (!options.SpinThreads) session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return session;
+    }
 
     private static void CheckShape(string path, IReadOnlyDictionary<string, NodeMetadata> values, string name, int[] expected)
     {
