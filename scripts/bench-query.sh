@@ -32,4 +32,4 @@ if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 cs="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"
 DpqStorage="$cs" "$cli" publish --model "$model_dir"
 DpqStorage="$cs" "$cli" bench-query --url "$("$REPO_ROOT/scripts/stack.sh" url)" \
-  --host "$REPO_ROOT/functions/Dpq.LocalHost/bin/$CONFIG/net10.0/dpq-localhost" "${args[@]}"
+  --host "$("$REPO_ROOT/scripts/stack.sh" host-binary)" "${args[@]}"

@@ -38,6 +38,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<IndexCache>();
         services.TryAddSingleton<QueryService>();
         services.TryAddSingleton<QueryHttpHandler>();
+        services.TryAddSingleton<QueryWarmUp>();
         return services;
     }
 

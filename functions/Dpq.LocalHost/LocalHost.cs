@@ -45,6 +45,10 @@ public static class LocalHost
             builder.WebHost.UseUrls(DefaultUrl);
 
         builder.Services.AddDpqCore(builder.Configuration);
+        builder.Services.AddHostedService<Dpq.Functions.QueryWarmUpService>();
+        // Kestrel, the WebJobs triggers and the warm-up start side by side: queries are answered
+        // while the trigger listeners are still being set up.
+        builder.Services.Configure<HostOptions>(o => (o.ServicesStartConcurrently, o.ServicesStopConcurrently) = (true, true));
         // WebJobs keeps its locks, blob receipts and timer state under the host id. By default that is
         // derived from the entry assembly, so every test host shares one; a test gives its own.
         if (builder.Configuration[HostIdSetting] is { Length: > 0 } hostId)

@@ -119,3 +119,24 @@ public sealed class ModelServingTests
         Assert.Null(p.Models.LastFailure);
     }
 }
+
+public sealed class QueryWarmUpTests
+{
+    [Fact]
+    public async Task WarmUpLoadsTheActiveModelBeforeAnyQueryAndToleratesNone()
+    {
+        using var empty = await Pipeline.CreateAsync(withModel: false);
+        await new Query.QueryWarmUp(empty.Models, empty.Index, Microsoft.Extensions.Logging.Abstractions.NullLogger<Query.QueryWarmUp>.Instance).RunAsync(default);
+        Assert.Null(await empty.Models.GetAsync());
+
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var version = (await p.Registry.GetActiveAsync())!.Version;
+        var cached = Path.Combine(p.ModelCacheDirectory, version);
+        Assert.False(Directory.Exists(cached));
+        await new Query.QueryWarmUp(p.Models, p.Index, Microsoft.Extensions.Logging.Abstractions.NullLogger<Query.QueryWarmUp>.Instance).RunAsync(default);
+        // Downloaded and loaded: what serving reads is in the cache, the TorchSharp weights are not.
+        Assert.True(File.Exists(Path.Combine(cached, OnnxInfo.FileName)));
+        Assert.False(File.Exists(Path.Combine(cached, "weights.dat")));
+        Assert.Null(p.Models.LastFailure);
+    }
+}

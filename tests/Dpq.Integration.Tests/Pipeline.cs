@@ -12,6 +12,7 @@ public sealed class Pipeline : IDisposable
     private Pipeline(StorageClients storage, string modelCache)
     {
         Storage = storage;
+        ModelCacheDirectory = modelCache;
         var time = TimeProvider.System;
         Options = new EncodeWorkerOptions { BatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(200), MaxDequeueCount = 3, ShardCount = 4 };
         QueryOptions = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false, ScanThreads = 1 };
@@ -26,6 +27,7 @@ public sealed class Pipeline : IDisposable
     }
 
     public StorageClients Storage { get; }
+    public string ModelCacheDirectory { get; }
     public EncodeWorkerOptions Options { get; }
     public QueryOptions QueryOptions { get; }
     public ActiveModelCache Models { get; }

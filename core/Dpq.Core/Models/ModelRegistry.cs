@@ -102,9 +102,10 @@ public sealed class ModelRegistry(BlobContainerClient container)
     }
 
     /// <summary>
-    /// The local folder holding <paramref name="version"/>'s files, downloaded into
-    /// <paramref name="cacheRoot"/> on first use and again when the stored model.json has changed
-    /// since (its ETag is kept in the folder's completion marker). A folder appears whole or not at all.
+    /// The local folder holding what serving needs of <paramref name="version"/> (model.json, the
+    /// codebooks, the ONNX file), downloaded into <paramref name="cacheRoot"/> on first use and again
+    /// when the stored model.json has changed since (its ETag is kept in the folder's completion
+    /// marker). A folder appears whole or not at all.
     /// </summary>
     public async Task<string> DownloadAsync(string version, string cacheRoot, CancellationToken cancellationToken = default)
     {
@@ -125,11 +126,16 @@ public sealed class ModelRegistry(BlobContainerClient container)
         Directory.CreateDirectory(staging);
         try
         {
-            await foreach (var item in container.GetBlobsAsync(new GetBlobsOptions { Prefix = version + "/" }, cancellationToken))
+            // model.json as of the ETag read above, then only the files serving reads: the codebooks
+            // and the ONNX file (the TorchSharp weights are for training tools and stay in storage).
+            await container.GetBlobClient($"{version}/{ModelManifest.FileName}").DownloadToAsync(Path.Combine(staging, ModelManifest.FileName),
+                new BlobDownloadToOptions { Conditions = new BlobRequestConditions { IfMatch = new ETag(stamp) } }, cancellationToken);
+            var manifest = ModelFolder.ReadManifest(staging);
+            foreach (var file in new[] { manifest.Files.Codebooks, manifest.Files.Onnx })
             {
-                var local = Path.Combine(staging, item.Name[(version.Length + 1)..]);
-                Directory.CreateDirectory(Path.GetDirectoryName(local)!);
-                await container.GetBlobClient(item.Name).DownloadToAsync(local, cancellationToken);
+                if (file is null) continue;
+                if (file.Path.Contains('/') || file.Path.Contains('\\')) throw new InvalidDataException($"model {version}: model.json names a file outside the folder: '{file.Path}'");
+                await container.GetBlobClient($"{version}/{file.Path}").DownloadToAsync(Path.Combine(staging, file.Path), cancellationToken);
             }
             await File.WriteAllTextAsync(Path.Combine(staging, CompleteMarker), stamp, cancellationToken);
             // A stale copy goes first; a loaded model holds its files in memory, not open.
