@@ -46,7 +46,7 @@ stop_one() {
 
 publish_localhost() { # incremental: only what changed since the last start is compiled again
   dotnet publish "$REPO_ROOT/functions/Dpq.LocalHost/Dpq.LocalHost.csproj" -c "$CONFIG" --no-build \
-    -p:PublishReadyToRun=true -o "$LOCALHOST_PUBLISH" --nologo -v quiet -clp:ErrorsOnly >/dev/null \
+    -o "$LOCALHOST_PUBLISH" --nologo -v quiet -clp:ErrorsOnly >/dev/null \
     || die "could not publish the local functions host (run ./dpq setup, then build with -c $CONFIG)"
 }
 
