@@ -100,7 +100,10 @@ public sealed class TorchModel : IDisposable
     public static ModelManifest ExportOnnx(string directory)
     {
         using var model = Load(directory, CPU);
-        File.WriteAllBytes(Path.Combine(directory, OnnxInfo.FileName), OnnxExport.ToBytes(model.Network));
+        // Through a temporary name: a folder never holds half an ONNX file.
+        var path = Path.Combine(directory, OnnxInfo.FileName);
+        File.WriteAllBytes(path + ".tmp", OnnxExport.ToBytes(model.Network));
+        File.Move(path + ".tmp", path, overwrite: true);
         var manifest = model.Manifest with
         {
             Format = ModelManifest.CurrentFormat,

@@ -75,10 +75,46 @@ public sealed class ModelServingTests
 
         Assert.Equal(version, await registry.PublishAsync(TinyModel.Directory));
         var fresh = await registry.DownloadAsync(version, cache);
+        Assert.NotEqual(stale, fresh); // a new folder: the stale one is never changed under a reader
 
         using var model = LoadedModel.Open(fresh);
         Assert.Equal(version, model.ModelVersion);
         Assert.Equal(File.ReadAllBytes(Path.Combine(TinyModel.Directory, ModelManifest.FileName)), File.ReadAllBytes(Path.Combine(fresh, ModelManifest.FileName)));
+    }
+
+    [Fact]
+    public async Task PublishRefusesToChangeAStoredFileOfAVersion()
+    {
+        var storage = await Azurite.FreshAsync();
+        var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
+        await registry.PublishAsync(TinyModel.Directory);
+        // The same version with another (valid, same-sized) ONNX file: a version's files never change.
+        var dir = CopyOfTinyModel();
+        var path = Path.Combine(dir, OnnxInfo.FileName);
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        graph.ProducerVersion = new string('9', graph.ProducerVersion.Length);
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(graph));
+        var manifest = ModelFolder.ReadManifest(dir);
+        ModelFolder.WriteManifest(dir, manifest with { Files = manifest.Files with { Onnx = ModelFolder.Describe(dir, OnnxInfo.FileName) } });
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => registry.PublishAsync(dir));
+        Assert.Contains($"different {OnnxInfo.FileName}", e.Message);
+    }
+
+    [Fact]
+    public async Task AVersionWhoseListedFileIsNotStoredIsReportedAndTheHostKeepsServing()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var good = await p.Models.GetAsync();
+        var copy = CopyOfTinyModel();
+        var brokenVersion = "m-20990101000000-00000001";
+        ModelFolder.WriteManifest(copy, ModelFolder.ReadManifest(copy) with { Version = brokenVersion });
+        File.Delete(Path.Combine(copy, OnnxInfo.FileName));
+        await UploadUncheckedAsync(p.Storage.Container(p.Storage.Names.ModelsContainer), copy, brokenVersion);
+        Assert.True(await p.Registry.ActivateAsync(brokenVersion, await p.Registry.GetActiveAsync()));
+
+        Assert.Same(good, await p.Models.GetAsync());
+        Assert.Contains($"{OnnxInfo.FileName} is listed in model.json but not stored", p.Models.LastFailure?.Reason);
     }
 
     [Fact]
@@ -131,9 +167,9 @@ public sealed class QueryWarmUpTests
 
         using var p = await Pipeline.CreateAsync(withModel: true);
         var version = (await p.Registry.GetActiveAsync())!.Version;
-        var cached = Path.Combine(p.ModelCacheDirectory, version);
-        Assert.False(Directory.Exists(cached));
+        Assert.Empty(Directory.EnumerateDirectories(p.ModelCacheDirectory));
         await new Query.QueryWarmUp(p.Models, p.Index, Microsoft.Extensions.Logging.Abstractions.NullLogger<Query.QueryWarmUp>.Instance).RunAsync(default);
+        var cached = Assert.Single(Directory.EnumerateDirectories(p.ModelCacheDirectory, version + ".*"));
         // Downloaded and loaded: what serving reads is in the cache, the TorchSharp weights are not.
         Assert.True(File.Exists(Path.Combine(cached, OnnxInfo.FileName)));
         Assert.False(File.Exists(Path.Combine(cached, "weights.dat")));

@@ -27,9 +27,19 @@ public static class ModelFolder
         {
             throw new InvalidDataException($"{manifestPath}: not a readable model manifest ({e.Message})", e);
         }
+        // System.Text.Json lets a null through for a required member: check what every reader uses.
+        string? missing = manifest.Version is null ? "version"
+            : manifest.Input is null ? "input"
+            : manifest.Normalisation is null ? "normalisation"
+            : manifest.Files?.Weights?.Sha256 is null || manifest.Files.Weights.Path is null ? "files.weights"
+            : manifest.Files.Codebooks?.Sha256 is null || manifest.Files.Codebooks?.Path is null ? "files.codebooks"
+            : manifest.Files.Onnx is { } o && (o.Path is null || o.Sha256 is null) ? "files.onnx"
+            : manifest.Onnx is { } c && (c.Input is null || c.Feature is null || c.Logits is null) ? "onnx"
+            : null;
+        if (missing is not null) throw new InvalidDataException($"{manifestPath}: '{missing}' is missing or incomplete");
         if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
             throw new InvalidDataException($"{manifestPath}: format '{manifest.Format}' is not supported (expected {ModelManifest.CurrentFormat})");
-        if (manifest.Format == ModelManifest.CurrentFormat && (manifest.Files.Onnx is null || manifest.Onnx is null))
+        if (manifest.Format == ModelManifest.CurrentFormat && (manifest.Files!.Onnx is null || manifest.Onnx is null))
             throw new InvalidDataException($"{manifestPath}: format {ModelManifest.CurrentFormat} must list the ONNX file (files.onnx) and its contract (onnx)");
         return manifest;
     }
@@ -55,8 +65,7 @@ public static class ModelFolder
     /// <summary>The path of a listed file after checking that it is inside the folder, present and unchanged.</summary>
     public static string VerifiedPath(string directory, ModelFile file)
     {
-        if (file.Path.Contains('/') || file.Path.Contains('\\') || file.Path is "." or "..")
-            throw new InvalidDataException($"model.json names a file outside the folder: '{file.Path}'");
+        if (!IsPlainFileName(file.Path)) throw new InvalidDataException($"model.json names a file outside the folder: '{file.Path}'");
         var path = Path.Combine(directory, file.Path);
         if (!File.Exists(path)) throw new FileNotFoundException($"model at {directory} is incomplete: {file.Path} is missing (run ./dpq train)", path);
         var actual = Describe(directory, file.Path);
@@ -64,6 +73,10 @@ public static class ModelFolder
             throw new InvalidDataException($"{path}: content hash {actual.Sha256[..12]}… does not match model.json ({file.Sha256[..Math.Min(12, file.Sha256.Length)]}…): the file was changed or damaged");
         return path;
     }
+
+    /// <summary>A name of a file in the folder itself: not empty, no separator, not "." or "..".</summary>
+    public static bool IsPlainFileName(string name) =>
+        name.Length > 0 && !name.Contains('/') && !name.Contains('\\') && name is not ("." or "..");
 
     /// <summary>The file's name, SHA-256 and size, as model.json lists it.</summary>
     public static ModelFile Describe(string directory, string name)

@@ -72,23 +72,30 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
     private async Task<LoadedModel?> LoadAsync(string version, DateTimeOffset now, CancellationToken cancellationToken)
     {
         logger.LogInformation("Loading model {ModelVersion}", version);
-        LoadedModel loaded;
+        LoadedModel? loaded = null;
+        double warmUpMs;
         try
         {
             var dir = await _registry.DownloadAsync(version, options.CacheDirectory, cancellationToken);
             loaded = LoadedModel.Open(dir, inference);
+            if (loaded.ModelVersion != version)
+                throw new InvalidDataException($"{Path.Combine(dir, Model.ModelManifest.FileName)} names version {loaded.ModelVersion}, the registry {version}");
+            var warm = System.Diagnostics.Stopwatch.StartNew();
+            loaded.WarmUp();
+            warmUpMs = warm.Elapsed.TotalMilliseconds;
         }
-        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            // Whatever stops this version (a bad file, a graph that cannot run, storage), the one
+            // being served stays, and the reason is kept for GET /api/index and the logs.
+            loaded?.Dispose();
             Volatile.Write(ref _failure, new ModelLoadFailure(version, e.Message, now));
             logger.LogError(e, "Model {ModelVersion} cannot be loaded; {Serving}: {Reason}", version,
                 _current is null ? "no model is served" : $"still serving {_current.ModelVersion}", e.Message);
             return _current;
         }
-        var warm = System.Diagnostics.Stopwatch.StartNew();
-        loaded.WarmUp();
         logger.LogInformation("Model {ModelVersion} loaded on {Provider} ({Reason}); first forward pass {WarmUpMs:F1} ms",
-            version, loaded.Provider.Name, loaded.Provider.Reason, warm.Elapsed.TotalMilliseconds);
+            version, loaded.Provider.Name, loaded.Provider.Reason, warmUpMs);
         // The previous model is left to the GC: a query may still be using it.
         Volatile.Write(ref _current, loaded);
         Volatile.Write(ref _failure, null);

@@ -35,10 +35,11 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
         return new LoadedModel(directory, manifest, codebooks, network);
     }
 
-    /// <summary>Checks that a folder can be served, as <see cref="Open"/> does, and lets it go.</summary>
+    /// <summary>Checks that a folder can be served, as <see cref="Open"/> does plus one forward pass, and lets it go.</summary>
     public static void Verify(string directory)
     {
-        using var _ = Open(directory, new InferenceOptions { PreferGpu = false, IntraOpThreads = 1 });
+        using var model = Open(directory, new InferenceOptions { PreferGpu = false, IntraOpThreads = 1 });
+        model.WarmUp();
     }
 
     public string Directory { get; }
@@ -97,8 +98,18 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     }
 
     /// <summary>Runs one blank image through the network, so that the first query or batch after a load
-    /// does not pay for the runtime's first forward pass.</summary>
-    public void WarmUp() => EncodeCodes(new float[Input.Pixels], 1);
+    /// does not pay for the runtime's first forward pass; a graph that loads but cannot run fails here.</summary>
+    public void WarmUp()
+    {
+        try
+        {
+            EncodeCodes(new float[Input.Pixels], 1);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{Path.Combine(Directory, Manifest.Files.Onnx!.Path)}: ONNX Runtime cannot run the graph ({e.Message})", e);
+        }
+    }
 
     public void Dispose() => _network.Dispose();
 

@@ -42,10 +42,12 @@ public sealed class ModelRegistry(BlobContainerClient container)
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
             {
-                // Already published: model files are immutable per version, so only the size is compared.
-                var stored = await container.GetBlobClient(name).GetPropertiesAsync(cancellationToken: cancellationToken);
-                if (stored.Value.ContentLength != new FileInfo(file).Length)
-                    throw new InvalidOperationException($"model {version} is already published with a different {Path.GetFileName(file)}: a version's files never change");
+                // Already published: a version's files never change, so a stored one must be this one.
+                var stored = await container.GetBlobClient(name).DownloadContentAsync(cancellationToken);
+                var local = await File.ReadAllBytesAsync(file, cancellationToken);
+                if (!stored.Value.Content.ToMemory().Span.SequenceEqual(local))
+                    throw new InvalidOperationException($"model {version} is already published with a different {Path.GetFileName(file)}: "
+                        + "a version's files never change (train again for a new version)");
             }
         }
         var manifestBlob = container.GetBlobClient($"{version}/{ModelManifest.FileName}");
@@ -110,7 +112,6 @@ public sealed class ModelRegistry(BlobContainerClient container)
     public async Task<string> DownloadAsync(string version, string cacheRoot, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(version);
-        var target = Path.Combine(cacheRoot, version);
         string stamp;
         try
         {
@@ -121,6 +122,9 @@ public sealed class ModelRegistry(BlobContainerClient container)
         {
             throw new InvalidOperationException($"model {version} has no {ModelManifest.FileName} in container '{container.Name}'", e);
         }
+        // One folder per version and model.json ETag: a folder is never changed or deleted once
+        // complete, so processes sharing the cache never pull files from under each other.
+        var target = Path.Combine(cacheRoot, $"{version}.{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(stamp)))[..12]}");
         if (Stamp(target) == stamp) return target;
         var staging = Path.Combine(cacheRoot, $".{version}.{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
@@ -134,17 +138,22 @@ public sealed class ModelRegistry(BlobContainerClient container)
             foreach (var file in new[] { manifest.Files.Codebooks, manifest.Files.Onnx })
             {
                 if (file is null) continue;
-                if (file.Path.Contains('/') || file.Path.Contains('\\')) throw new InvalidDataException($"model {version}: model.json names a file outside the folder: '{file.Path}'");
-                await container.GetBlobClient($"{version}/{file.Path}").DownloadToAsync(Path.Combine(staging, file.Path), cancellationToken);
+                if (!ModelFolder.IsPlainFileName(file.Path)) throw new InvalidDataException($"model {version}: model.json names a file outside the folder: '{file.Path}'");
+                try
+                {
+                    await container.GetBlobClient($"{version}/{file.Path}").DownloadToAsync(Path.Combine(staging, file.Path), cancellationToken);
+                }
+                catch (RequestFailedException e) when (e.Status == 404)
+                {
+                    throw new InvalidDataException($"model {version}: {file.Path} is listed in model.json but not stored in container '{container.Name}'", e);
+                }
             }
             await File.WriteAllTextAsync(Path.Combine(staging, CompleteMarker), stamp, cancellationToken);
-            // A stale copy goes first; a loaded model holds its files in memory, not open.
-            if (Directory.Exists(target) && Stamp(target) != stamp) Directory.Delete(target, recursive: true);
             try
             {
                 Directory.Move(staging, target);
             }
-            catch (IOException) when (Stamp(target) == stamp)
+            catch (IOException) when (File.Exists(Path.Combine(target, CompleteMarker)))
             {
                 // Another process finished the same download first: use its copy.
             }
@@ -167,10 +176,7 @@ public sealed class ModelRegistry(BlobContainerClient container)
 
     private static string ReadVersion(string modelDirectory)
     {
-        var path = Path.Combine(modelDirectory, ModelManifest.FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"no model at {modelDirectory} (model.json missing): run ./dpq train", path);
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        var version = doc.RootElement.GetProperty("version").GetString() ?? throw new InvalidDataException("model.json has no version");
+        var version = ModelFolder.ReadManifest(modelDirectory).Version;
         ModelVersion.Validate(version);
         return version;
     }

@@ -67,6 +67,8 @@ public sealed class FeatureNetwork : IDisposable
         var (session, provider) = CreateSession(path, bytes, options);
         try
         {
+            if (session.InputMetadata.Count != 1)
+                throw new InvalidDataException($"{path}: the graph takes {session.InputMetadata.Count} inputs ({string.Join(", ", session.InputMetadata.Keys)}); a feature network takes one, '{info.Input}'");
             CheckShape(path, session.InputMetadata, info.Input, [-1, input.Channels, input.Height, input.Width]);
             CheckShape(path, session.OutputMetadata, info.Feature, [-1, d]);
             CheckShape(path, session.OutputMetadata, info.Logits, [-1, classes]);

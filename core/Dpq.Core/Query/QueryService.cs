@@ -21,7 +21,9 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
     {
         var total = Stopwatch.StartNew();
         var model = await models.GetAsync(cancellationToken)
-            ?? throw new ModelUnavailableException("no model is active yet: train and publish one (./dpq demo does both), then query again");
+            ?? throw new ModelUnavailableException(models.LastFailure is { } failed
+                ? $"model {failed.Version} is active but cannot be loaded: {failed.Reason}"
+                : "no model is active yet: train and publish one (./dpq demo does both), then query again");
         var modelMs = total.Elapsed.TotalMilliseconds;
 
         var bitsPerLevel = model.Codebooks.BitsPerLevel;

@@ -116,4 +116,16 @@ public sealed class LoadedModelTests : IDisposable
         Assert.Contains(Path.Combine(Dir, OnnxInfo.FileName), e.Message);
         Assert.Contains(message, e.Message);
     }
+
+    [Theory]
+    [InlineData("\"input\": {", "\"input\": null, \"was\": {", "'input'")]
+    [InlineData("\"path\": \"codebooks.dpqc\"", "\"path\": null", "'files.codebooks'")]
+    public void RefusesAManifestWithANullWhereAValueBelongsNamingTheFile(string from, string to, string member)
+    {
+        TestModelFolder.Write(Dir);
+        TestModelFolder.EditManifest(Dir, json => json.Contains(from) ? json.Replace(from, to) : throw new InvalidOperationException($"no {from}"));
+        var e = Assert.Throws<InvalidDataException>(() => LoadedModel.Open(Dir));
+        Assert.Contains(Path.Combine(Dir, ModelManifest.FileName), e.Message);
+        Assert.Contains(member, e.Message);
+    }
 }
