@@ -23,6 +23,8 @@ public static class EvalCommand
         int queryLimit = o.Int("queries", int.MaxValue, 1);
         int databaseLimit = o.Int("database", int.MaxValue, 1);
         bool noPq = o.Flag("no-pq");
+        int copies = o.Int("copies", 1000, 0, 10_000);
+        int extraLevels = o.Int("extra-levels", 4, 1, 32);
         o.EnsureAllRead();
 
         var clock = Stopwatch.StartNew();
@@ -39,9 +41,16 @@ public static class EvalCommand
         cancellationToken.ThrowIfCancellationRequested();
         var report = Evaluator.Run(data, productQuantization: !noPq, log: new Progress(), cancellationToken: cancellationToken);
         report.Seconds["encode"] = encodeSeconds;
-
         var directory = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
         Directory.CreateDirectory(directory);
+        if (copies > 0)
+        {
+            var copyReport = CopyEvaluation.Run(model, database, data.DatabaseCodes, data.DatabaseFeatures, queries, copies, extraLevels, log: new Progress(), cancellationToken: cancellationToken);
+            File.WriteAllText(Path.ChangeExtension(jsonPath, null) + "-copies.json", System.Text.Json.JsonSerializer.Serialize(copyReport, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            PrintCopies(copyReport);
+            EvaluationPlots.WriteCopyPlot(Path.Combine(directory, Path.GetFileNameWithoutExtension(jsonPath)) + "-copies.png", copyReport);
+        }
+
         File.WriteAllText(jsonPath, report.ToJson());
         var stem = Path.Combine(directory, Path.GetFileNameWithoutExtension(jsonPath));
         EvaluationPlots.WriteMapPlot(stem + "-map.png", report);
@@ -63,6 +72,17 @@ public static class EvalCommand
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
             throw new UsageException(e.Message);
+        }
+    }
+
+    private static void PrintCopies(CopyReport report)
+    {
+        Console.WriteLine($"  copy@1 / copy@10 of {report.Copies} stored test images among {report.DatabaseItems} items, by scoring (bytes per item):");
+        foreach (var (scoring, variants) in report.Results)
+        {
+            Console.WriteLine($"  {scoring} ({report.BytesPerItem[scoring]} bytes)");
+            foreach (var (variant, byBits) in variants)
+                Console.WriteLine($"    {variant,-16} " + string.Join("  ", byBits.Select(b => $"{b.Key,2} bits {b.Value.CopyAt1,6:P1} / {b.Value.CopyAt10,6:P1}")));
         }
     }
 

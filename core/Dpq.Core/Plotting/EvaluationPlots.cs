@@ -39,6 +39,30 @@ public static class EvaluationPlots
         }.WritePng(path);
     }
 
+    /// <summary>copy@1 against code length per scoring, for the variant each finds hardest (the lowest copy@1).</summary>
+    public static void WriteCopyPlot(string path, CopyReport report)
+    {
+        var series = new List<ChartSeries>();
+        int i = 0;
+        foreach (var (scoring, variants) in report.Results)
+        {
+            var bits = variants.First().Value.Keys;
+            series.Add(new($"{scoring} ({report.BytesPerItem[scoring]} bytes/item)", s_palette[i++ % s_palette.Length],
+                [.. bits.Select(b => ((double)b, variants.Values.Min(v => v[b].CopyAt1)))]));
+        }
+        var ticks = report.Results.First().Value.First().Value.Keys.Select(b => (double)b).ToList();
+        new LineChart
+        {
+            Title = $"Copies first: copy@1 of the hardest variant ({report.Copies} copies among {report.DatabaseItems} items)",
+            XLabel = "code length (bits)",
+            YLabel = "copy@1",
+            XTicks = ticks,
+            XRange = (ticks[0] - 2, ticks[^1] + 2),
+            YRange = (0, 1),
+            Series = series,
+        }.WritePng(path);
+    }
+
     public static void WritePrecisionRecallPlot(string path, EvaluationReport report)
     {
         var recall = MeanAveragePrecision.RecallLevels;
