@@ -158,6 +158,25 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task AMessageThatIsNotBase64GoesToThePoisonQueueAloneAndTheOthersAreIndexed()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, [0, 1]);
+        // Written without Base64 (no client of ours does): receiving it used to fail the whole receive.
+        var raw = new Azure.Storage.Queues.QueueClient(Azurite.Connection.ConnectionString, p.Storage.Names.EncodeQueue);
+        await raw.SendMessageAsync("not base64 {!}");
+        await IngestAsync(p, [2]);
+
+        var result = await p.DrainAllAsync();
+
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count);
+        Assert.Equal(3, result.Indexed);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
+        var poisoned = Assert.Single((await p.Storage.Queue(p.Storage.Names.EncodePoisonQueue).PeekMessagesAsync(32)).Value);
+        Assert.Equal("not base64 {!}", poisoned.Body.ToString());
+    }
+
+    [Fact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

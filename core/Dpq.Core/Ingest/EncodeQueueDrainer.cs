@@ -25,7 +25,8 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
 {
     private const int MaxMessagesPerReceive = 32; // the Queue service's limit
 
-    private readonly Azure.Storage.Queues.QueueClient _queue = storage.Queue(storage.Names.EncodeQueue);
+    private Azure.Storage.Queues.QueueClient? _queueClient;
+    private Azure.Storage.Queues.QueueClient _queue => _queueClient ??= storage.Queue(storage.Names.EncodeQueue, PoisonUndecodableAsync);
     private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
 
     public async Task<DrainResult> DrainOnceAsync(CancellationToken cancellationToken = default)
@@ -106,6 +107,17 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             return (null, requests.Count);
         }
         return (requests, 0);
+    }
+
+    /// <summary>
+    /// A message that is not even Base64 (no queue trigger or client of ours writes one) goes to the
+    /// poison queue alone, as its raw text, and leaves the queue; the messages received with it go on.
+    /// </summary>
+    private async Task PoisonUndecodableAsync(Azure.Storage.Queues.QueueClient queue, QueueMessage message, CancellationToken cancellationToken)
+    {
+        logger.LogError("Message {MessageId} is not Base64 and goes to the poison queue", message.MessageId);
+        await storage.Queue(storage.Names.EncodePoisonQueue).SendMessageAsync(message.Body.ToString(), cancellationToken);
+        await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
     }
 
     private async Task PoisonAsync(QueueMessage message, IEnumerable<string> blobNames, string reason, CancellationToken cancellationToken)

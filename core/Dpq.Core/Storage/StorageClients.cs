@@ -2,6 +2,7 @@ using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
 
 namespace Dpq.Storage;
 
@@ -16,9 +17,13 @@ public sealed class StorageClients
     public TableServiceClient Tables { get; }
     public StorageNames Names { get; }
 
+    private readonly StorageConnection _connection;
+    private readonly TokenCredential? _credential;
+
     public StorageClients(StorageConnection connection, StorageNames? names = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
+        _connection = connection;
         Names = names ?? StorageNames.Default;
         var blobOptions = Configure(new BlobClientOptions());
         // Queue messages are base64 so that the Functions/WebJobs queue trigger reads them as text.
@@ -32,7 +37,7 @@ public sealed class StorageClients
         }
         else
         {
-            var credential = connection.CreateCredential();
+            var credential = _credential = connection.CreateCredential();
             Blobs = new BlobServiceClient(connection.BlobServiceUri, credential, blobOptions);
             Queues = new QueueServiceClient(connection.QueueServiceUri, credential, queueOptions);
             Tables = new TableServiceClient(connection.TableServiceUri, credential, tableOptions);
@@ -42,6 +47,24 @@ public sealed class StorageClients
     public BlobContainerClient Container(string name) => Blobs.GetBlobContainerClient(name);
     public QueueClient Queue(string name) => Queues.GetQueueClient(name);
     public TableClient Table(string name) => Tables.GetTableClient(name);
+
+    /// <summary>
+    /// A client of one queue for a consumer that must not be stopped by one bad message: a received
+    /// message that is not valid Base64 is handed to <paramref name="onUndecodable"/> (with the
+    /// queue and the raw message) and left out of the receive, instead of failing the whole receive
+    /// with a FormatException.
+    /// </summary>
+    public QueueClient Queue(string name, Func<QueueClient, QueueMessage, CancellationToken, Task> onUndecodable)
+    {
+        var options = Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+        options.MessageDecodingFailed += async args =>
+        {
+            if (args.ReceivedMessage is { } message) await onUndecodable(args.Queue, message, args.CancellationToken);
+        };
+        return _connection.ConnectionString is { } cs
+            ? new QueueClient(cs, name, options)
+            : new QueueClient(Queues.GetQueueClient(name).Uri, _credential!, options);
+    }
 
     /// <summary>Creates every container, queue and table in <see cref="Names"/> that does not exist yet.</summary>
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
