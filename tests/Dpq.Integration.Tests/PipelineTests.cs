@@ -177,6 +177,30 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task AStalePopReceiptIsTakenAsSomeoneElseHoldingTheMessage()
+    {
+        var storage = await Azurite.FreshAsync();
+        var queue = storage.Queue(storage.Names.EncodeQueue);
+        await queue.SendMessageAsync("{}");
+        var first = (await queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(1))).Value.Single();
+        await Task.Delay(1500); // the lease runs out
+        var second = (await queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(30))).Value.Single();
+        Assert.Equal(first.MessageId, second.MessageId);
+
+        // What the emulator answers for the first receipt now, and for a message that does not exist.
+        var stale = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => queue.DeleteMessageAsync(first.MessageId, first.PopReceipt));
+        Assert.True(EncodeQueueDrainer.IsLostLease(stale), $"{stale.Status} {stale.ErrorCode}");
+        await queue.DeleteMessageAsync(second.MessageId, second.PopReceipt);
+        var gone = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => queue.DeleteMessageAsync(second.MessageId, second.PopReceipt));
+        Assert.True(EncodeQueueDrainer.IsLostLease(gone), $"{gone.Status} {gone.ErrorCode}");
+        // A request the service refuses for another reason is not mistaken for a lost lease.
+        await queue.SendMessageAsync("{}");
+        var third = (await queue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(30))).Value.Single();
+        var other = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => queue.UpdateMessageAsync(third.MessageId, third.PopReceipt, "x", TimeSpan.FromDays(8)));
+        Assert.False(EncodeQueueDrainer.IsLostLease(other), $"{other.Status} {other.ErrorCode}");
+    }
+
+    [Fact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

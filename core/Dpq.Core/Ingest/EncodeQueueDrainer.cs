@@ -117,7 +117,14 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
     {
         logger.LogError("Message {MessageId} is not Base64 and goes to the poison queue", message.MessageId);
         await storage.Queue(storage.Names.EncodePoisonQueue).SendMessageAsync(message.Body.ToString(), cancellationToken);
-        await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+        try
+        {
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+        }
+        catch (RequestFailedException e) when (IsLostLease(e))
+        {
+            // Someone else received it meanwhile and will poison it too; a second poison copy is harmless.
+        }
     }
 
     private async Task PoisonAsync(QueueMessage message, IEnumerable<string> blobNames, string reason, CancellationToken cancellationToken)
@@ -135,7 +142,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             await _queue.UpdateMessageAsync(message.MessageId, message.PopReceipt,
                 EncodeMessage.Pack(rest), options.VisibilityTimeout, cancellationToken);
         }
-        catch (RequestFailedException e) when (e.Status == 404)
+        catch (RequestFailedException e) when (IsLostLease(e))
         {
             // As for a delete: another worker holds it now, and redoing the stored part is harmless.
         }
@@ -147,9 +154,16 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         {
             await _queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
         }
-        catch (RequestFailedException e) when (e.Status == 404)
+        catch (RequestFailedException e) when (IsLostLease(e))
         {
             // Its visibility timeout ran out and another worker holds it now; that worker's write is idempotent.
         }
     }
+
+    /// <summary>
+    /// The message is no longer ours: it is gone (404), or its visibility timeout ran out and another
+    /// receive gave it a new pop receipt (404 in Azure; Azurite answers 400 PopReceiptMismatch).
+    /// </summary>
+    internal static bool IsLostLease(RequestFailedException e) =>
+        e.Status == 404 || (e.Status == 400 && e.ErrorCode == "PopReceiptMismatch");
 }
