@@ -201,6 +201,21 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task TheUploadTriggersPoisonMessagesAreRecordedAndUnreadableOnesNeverThrow()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: false);
+        var poison = new IntakePoison(p.Storage, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<IntakePoison>.Instance);
+        await poison.RecordAsync("{\"BlobName\": \"bad/x.png\"}");
+        await poison.RecordAsync("not json");
+        await poison.RecordAsync("{\"BlobName\": \"bad/\\ud800.png\"}"); // JsonElement.GetString() refuses a lone surrogate
+
+        var failures = new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable));
+        Assert.Equal(FailureStage.Intake, (await failures.FindAsync("bad/x.png"))?.Stage);
+        var rows = await p.Storage.Table(p.Storage.Names.FailuresTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
+        Assert.Single(rows);
+    }
+
+    [Fact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -255,6 +270,7 @@ public sealed class PipelineTests
         { "application/json", "{\"id\": \"a.png\", \"bits\": 12}", "Invalid bits" },
         { "application/json", "{\"id\": \"a.png\", \"k\": 0}", "Invalid k" },
         { "application/json", "{\"id\": \"a.png\", \"colour\": \"red\"}", "Unknown property" },
+        { "application/json", "{\"id\": \"a\\ud800.png\"}", "Invalid id" }, // a lone surrogate: JsonElement.GetString() throws
         { "image/png", "", "Empty request" },
         { "image/png", "definitely not a png", "Invalid image" },
         { "text/plain", "hello", "Unsupported content type" },

@@ -21,8 +21,9 @@ public sealed class IntakePoison(StorageClients storage, TimeProvider time, ILog
             using var doc = JsonDocument.Parse(message);
             if (doc.RootElement.TryGetProperty("BlobName", out var b)) blobName = b.GetString();
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // Not JSON, or a name that is not valid text (GetString refuses a lone surrogate escape).
         }
         if (string.IsNullOrEmpty(blobName))
         {

@@ -65,10 +65,22 @@ public static class QueryRequestParser
         }
     }
 
-    private static string ReadId(JsonElement e) =>
-        e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 and <= 1024 } s
+    private static string ReadId(JsonElement e)
+    {
+        string? s = null;
+        try
+        {
+            if (e.ValueKind == JsonValueKind.String) s = e.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // An escape that is not valid UTF-16 (a lone surrogate): GetString refuses it.
+            throw Invalid("Invalid id", "\"id\" is not valid text (it holds a lone surrogate escape)");
+        }
+        return s is { Length: > 0 and <= 1024 }
             ? s
             : throw Invalid("Invalid id", "\"id\" must be a non-empty string: an image id or a blob name");
+    }
 
     private static float[] ReadVector(JsonElement e)
     {

@@ -66,4 +66,13 @@ public sealed class EncodeMessageTests
         var tooMany = "{\"requests\": [" + string.Join(",", Enumerable.Range(0, EncodeMessage.MaxRequests + 1).Select(i => Request(i).ToJson())) + "]}";
         Assert.Contains("the limit is", Assert.Throws<FormatException>(() => EncodeMessage.Parse(tooMany)).Message);
     }
+
+    [Theory]
+    [InlineData("{\"blobName\": \"a\\ud800.png\", \"requestId\": \"r\"}")]
+    [InlineData("{\"requests\": [{\"blobName\": \"a.png\", \"requestId\": \"\\udc00\"}]}")]
+    public void ALoneSurrogateEscapeIsAMalformedMessage(string body)
+    {
+        var e = Assert.Throws<FormatException>(() => EncodeMessage.Parse(body));
+        Assert.Contains("not valid", e.Message);
+    }
 }
