@@ -47,4 +47,25 @@ public sealed class ReconcileTests
         await Images.UploadAsync(images, TinyModel.TestImages, 7);
         Assert.Equal(0, (await sameTime.RunAsync()).Missing);
     }
+
+    [Fact]
+    public async Task AFailureRecordDoesNotBlockAGoodOverwriteOfTheSameName()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, "later/good.png", [.. Images.Png(TinyModel.TestImages, 9)[..30], 1, 2, 3], null);
+        await p.Intake.HandleBlobAsync(images.GetBlobClient("later/good.png"));
+        await p.DrainAllAsync();
+        Assert.NotNull(await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).FindAsync("later/good.png"));
+        Assert.Equal(0, (await reconciler.RunAsync()).Missing); // the corrupt file stays refused
+
+        // The same name written again with a good image, and its notification lost.
+        await Task.Delay(1100); // past the failure record's time at the storage clock's resolution
+        await Images.UploadAsync(images, "later/good.png", Images.Png(TinyModel.TestImages, 9), null);
+        var pass = await reconciler.RunAsync();
+        Assert.Equal(1, pass.Missing);
+        Assert.Equal(1, (await p.DrainAllAsync()).Indexed);
+        Assert.Contains(await p.CodeRowsAsync(), r => r.GetString("BlobName") == "later/good.png");
+    }
 }

@@ -54,8 +54,13 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         }
         if (candidates.Count > 0)
         {
+            // A failure stands for the blob as it was then: one written again since (a good
+            // overwrite whose notification was lost) goes through intake again.
             foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
-                candidates.Remove(failure.BlobName);
+            {
+                if (candidates.TryGetValue(failure.BlobName, out var candidate) && candidate.Blob.Properties.LastModified <= failure.At)
+                    candidates.Remove(failure.BlobName);
+            }
         }
         foreach (var (container, blob) in candidates.Values)
             await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
