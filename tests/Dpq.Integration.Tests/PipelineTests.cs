@@ -271,10 +271,27 @@ public sealed class PipelineTests
         { "application/json", "{\"id\": \"a.png\", \"k\": 0}", "Invalid k" },
         { "application/json", "{\"id\": \"a.png\", \"colour\": \"red\"}", "Unknown property" },
         { "application/json", "{\"id\": \"a\\ud800.png\"}", "Invalid id" }, // a lone surrogate: JsonElement.GetString() throws
+        { "application/json", "{\"id\": \"a.png\", \"\\udc00\": 1}", "Unknown property" },
+        { "application/json", "{\"vector\": [" + string.Join(", ", Enumerable.Repeat("3e38", 32)) + "]}", "Invalid vector" }, // finite, but the scores would not be
         { "image/png", "", "Empty request" },
         { "image/png", "definitely not a png", "Invalid image" },
         { "text/plain", "hello", "Unsupported content type" },
     };
+
+    [Fact]
+    public async Task ALargeButAllowedVectorAnswersWithFiniteScores()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, [0, 1, 2]);
+        await p.DrainAllAsync();
+        var body = "{\"vector\": [" + string.Join(", ", Enumerable.Range(0, 32).Select(i => i % 2 == 0 ? "1e6" : "-1e6")) + "]}";
+        var answer = await p.Http.QueryAsync("application/json", new MemoryStream(Encoding.UTF8.GetBytes(body)), _ => null, default);
+        Assert.Equal(200, answer.Status);
+        using var json = JsonDocument.Parse(answer.Body);
+        var scores = json.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("score").GetSingle()).ToList();
+        Assert.Equal(3, scores.Count);
+        Assert.All(scores, s => Assert.True(float.IsFinite(s)));
+    }
 
     [Theory]
     [MemberData(nameof(BadRequests))]

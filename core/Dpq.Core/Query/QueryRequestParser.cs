@@ -46,8 +46,17 @@ public static class QueryRequestParser
             if (root.ValueKind != JsonValueKind.Object) throw Invalid("Malformed query", "the JSON body must be an object");
             foreach (var p in root.EnumerateObject())
             {
-                if (p.Name is not ("id" or "vector" or "k" or "bits" or "labels"))
-                    throw Invalid("Unknown property", $"'{p.Name}' is not a query property (id, vector, k, bits, labels)");
+                string name;
+                try
+                {
+                    name = p.Name;
+                }
+                catch (InvalidOperationException)
+                {
+                    throw Invalid("Unknown property", "a property name is not valid text (it holds a lone surrogate escape)");
+                }
+                if (name is not ("id" or "vector" or "k" or "bits" or "labels"))
+                    throw Invalid("Unknown property", $"'{name}' is not a query property (id, vector, k, bits, labels)");
             }
             var id = root.TryGetProperty("id", out var idElement) ? ReadId(idElement) : null;
             var vector = root.TryGetProperty("vector", out var v) ? ReadVector(v) : null;
@@ -82,6 +91,9 @@ public static class QueryRequestParser
             : throw Invalid("Invalid id", "\"id\" must be a non-empty string: an image id or a blob name");
     }
 
+    /// <summary>The largest magnitude a query vector's value may have.</summary>
+    public const float MaxVectorValue = 1e6f;
+
     private static float[] ReadVector(JsonElement e)
     {
         if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() == 0) throw Invalid("Invalid vector", "\"vector\" must be a non-empty array of numbers");
@@ -91,6 +103,10 @@ public static class QueryRequestParser
         {
             if (x.ValueKind != JsonValueKind.Number || !x.TryGetSingle(out var f) || !float.IsFinite(f))
                 throw Invalid("Invalid vector", $"element {i} of \"vector\" is not a finite number");
+            // Features are tanh outputs in [-1, 1]; far larger values would overflow the float
+            // lookup tables to infinities and NaN scores, which JSON cannot carry.
+            if (Math.Abs(f) > MaxVectorValue)
+                throw Invalid("Invalid vector", $"element {i} of \"vector\" is {f}; the values must lie within ±{MaxVectorValue} (features are in [-1, 1])");
             vector[i++] = f;
         }
         return vector;
