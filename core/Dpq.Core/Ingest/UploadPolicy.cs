@@ -32,6 +32,12 @@ public sealed record UploadPolicy
         if (string.IsNullOrWhiteSpace(blobName)) return "the blob name is empty";
         if (blobName.Length > MaxNameLength) return $"the blob name has {blobName.Length} characters; the limit is {MaxNameLength}";
         if (blobName.Any(char.IsControl)) return "the blob name contains control characters";
+        // Names that storage or a URL would rewrite could index one image under two names.
+        if (blobName.Contains('\\')) return "the blob name contains a backslash, which storage may read as a folder separator";
+        var segments = blobName.Split('/');
+        if (segments.Any(s => s.Length == 0)) return "the blob name has an empty folder segment (a leading, doubled or trailing '/')";
+        if (segments.Any(s => s is "." or "..")) return "the blob name has a '.' or '..' segment";
+        if (segments.Any(s => s.EndsWith('.') || s.EndsWith(' '))) return "a part of the blob name ends with a dot or a space, which storage drops";
         if (!Extensions.Contains(Path.GetExtension(blobName))) return $"'{Path.GetExtension(blobName)}' is not an accepted image extension ({string.Join(", ", Extensions.Order())})";
         return null;
     }
