@@ -22,10 +22,10 @@ public static class Azurite
     }
 
     /// <summary>Clients over a fresh set of resources, already created.</summary>
-    public static async Task<StorageClients> FreshAsync()
+    public static async Task<StorageClients> FreshAsync(IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null)
     {
         var prefix = "t" + Guid.NewGuid().ToString("N")[..12];
-        var clients = new StorageClients(Connection, StorageNames.WithPrefix(prefix));
+        var clients = new StorageClients(Connection, StorageNames.WithPrefix(prefix), policies);
         await clients.EnsureCreatedAsync();
         return clients;
     }

@@ -38,9 +38,9 @@ public sealed class Pipeline : IDisposable
     public QueryHttpHandler Http { get; }
     public ModelRegistry Registry { get; }
 
-    public static async Task<Pipeline> CreateAsync(bool withModel)
+    public static async Task<Pipeline> CreateAsync(bool withModel, IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null)
     {
-        var pipeline = new Pipeline(await Azurite.FreshAsync(), TestScratch.NewDirectory("model-cache"));
+        var pipeline = new Pipeline(await Azurite.FreshAsync(policies), TestScratch.NewDirectory("model-cache"));
         if (withModel)
         {
             var version = await pipeline.Registry.PublishAsync(TinyModel.Directory);

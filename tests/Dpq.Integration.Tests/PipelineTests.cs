@@ -216,6 +216,23 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task AConnectionFailureAfterRetriesAffectsOnlyItsOwnRequest()
+    {
+        var faults = new ConnectionFailures("flaky");
+        using var p = await Pipeline.CreateAsync(withModel: true, [faults]);
+        await IngestAsync(p, [0, 1]);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, "flaky/x.png", Images.Png(TinyModel.TestImages, 2), null);
+        Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient("flaky/x.png")));
+
+        var result = await p.Drainer.DrainOnceAsync();
+
+        Assert.True(faults.Failed > 1, "the download should have been retried before it failed");
+        Assert.Equal((3, 2, 1), (result.Received, result.Indexed, result.Retried));
+        Assert.Equal(2, (await p.CodeRowsAsync()).Count);
+    }
+
+    [Fact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

@@ -45,8 +45,11 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 logger.LogInformation("Blob {BlobName} is gone; nothing to encode", request.BlobName);
                 done.Add(request);
             }
-            catch (RequestFailedException e)
+            catch (Exception e) when (e is RequestFailedException or AggregateException or IOException
+                || (e is OperationCanceledException && !ct.IsCancellationRequested))
             {
+                // A storage answer, or the retry policy giving up on connection errors (it throws
+                // AggregateException then), or a timeout: only this request waits for a retry.
                 logger.LogWarning(e, "Download of {BlobName} failed; it will be retried", request.BlobName);
                 retry.Add(request);
             }

@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
@@ -19,11 +20,14 @@ public sealed class StorageClients
 
     private readonly StorageConnection _connection;
     private readonly TokenCredential? _credential;
+    private readonly IReadOnlyList<HttpPipelinePolicy> _policies;
 
-    public StorageClients(StorageConnection connection, StorageNames? names = null)
+    /// <param name="policies">Extra pipeline policies, run on every try of every request (fault injection in tests).</param>
+    public StorageClients(StorageConnection connection, StorageNames? names = null, IReadOnlyList<HttpPipelinePolicy>? policies = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         _connection = connection;
+        _policies = policies ?? [];
         Names = names ?? StorageNames.Default;
         var blobOptions = Configure(new BlobClientOptions());
         // Queue messages are base64 so that the Functions/WebJobs queue trigger reads them as text.
@@ -74,8 +78,9 @@ public sealed class StorageClients
         foreach (var t in Names.Tables) await Table(t).CreateIfNotExistsAsync(cancellationToken);
     }
 
-    private static T Configure<T>(T options) where T : ClientOptions
+    private T Configure<T>(T options) where T : ClientOptions
     {
+        foreach (var policy in _policies) options.AddPolicy(policy, HttpPipelinePosition.PerRetry);
         options.Retry.Mode = RetryMode.Exponential;
         options.Retry.MaxRetries = 5;
         options.Retry.Delay = TimeSpan.FromMilliseconds(200);

@@ -1,0 +1,33 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
+
+namespace Dpq.Integration.Tests;
+
+/// <summary>
+/// A pipeline policy that fails every try of every GET whose path contains <paramref name="pathPart"/>
+/// with a connection error, as a reset connection does; the SDK's retry policy gives up on it with an
+/// AggregateException. Other requests pass untouched.
+/// </summary>
+public sealed class ConnectionFailures(string pathPart) : HttpPipelinePolicy
+{
+    public int Failed;
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Fail(message);
+        ProcessNext(message, pipeline);
+    }
+
+    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Fail(message);
+        return ProcessNextAsync(message, pipeline);
+    }
+
+    private void Fail(HttpMessage message)
+    {
+        if (message.Request.Method != RequestMethod.Get || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return;
+        Interlocked.Increment(ref Failed);
+        throw new IOException("connection reset (injected by the test)");
+    }
+}
