@@ -8,9 +8,12 @@ namespace Dpq.Integration.Tests;
 /// with a connection error, as a reset connection does; the SDK's retry policy gives up on it with an
 /// AggregateException. Other requests pass untouched.
 /// </summary>
-public sealed class ConnectionFailures(string pathPart) : HttpPipelinePolicy
+public sealed class ConnectionFailures(string pathPart, bool enabled = true) : HttpPipelinePolicy
 {
     public int Failed;
+
+    /// <summary>Off: every request passes (switch faults on and off during a test).</summary>
+    public bool Enabled { get; set; } = enabled;
 
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
@@ -26,7 +29,7 @@ public sealed class ConnectionFailures(string pathPart) : HttpPipelinePolicy
 
     private void Fail(HttpMessage message)
     {
-        if (message.Request.Method != RequestMethod.Get || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return;
+        if (!Enabled || message.Request.Method != RequestMethod.Get || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return;
         Interlocked.Increment(ref Failed);
         throw new IOException("connection reset (injected by the test)");
     }

@@ -16,7 +16,7 @@ public sealed class Pipeline : IDisposable
         var time = TimeProvider.System;
         Options = new EncodeWorkerOptions { BatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(200), MaxDequeueCount = 3, ShardCount = 4 };
         QueryOptions = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false, ScanThreads = 1 };
-        Models = new ActiveModelCache(storage, new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero }, new Onnx.InferenceOptions(), time, NullLogger<ActiveModelCache>.Instance);
+        Models = new ActiveModelCache(storage, new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false }, new Onnx.InferenceOptions(), time, NullLogger<ActiveModelCache>.Instance);
         Intake = new UploadIntake(storage, UploadPolicy.Default, time, NullLogger<UploadIntake>.Instance);
         Drainer = new EncodeQueueDrainer(storage, Models, new EncodeBatchProcessor(storage, Options, time, NullLogger<EncodeBatchProcessor>.Instance),
             Options, time, NullLogger<EncodeQueueDrainer>.Instance);

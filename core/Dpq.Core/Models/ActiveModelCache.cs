@@ -18,6 +18,13 @@ public sealed record ModelCacheOptions
 
     /// <summary>How long a version that failed to load is left alone before it is tried again.</summary>
     public TimeSpan FailedLoadRetryInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// While a model is held, a due check of the pointer runs in the background and callers get the
+    /// held model at once, so a storage blip never holds up a query; false checks on the caller's
+    /// time (read-your-writes, for tests).
+    /// </summary>
+    public bool RefreshInBackground { get; init; } = true;
 }
 
 /// <summary>A model version that the pointer names but that could not be loaded, and why.</summary>
@@ -38,6 +45,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
     private LoadedModel? _current;
     private ModelLoadFailure? _failure;
     private DateTimeOffset _checkedAt = DateTimeOffset.MinValue;
+    private int _refreshing;
 
     /// <summary>The newest version the pointer named that could not be loaded; null once the served model is the active one.</summary>
     public ModelLoadFailure? LastFailure => Volatile.Read(ref _failure);
@@ -46,12 +54,57 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
     public async Task<LoadedModel?> GetAsync(CancellationToken cancellationToken = default)
     {
         var current = Volatile.Read(ref _current);
-        if (current is not null && time.GetUtcNow() - _checkedAt < options.RefreshInterval) return current;
+        if (current is not null)
+        {
+            if (time.GetUtcNow() - _checkedAt < options.RefreshInterval) return current;
+            if (options.RefreshInBackground)
+            {
+                StartBackgroundRefresh();
+                return current;
+            }
+        }
+        return await RefreshAsync(cancellationToken);
+    }
+
+    private void StartBackgroundRefresh()
+    {
+        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await RefreshAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Background check of the active model failed; serving the held one");
+            }
+            finally
+            {
+                Volatile.Write(ref _refreshing, 0);
+            }
+        });
+    }
+
+    /// <summary>Reads the pointer and loads a new version; with a model held, a failed read keeps it (and waits an interval).</summary>
+    private async Task<LoadedModel?> RefreshAsync(CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken);
         try
         {
             if (_current is not null && time.GetUtcNow() - _checkedAt < options.RefreshInterval) return _current;
-            var active = await _registry.GetActiveAsync(cancellationToken);
+            ActiveModel? active;
+            try
+            {
+                active = await _registry.GetActiveAsync(cancellationToken);
+            }
+            catch (Exception e) when (_current is not null && !(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                // Storage is unreachable or answers errors: what is held keeps serving.
+                _checkedAt = time.GetUtcNow();
+                logger.LogWarning(e, "Could not read the active model pointer; still serving {ModelVersion}", _current.ModelVersion);
+                return _current;
+            }
             var now = time.GetUtcNow();
             _checkedAt = now;
             if (active is null) return _current;
