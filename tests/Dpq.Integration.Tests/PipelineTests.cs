@@ -233,6 +233,24 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task AFailureRecordThatCannotBeWrittenAffectsOnlyItsOwnRequest()
+    {
+        var faults = new ConnectionFailures("failures", enabled: false, writes: true);
+        using var p = await Pipeline.CreateAsync(withModel: true, [faults]);
+        await IngestAsync(p, [0, 1]);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, "bad/corrupt.png", [.. Images.Png(TinyModel.TestImages, 9)[..30], 1, 2, 3], null);
+        Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient("bad/corrupt.png")));
+        faults.Enabled = true; // the failures table cannot be written now
+
+        var result = await p.Drainer.DrainOnceAsync();
+
+        Assert.True(faults.Failed > 0);
+        Assert.Equal((3, 2, 1), (result.Received, result.Indexed, result.Retried));
+        Assert.Equal(2, (await p.CodeRowsAsync()).Count);
+    }
+
+    [Fact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

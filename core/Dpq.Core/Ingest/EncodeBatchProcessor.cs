@@ -62,7 +62,18 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
         {
             if (encoded.Rejected[i] is not { } reason) continue;
             logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", items[i].Request.BlobName, reason);
-            await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+            try
+            {
+                await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+            }
+            catch (Exception e) when (e is RequestFailedException or AggregateException or IOException
+                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                // The record could not be written: only this request is tried again, so the refusal is not lost.
+                logger.LogWarning(e, "Recording the failure of {BlobName} failed; it will be retried", items[i].Request.BlobName);
+                retry.Add(items[i].Request);
+                continue;
+            }
             done.Add(items[i].Request);
             failed++;
         }
