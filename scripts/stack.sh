@@ -8,8 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN_DIR="$BUILD_DIR/run"
 HTTP_PORT=${DPQ_HTTP_PORT:-7071}
 URL="http://127.0.0.1:$HTTP_PORT"
-# The functions host runs precompiled (ReadyToRun), as the Azure app is published: a new host
-# answers its first query about 0.2-0.3 s sooner than from the build output (docs/pipeline.md).
+# The functions host runs precompiled (ReadyToRun), as the Azure app is published, so a new host
+# JITs less before its first answer (cold-start figures in docs/pipeline.md).
 LOCALHOST_PUBLISH="$BUILD_DIR/publish/localhost"
 LOCALHOST_BIN="$LOCALHOST_PUBLISH/dpq-localhost"
 WORKER_BIN="$REPO_ROOT/gpu-worker/Dpq.Worker/bin/$CONFIG/net10.0/dpq-worker"

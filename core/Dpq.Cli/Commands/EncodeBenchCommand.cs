@@ -91,18 +91,16 @@ public static class EncodeBenchCommand
     /// <summary>Images per second of <see cref="BatchEncoder.Encode"/>, the median batch of <paramref name="batches"/> after one warm-up.</summary>
     private static double WorkerBatches(IImageEncoder encoder, ReadOnlyMemory<byte>[] pngs, int batch, int batches)
     {
-        var seconds = new List<double>();
-        for (int b = -1; b < batches; b++)
+        var slices = Enumerable.Range(0, 4).Select(q => pngs[(q * batch)..((q + 1) * batch)]).ToArray();
+        int next = 0;
+        return batch / MedianSeconds(() =>
         {
-            var slice = pngs.Skip((Math.Max(b, 0) % 4) * batch).Take(batch).ToArray();
-            var clock = Stopwatch.StartNew();
-            var result = BatchEncoder.Encode(slice, encoder);
-            if (result.Good.Length != batch) throw new InvalidOperationException("an image of the benchmark did not decode");
-            if (b >= 0) seconds.Add(clock.Elapsed.TotalSeconds);
-        }
-        return batch / Median(seconds);
+            if (BatchEncoder.Encode(slices[next++ % 4], encoder).Good.Length != batch)
+                throw new InvalidOperationException("an image of the benchmark did not decode");
+        }, batches);
     }
 
+    /// <summary>The median of <paramref name="runs"/> timed runs after one untimed warm-up run.</summary>
     private static double MedianSeconds(Action action, int runs)
     {
         action();
@@ -120,14 +118,12 @@ public static class EncodeBenchCommand
     {
         var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight);
         var pixels = new float[batch * pre.PixelCount];
-        var seconds = new List<double>();
-        for (int b = 0; b < batches; b++)
+        int next = 0;
+        return batch / MedianSeconds(() =>
         {
-            var clock = Stopwatch.StartNew();
-            Parallel.For(0, batch, i => pre.Decode(pngs[(b % 4) * batch + i].Span, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
-            seconds.Add(clock.Elapsed.TotalSeconds);
-        }
-        return batch / Median(seconds);
+            int offset = next++ % 4 * batch;
+            Parallel.For(0, batch, i => pre.Decode(pngs[offset + i].Span, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
+        }, batches);
     }
 
     private static (double P50, double P99) Latency(Action action, int runs)

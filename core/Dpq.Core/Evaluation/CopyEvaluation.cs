@@ -34,9 +34,12 @@ public static class CopyEvaluation
         databaseFeatures.CopyTo(features, 0);
         stored.CopyTo(features, database.Count * d);
 
-        var finer = FinerCodebooks(model.Codebooks, databaseFeatures, databaseCodes, database.Count, extraLevels, seed);
+        // Finer levels: residual k-means on the training images' residuals, then every item's residual encoded.
+        var residuals = Residuals(model.Codebooks, features, codes, n);
+        var finer = ResidualKMeans.Train(residuals[..(database.Count * d)], database.Count, d, extraLevels, 256, seed).Codebooks;
+        var finerCodes = new byte[n * extraLevels];
+        Parallel.For(0, n, i => finer.EncodeHard(residuals.AsSpan(i * d, d), finerCodes.AsSpan(i * extraLevels, extraLevels)));
         var fingerprint = FingerprintIndex(model, database, queries, copies, seed);
-        var finerCodes = FinerCodes(model.Codebooks, finer, features, codes, n);
         var retrieval = new CopyRetrieval(model.Codebooks, codes, features, database.Count, finer, finerCodes);
         log?.Report($"copies: {copies} test images stored beside {database.Count} training images; {extraLevels} extra levels for re-ranking");
 
@@ -137,20 +140,6 @@ public static class CopyEvaluation
         var fingerprints = new float[count * F];
         Parallel.For(0, count, i => CopyFingerprint.Compute(pixels.AsSpan(i * P, P), fingerprints.AsSpan(i * F, F)));
         return fingerprints;
-    }
-
-    private static Codebooks FinerCodebooks(Codebooks books, float[] features, byte[] codes, int count, int levels, int seed)
-    {
-        var residuals = Residuals(books, features, codes, count);
-        return ResidualKMeans.Train(residuals, count, books.D, levels, 256, seed).Codebooks;
-    }
-
-    private static byte[] FinerCodes(Codebooks books, Codebooks finer, float[] features, byte[] codes, int count)
-    {
-        var residuals = Residuals(books, features, codes, count);
-        var finerCodes = new byte[count * finer.M];
-        Parallel.For(0, count, i => finer.EncodeHard(residuals.AsSpan(i * books.D, books.D), finerCodes.AsSpan(i * finer.M, finer.M)));
-        return finerCodes;
     }
 
     /// <summary>x - r_M for every item: what the model's M levels leave.</summary>

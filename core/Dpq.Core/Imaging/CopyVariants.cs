@@ -32,13 +32,7 @@ public static class CopyVariants
             case CopyVariant.Exact:
                 return ImagePreprocessor.EncodePng(gray, width, height);
             case CopyVariant.Jpeg75 or CopyVariant.Jpeg95:
-            {
-                using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque));
-                var pixels = bitmap.GetPixelSpan();
-                for (int y = 0; y < height; y++) gray.Slice(y * width, width).CopyTo(pixels.Slice(y * bitmap.RowBytes, width));
-                using var jpeg = bitmap.Encode(SKEncodedImageFormat.Jpeg, variant == CopyVariant.Jpeg75 ? 75 : 95);
-                return jpeg.ToArray();
-            }
+                return ImagePreprocessor.EncodeGray(gray, width, height, SKEncodedImageFormat.Jpeg, variant == CopyVariant.Jpeg75 ? 75 : 95);
             case CopyVariant.RgbPng:
                 return PngWriter.Write(Repeat(gray, 3, alpha: false), width, height, PngColor.Rgb);
             case CopyVariant.AlphaPng:

@@ -84,14 +84,17 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         EncodePng(set.Pixels.AsSpan(index * set.PixelsPerImage, set.PixelsPerImage), set.Width, set.Height);
 
     /// <summary>Encodes a grayscale plane (values 0..255) as PNG: what the demo uploads.</summary>
-    public static byte[] EncodePng(ReadOnlySpan<byte> gray, int width, int height)
+    public static byte[] EncodePng(ReadOnlySpan<byte> gray, int width, int height) => EncodeGray(gray, width, height, SKEncodedImageFormat.Png, 100);
+
+    /// <summary>Encodes a grayscale plane (values 0..255) with SkiaSharp as <paramref name="format"/> at <paramref name="quality"/>.</summary>
+    internal static byte[] EncodeGray(ReadOnlySpan<byte> gray, int width, int height, SKEncodedImageFormat format, int quality)
     {
         if (gray.Length != width * height) throw new ArgumentException("gray must hold width*height bytes", nameof(gray));
         var info = new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque);
         using var bitmap = new SKBitmap(info);
         var dst = bitmap.GetPixelSpan();
         for (var y = 0; y < height; y++) gray.Slice(y * width, width).CopyTo(dst.Slice(y * bitmap.RowBytes, width));
-        using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return png.ToArray();
+        using var encoded = bitmap.Encode(format, quality);
+        return encoded.ToArray();
     }
 }

@@ -45,11 +45,9 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 logger.LogInformation("Blob {BlobName} is gone; nothing to encode", request.BlobName);
                 done.Add(request);
             }
-            catch (Exception e) when (e is RequestFailedException or AggregateException or IOException
-                || (e is OperationCanceledException && !ct.IsCancellationRequested))
+            catch (Exception e) when (IsStorageFault(e, ct))
             {
-                // A storage answer, or the retry policy giving up on connection errors (it throws
-                // AggregateException then), or a timeout: only this request waits for a retry.
+                // Only this request waits for a retry.
                 logger.LogWarning(e, "Download of {BlobName} failed; it will be retried", request.BlobName);
                 retry.Add(request);
             }
@@ -66,8 +64,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             {
                 await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
             }
-            catch (Exception e) when (e is RequestFailedException or AggregateException or IOException
-                || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            catch (Exception e) when (IsStorageFault(e, cancellationToken))
             {
                 // The record could not be written: only this request is tried again, so the refusal is not lost.
                 logger.LogWarning(e, "Recording the failure of {BlobName} failed; it will be retried", items[i].Request.BlobName);
@@ -99,6 +96,15 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             batch.Count, indexedCount, encoder.ModelVersion, failed, done.Count - indexedCount - failed, retry.Count);
         return new BatchOutcome(done.ToList(), retry.ToList(), indexedCount, failed);
     }
+
+    /// <summary>
+    /// A storage call that failed and may work next time: an answer (RequestFailedException), the
+    /// retry policy giving up on connection errors (it throws AggregateException then), an I/O error,
+    /// or a timeout that is not the caller's cancellation.
+    /// </summary>
+    private static bool IsStorageFault(Exception e, CancellationToken cancellationToken) =>
+        e is RequestFailedException or AggregateException or IOException
+        || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     /// <summary>The image's class label from blob metadata "label", when it is a whole number.</summary>
     private static int? ParseLabel(IDictionary<string, string> metadata) =>
