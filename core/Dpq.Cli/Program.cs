@@ -7,6 +7,7 @@ return await CommandLine.RunAsync(args, new Dictionary<string, Func<string[], Ca
     ["train"] = TrainCommand.RunAsync,
     ["eval"] = EvalCommand.RunAsync,
     ["export-onnx"] = ExportOnnxCommand.RunAsync,
+    ["copy-codes"] = CopyCodesCommand.RunAsync,
     ["parity"] = ParityCommand.RunAsync,
     ["bench"] = BenchCommand.RunAsync,
     ["publish"] = PublishCommand.RunAsync,

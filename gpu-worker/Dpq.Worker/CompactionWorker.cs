@@ -43,6 +43,8 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                         var shards = await manifest.ReadAsync(active.Version, stoppingToken);
                         if (shards.Count > 0)
                             await compactor.SealTableRowsAsync(active.Version, shards[0].ShardCount, format, stoppingToken);
+                        // Sealed files of an older format version are rewritten in the current one, once per version and start.
+                        await compactor.UpgradeSealedAsync(active.Version, format, stoppingToken);
                         tableChecked.Add(active.Version);
                     }
                     // Passes back to back while a backlog lasts: one pass retires at most 100 catalog rows.

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dpq.Copies;
 using Dpq.Data;
 using Dpq.Imaging;
 using Dpq.Ingest;

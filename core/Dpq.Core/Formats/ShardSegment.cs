@@ -4,25 +4,49 @@ namespace Dpq.Formats;
 /// One shard's items in memory, as the scanner reads them: compact ids, a label byte per item and the
 /// codes in the layout of <see cref="Layout"/>. Item i is the i-th id in UTF-8 byte order. Built by
 /// <see cref="ShardSegmentBuilder"/> or read by <see cref="ShardSegmentReader"/>; immutable.
+/// A segment may also hold a copy code per item (<see cref="Copies.CopyCodec"/>); <see cref="CopyCodes"/>
+/// shows them to the scanner as a segment of their own, with the same ids and labels.
 /// </summary>
 public sealed class ShardSegment
 {
     private readonly byte[] _labels;
     private readonly byte[] _codes;
+    private readonly byte[]? _copyCodes;
+    private ShardSegment? _copyView;
 
-    internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes)
+    internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes, byte[]? copyCodes = null,
+        ushort fileVersion = ShardSegmentFormat.CurrentVersion)
     {
         if (labels.Length != ids.Count)
             throw new InvalidDataException($"segment has {ids.Count} ids but {labels.Length} labels");
         long expected = BlockedCodes.LayoutLength(format, ids.Count);
         if (codes.LongLength != expected)
             throw new InvalidDataException($"segment has {codes.LongLength} code bytes; {ids.Count} items of {format} need {expected}");
+        if (copyCodes is not null && copyCodes.LongLength != (long)ids.Count * Copies.CopyCodec.CodeBytes)
+            throw new InvalidDataException($"segment has {copyCodes.LongLength} copy code bytes; {ids.Count} items need {(long)ids.Count * Copies.CopyCodec.CodeBytes}");
         Format = format;
         ModelVersion = modelVersion;
         Ids = ids;
         _labels = labels;
         _codes = codes;
+        _copyCodes = copyCodes;
+        FileVersion = fileVersion;
     }
+
+    /// <summary>The file version this segment was read from (the current one for a built segment): the compactor rewrites older ones.</summary>
+    public ushort FileVersion { get; }
+
+    public bool HasCopyCodes => _copyCodes is not null;
+
+    /// <summary>The copy codes as a segment of <see cref="Copies.CopyCodec.Format"/> with the same ids and labels; null without them.</summary>
+    public ShardSegment? CopyCodes => _copyCodes is null ? null
+        : _copyView ??= new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, _copyCodes, fileVersion: FileVersion);
+
+    /// <summary>Item <paramref name="item"/>'s copy code; empty when the segment has none.</summary>
+    public ReadOnlySpan<byte> CopyCodeOf(int item) =>
+        _copyCodes is null ? default : _copyCodes.AsSpan(checked(item * Copies.CopyCodec.CodeBytes), Copies.CopyCodec.CodeBytes);
+
+    internal byte[]? CopyCodeArray => _copyCodes;
 
     public CodeFormat Format { get; }
 
@@ -45,7 +69,7 @@ public sealed class ShardSegment
     internal byte[] CodeArray => _codes;
 
     /// <summary>Managed bytes held by codes, labels and ids, for memory accounting.</summary>
-    public long HeldBytes => _codes.LongLength + _labels.LongLength + Ids.HeldBytes;
+    public long HeldBytes => _codes.LongLength + _labels.LongLength + (_copyCodes?.LongLength ?? 0) + Ids.HeldBytes;
 
     /// <summary>Copies item <paramref name="item"/>'s packed code (<see cref="CodeFormat.BytesPerCode"/> bytes) to <paramref name="code"/>.</summary>
     public void CopyCode(int item, Span<byte> code)

@@ -3,7 +3,7 @@ using System.Text;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Collects (id, packed code, label) triples in memory and builds a <see cref="ShardSegment"/> or its
+/// Collects (id, packed code, label[, copy code]) items in memory and builds a <see cref="ShardSegment"/> or its
 /// file bytes. Items are ordered by id (UTF-8 bytes) whatever the order they were added in, so the same
 /// items always give the same file: writes keyed by content stay idempotent.
 /// </summary>
@@ -14,8 +14,10 @@ public sealed class ShardSegmentBuilder
     private readonly List<byte[]> _ids = [];
     private readonly List<byte> _labels = [];
     private readonly List<byte> _codes = [];
+    private readonly List<byte>? _copyCodes;
 
-    public ShardSegmentBuilder(CodeFormat format, string modelVersion)
+    /// <param name="withCopyCodes">Whether the segment holds a copy code per item; items added without one get <see cref="Copies.CopyCodec.Missing"/>.</param>
+    public ShardSegmentBuilder(CodeFormat format, string modelVersion, bool withCopyCodes = false)
     {
         if (format.Levels == 0)
             throw new ArgumentException("format is uninitialised; construct it with new CodeFormat(k, m)", nameof(format));
@@ -24,7 +26,10 @@ public sealed class ShardSegmentBuilder
             throw new ArgumentException($"model version is longer than {ShardSegmentFormat.MaxModelVersionBytes} UTF-8 bytes", nameof(modelVersion));
         Format = format;
         ModelVersion = modelVersion;
+        _copyCodes = withCopyCodes ? [] : null;
     }
+
+    public bool WithCopyCodes => _copyCodes is not null;
 
     public CodeFormat Format { get; }
 
@@ -32,11 +37,16 @@ public sealed class ShardSegmentBuilder
 
     public int Count => _ids.Count;
 
-    /// <summary>Adds one item. <paramref name="label"/> is the byte the scanner can filter on (0 when unused).</summary>
-    public void Add(string id, ReadOnlySpan<byte> packedCode, byte label = 0)
+    /// <summary>
+    /// Adds one item. <paramref name="label"/> is the byte the scanner can filter on (0 when unused);
+    /// <paramref name="copyCode"/> is empty or <see cref="Copies.CopyCodec.CodeBytes"/> bytes, and is kept only by a builder made with copy codes.
+    /// </summary>
+    public void Add(string id, ReadOnlySpan<byte> packedCode, byte label = 0, ReadOnlySpan<byte> copyCode = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         Format.CheckPacked(packedCode, nameof(packedCode));
+        if (!copyCode.IsEmpty && copyCode.Length != Copies.CopyCodec.CodeBytes)
+            throw new ArgumentException($"a copy code has {Copies.CopyCodec.CodeBytes} bytes, got {copyCode.Length}", nameof(copyCode));
         byte[] utf8;
         try
         {
@@ -51,6 +61,15 @@ public sealed class ShardSegmentBuilder
         _ids.Add(utf8);
         _labels.Add(label);
         foreach (byte b in packedCode) _codes.Add(b);
+        if (_copyCodes is null) return;
+        if (copyCode.IsEmpty)
+        {
+            Span<byte> missing = stackalloc byte[Copies.CopyCodec.CodeBytes];
+            Copies.CopyCodec.WriteMissing(missing);
+            foreach (byte b in missing) _copyCodes.Add(b);
+            return;
+        }
+        foreach (byte b in copyCode) _copyCodes.Add(b);
     }
 
     /// <summary>Sorts the items by id and lays the codes out for the scanner. Throws on a duplicate id.</summary>
@@ -64,6 +83,8 @@ public sealed class ShardSegmentBuilder
         var sortedIds = new byte[n][];
         var labels = new byte[n];
         var codes = new byte[BlockedCodes.LayoutLength(Format, n)];
+        const int C = Copies.CopyCodec.CodeBytes;
+        var copyCodes = _copyCodes is null ? null : new byte[(long)n * C];
         bool blocked = BlockedCodes.For(Format) == CodeLayout.Blocked64;
         for (int i = 0; i < n; i++)
         {
@@ -77,8 +98,10 @@ public sealed class ShardSegmentBuilder
                 long at = blocked ? BlockedCodes.Offset(i, p, bytes) : (long)i * bytes + p;
                 codes[at] = _codes[source * bytes + p];
             }
+            if (copyCodes is not null)
+                for (int p = 0; p < C; p++) copyCodes[(long)i * C + p] = _copyCodes![source * C + p];
         }
-        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes);
+        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes, copyCodes);
     }
 
     /// <summary>Builds the segment and writes its file bytes to <paramref name="destination"/>.</summary>

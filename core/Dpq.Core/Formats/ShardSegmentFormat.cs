@@ -1,9 +1,11 @@
 namespace Dpq.Formats;
 
 /// <summary>
-/// Version 1 of the shard segment file (docs/formats.md has the byte-by-byte table). All integers are
-/// little-endian. A fixed header, the model version, zero padding to a multiple of 8, four sections
-/// (id block starts, id blob, labels, codes) and an XxHash64 of every byte before it.
+/// The shard segment file (docs/formats.md has the byte-by-byte table). All integers are
+/// little-endian. A fixed header, the model version, zero padding to a multiple of 8, the sections
+/// (id block starts, id blob, labels, codes, and from version 2 the copy codes) and an XxHash64 of
+/// every byte before it. Version 2 adds one header field (copy code bytes per item, 0 or 9) and six
+/// reserved zero bytes; version 1 files still read, as segments without copy codes.
 /// </summary>
 public static class ShardSegmentFormat
 {
@@ -11,6 +13,10 @@ public static class ShardSegmentFormat
     public static ReadOnlySpan<byte> Magic => "DPQS"u8;
 
     public const ushort Version1 = 1;
+    public const ushort Version2 = 2;
+
+    /// <summary>The version the writer writes.</summary>
+    public const ushort CurrentVersion = Version2;
 
     public const int MaxModelVersionBytes = 256;
 
@@ -30,6 +36,8 @@ public static class ShardSegmentFormat
         public const int IdBlobLength = sizeof(int);
         public const int CodesLength = sizeof(long);
         public const int FileLength = sizeof(long);
+        public const int CopyCodeBytes = sizeof(ushort);
+        public const int Reserved = 6;
     }
 
     internal static class FieldLocations
@@ -45,16 +53,25 @@ public static class ShardSegmentFormat
         public const int IdBlobLength = ItemCount + FieldLengths.ItemCount;
         public const int CodesLength = IdBlobLength + FieldLengths.IdBlobLength;
         public const int FileLength = CodesLength + FieldLengths.CodesLength;
-        public const int ModelVersion = FileLength + FieldLengths.FileLength;
+        /// <summary>Where the model version starts in version 1.</summary>
+        public const int ModelVersion1 = FileLength + FieldLengths.FileLength;
+        public const int CopyCodeBytes = ModelVersion1;
+        public const int Reserved = CopyCodeBytes + FieldLengths.CopyCodeBytes;
+        /// <summary>Where the model version starts in version 2.</summary>
+        public const int ModelVersion2 = Reserved + FieldLengths.Reserved;
     }
 
-    /// <summary>Bytes before the model version.</summary>
-    public const int FixedHeaderLength = FieldLocations.ModelVersion;
+    /// <summary>Bytes of every version's header that tell the rest: the magic and the version.</summary>
+    public const int PreambleLength = FieldLocations.HeaderLength;
+
+    /// <summary>Bytes before the model version, by format version.</summary>
+    public static int FixedHeaderLength(ushort version) => version == Version1 ? FieldLocations.ModelVersion1 : FieldLocations.ModelVersion2;
 
     /// <summary>Header length for a model version of <paramref name="modelVersionBytes"/> bytes: padded to 8 so sections start aligned.</summary>
-    public static int HeaderLengthFor(int modelVersionBytes) => (FixedHeaderLength + modelVersionBytes + 7) & ~7;
+    public static int HeaderLengthFor(ushort version, int modelVersionBytes) => (FixedHeaderLength(version) + modelVersionBytes + 7) & ~7;
 
     /// <summary>Total file length implied by the header fields.</summary>
-    public static long FileLengthFor(int headerLength, int itemCount, int idBlobLength, long codesLength) =>
-        headerLength + (long)FrontCodedIds.BlockCount(itemCount) * sizeof(int) + idBlobLength + itemCount + codesLength + ChecksumLength;
+    public static long FileLengthFor(int headerLength, int itemCount, int idBlobLength, long codesLength, int copyCodeBytes = 0) =>
+        headerLength + (long)FrontCodedIds.BlockCount(itemCount) * sizeof(int) + idBlobLength + itemCount + codesLength
+        + (long)itemCount * copyCodeBytes + ChecksumLength;
 }

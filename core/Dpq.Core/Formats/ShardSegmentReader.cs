@@ -8,7 +8,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Reads version 1 segment files. <see cref="TryRead"/> returns false when the bytes are not a segment
+/// Reads segment files of version 1 and 2. <see cref="TryRead"/> returns false when the bytes are not a segment
 /// file at all (too short for the magic, or another magic); everything else that is wrong (another
 /// version, impossible fields, truncation, a checksum mismatch, a model or code format other than the
 /// expected one) throws <see cref="InvalidDataException"/> saying what.
@@ -31,12 +31,18 @@ public static class ShardSegmentReader
         ArgumentNullException.ThrowIfNull(source);
         segment = null;
         var hash = new XxHash64();
-        var header = new byte[FixedHeaderLength];
-        if (source.ReadAtLeast(header.AsSpan(0, Magic.Length), Magic.Length, throwOnEndOfStream: false) < Magic.Length
-            || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        var preamble = new byte[PreambleLength];
+        if (source.ReadAtLeast(preamble.AsSpan(0, Magic.Length), Magic.Length, throwOnEndOfStream: false) < Magic.Length
+            || !preamble.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             return false;
         long start = source.CanSeek ? source.Position - Magic.Length : 0;
-        ReadExactly(source, header.AsSpan(Magic.Length), "header");
+        ReadExactly(source, preamble.AsSpan(Magic.Length), "header");
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(preamble.AsSpan(FieldLocations.FormatVersion));
+        if (version is not (Version1 or Version2))
+            throw new InvalidDataException($"segment format version {version} is not supported; this build reads versions {Version1} and {Version2}");
+        var header = new byte[FixedHeaderLength(version)];
+        preamble.CopyTo(header, 0);
+        ReadExactly(source, header.AsSpan(PreambleLength), "header");
         hash.Append(header);
 
         var fields = ParseHeader(header);
@@ -45,7 +51,7 @@ public static class ShardSegmentReader
                 ? $"segment file is truncated: {source.Length - start} bytes, the header says {fields.FileLength}"
                 : $"segment file has {source.Length - start - fields.FileLength} bytes after its end ({fields.FileLength} bytes)");
 
-        var versionAndPadding = new byte[fields.HeaderLength - FixedHeaderLength];
+        var versionAndPadding = new byte[fields.HeaderLength - header.Length];
         ReadSection(source, hash, versionAndPadding, "model version");
         if (versionAndPadding.AsSpan(fields.ModelVersionLength).ContainsAnyExcept((byte)0))
             throw new InvalidDataException("segment header padding is not zero");
@@ -60,6 +66,12 @@ public static class ShardSegmentReader
         ReadSection(source, hash, labels, "labels");
         var codes = new byte[fields.CodesLength];
         ReadSection(source, hash, codes, "codes");
+        byte[]? copyCodes = null;
+        if (fields.CopyCodeBytes > 0)
+        {
+            copyCodes = new byte[(long)fields.ItemCount * fields.CopyCodeBytes];
+            ReadSection(source, hash, copyCodes, "copy codes");
+        }
 
         Span<byte> stored = stackalloc byte[ChecksumLength];
         ReadExactly(source, stored, "checksum");
@@ -72,18 +84,26 @@ public static class ShardSegmentReader
         if (expectedFormat is { } wanted && fields.Format != wanted)
             throw new InvalidDataException($"segment codes are {fields.Format}, but {wanted} was expected");
 
-        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes);
+        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes, copyCodes, version);
         return true;
     }
 
     private readonly record struct HeaderFields(CodeFormat Format, int HeaderLength, int ModelVersionLength,
-        int ItemCount, int IdBlobLength, int CodesLength, long FileLength);
+        int ItemCount, int IdBlobLength, int CodesLength, int CopyCodeBytes, long FileLength);
 
+    /// <summary>Parses a fixed header whose magic and version were checked.</summary>
     private static HeaderFields ParseHeader(ReadOnlySpan<byte> h)
     {
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.FormatVersion..]);
-        if (version != Version1)
-            throw new InvalidDataException($"segment format version {version} is not supported; this build reads version {Version1}");
+        int copyCodeBytes = 0;
+        if (version == Version2)
+        {
+            copyCodeBytes = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.CopyCodeBytes..]);
+            if (copyCodeBytes is not (0 or Copies.CopyCodec.CodeBytes))
+                throw new InvalidDataException($"segment header has {copyCodeBytes} copy code bytes per item; expected 0 or {Copies.CopyCodec.CodeBytes}");
+            if (h.Slice(FieldLocations.Reserved, FieldLengths.Reserved).ContainsAnyExcept((byte)0))
+                throw new InvalidDataException("segment header's reserved bytes are not zero");
+        }
         int codewords = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Codewords..]);
         int levels = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Levels..]);
         if (codewords is not (16 or 256) || levels is < 1 or > CodeFormat.MaxLevels)
@@ -94,7 +114,7 @@ public static class ShardSegmentReader
             throw new InvalidDataException($"segment code layout {(ushort)layout} does not match {format} (expected {BlockedCodes.For(format)})");
         int headerLength = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.HeaderLength..]);
         int modelVersionLength = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.ModelVersionLength..]);
-        if (modelVersionLength is 0 or > MaxModelVersionBytes || headerLength != HeaderLengthFor(modelVersionLength))
+        if (modelVersionLength is 0 or > MaxModelVersionBytes || headerLength != HeaderLengthFor(version, modelVersionLength))
             throw new InvalidDataException($"segment header length {headerLength} does not fit a {modelVersionLength}-byte model version");
         int itemCount = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.ItemCount..]);
         int idBlobLength = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.IdBlobLength..]);
@@ -105,10 +125,12 @@ public static class ShardSegmentReader
         long expectedCodes = BlockedCodes.LayoutLength(format, itemCount);
         if (codesLength != expectedCodes || codesLength > Array.MaxLength)
             throw new InvalidDataException($"segment header says {codesLength} code bytes; {itemCount} items of {format} need {expectedCodes}");
-        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength);
+        if ((long)itemCount * copyCodeBytes > Array.MaxLength)
+            throw new InvalidDataException($"segment header says {itemCount} items of {copyCodeBytes} copy code bytes: too large");
+        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength, copyCodeBytes);
         if (fileLength != expectedFile)
             throw new InvalidDataException($"segment header says the file is {fileLength} bytes; its fields add up to {expectedFile}");
-        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, fileLength);
+        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, copyCodeBytes, fileLength);
     }
 
     private static string DecodeModelVersion(ReadOnlySpan<byte> utf8)

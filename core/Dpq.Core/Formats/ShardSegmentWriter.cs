@@ -6,7 +6,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 
 namespace Dpq.Formats;
 
-/// <summary>Writes a <see cref="ShardSegment"/> as a version 1 segment file.</summary>
+/// <summary>Writes a <see cref="ShardSegment"/> as a segment file of the current version (2).</summary>
 public static class ShardSegmentWriter
 {
     public static void Write(ShardSegment segment, Stream destination)
@@ -14,11 +14,13 @@ public static class ShardSegmentWriter
         ArgumentNullException.ThrowIfNull(segment);
         ArgumentNullException.ThrowIfNull(destination);
         byte[] modelVersion = Encoding.UTF8.GetBytes(segment.ModelVersion);
-        int headerLength = HeaderLengthFor(modelVersion.Length);
+        int headerLength = HeaderLengthFor(CurrentVersion, modelVersion.Length);
+        var copyCodes = segment.CopyCodeArray;
+        int copyCodeBytes = copyCodes is null ? 0 : Copies.CopyCodec.CodeBytes;
         var header = new byte[headerLength];
         Span<byte> h = header;
         Magic.CopyTo(h);
-        BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.FormatVersion..], Version1);
+        BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.FormatVersion..], CurrentVersion);
         BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.HeaderLength..], (ushort)headerLength);
         BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.Codewords..], (ushort)segment.Format.Codewords);
         BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.Levels..], (ushort)segment.Format.Levels);
@@ -28,8 +30,9 @@ public static class ShardSegmentWriter
         BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.IdBlobLength..], segment.Ids.Blob.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.CodesLength..], segment.LaidOutCodes.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.FileLength..],
-            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length));
-        modelVersion.CopyTo(h[FieldLocations.ModelVersion..]);
+            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length, copyCodeBytes));
+        BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.CopyCodeBytes..], (ushort)copyCodeBytes);
+        modelVersion.CopyTo(h[FieldLocations.ModelVersion2..]);
 
         var hash = new XxHash64();
         void Section(ReadOnlySpan<byte> bytes)
@@ -42,6 +45,7 @@ public static class ShardSegmentWriter
         Section(segment.Ids.Blob);
         Section(segment.Labels);
         Section(segment.LaidOutCodes);
+        if (copyCodes is not null) Section(copyCodes);
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         BinaryPrimitives.WriteUInt64LittleEndian(checksum, hash.GetCurrentHashAsUInt64());
         destination.Write(checksum);

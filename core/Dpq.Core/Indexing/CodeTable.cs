@@ -58,11 +58,12 @@ public sealed class CodeTable(TableClient table)
             ["SourceETag"] = image.SourceETag,
         };
         if (image.Label is { } label) entity["Label"] = label;
+        if (image.CopyCode is { } copyCode) entity["CopyCode"] = copyCode;
         return entity;
     }
 
     private static IndexedImage FromEntity(TableEntity e) => new(
         ImageId.Parse(e.RowKey), e.GetString("BlobName"), e.GetInt32("Label"),
         e.GetBinary("Code") ?? throw new InvalidDataException($"code row {e.PartitionKey}/{e.RowKey} has no Code"),
-        e.GetString("SourceETag"));
+        e.GetString("SourceETag"), e.GetBinary("CopyCode") is { Length: Copies.CopyCodec.CodeBytes } copyCode ? copyCode : null);
 }

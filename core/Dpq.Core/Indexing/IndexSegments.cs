@@ -13,7 +13,7 @@ public static class IndexSegments
     {
         var latest = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
         foreach (var image in images) latest[image.BlobName] = image;
-        var builder = new ShardSegmentBuilder(format, modelVersion);
+        var builder = new ShardSegmentBuilder(format, modelVersion, withCopyCodes: latest.Values.Any(i => i.CopyCode is not null));
         Span<int> levels = stackalloc int[format.Levels];
         var packed = new byte[format.BytesPerCode];
         foreach (var image in latest.Values)
@@ -22,7 +22,7 @@ public static class IndexSegments
                 throw new InvalidDataException($"the code of {image.BlobName} has {image.Code.Length} levels; model {modelVersion} has {format.Levels}");
             for (var l = 0; l < levels.Length; l++) levels[l] = image.Code[l];
             format.Pack(levels, packed);
-            builder.Add(image.BlobName, packed, image.Label is >= 0 and < NoLabel ? (byte)image.Label.Value : NoLabel);
+            builder.Add(image.BlobName, packed, image.Label is >= 0 and < NoLabel ? (byte)image.Label.Value : NoLabel, image.CopyCode);
         }
         return builder.Build();
     }
@@ -35,7 +35,8 @@ public static class IndexSegments
     public static IEnumerable<SegmentItem> Items(ShardSegment segment) =>
         Enumerable.Range(0, segment.Count).Select(i => new SegmentItem(segment, i, segment.Ids[i]));
 
-    /// <summary>One segment of the items <paramref name="oldestFirst"/> names; of several items with one id the last wins.</summary>
+    /// <summary>One segment of the items <paramref name="oldestFirst"/> names; of several items with one id the last wins.
+    /// It holds copy codes when any input segment does (items from segments without them get none).</summary>
     public static ShardSegment MergeItems(CodeFormat format, string modelVersion, IEnumerable<SegmentItem> oldestFirst)
     {
         var latest = new Dictionary<string, SegmentItem>(StringComparer.Ordinal);
@@ -45,12 +46,12 @@ public static class IndexSegments
                 throw new InvalidDataException($"cannot merge a segment of {item.Segment.ModelVersion} ({item.Segment.Format}) into {modelVersion} ({format})");
             latest[item.Id] = item;
         }
-        var builder = new ShardSegmentBuilder(format, modelVersion);
+        var builder = new ShardSegmentBuilder(format, modelVersion, withCopyCodes: latest.Values.Any(i => i.Segment.HasCopyCodes));
         var packed = new byte[format.BytesPerCode];
         foreach (var (id, item) in latest)
         {
             item.Segment.CopyCode(item.Item, packed);
-            builder.Add(id, packed, item.Segment.Labels[item.Item]);
+            builder.Add(id, packed, item.Segment.Labels[item.Item], item.Segment.CopyCodeOf(item.Item));
         }
         return builder.Build();
     }

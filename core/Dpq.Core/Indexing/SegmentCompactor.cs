@@ -303,6 +303,31 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
     }
 
     /// <summary>
+    /// Rewrites each sealed file of an older segment file version (<see cref="ShardSegmentFormat"/>) in the
+    /// current one, one shard at a time: load, store the same items as a new sealed file, swap the catalog
+    /// rows (ETag-checked), delete the old file. A file a compaction replaced meanwhile is left to it (its new
+    /// file is current); lost files are the repair's. Items keep what they had: a version 1 file has no
+    /// copy codes, so its items have none until they are encoded again. Returns the files rewritten.
+    /// </summary>
+    public async Task<int> UpgradeSealedAsync(string modelVersion, CodeFormat format, CancellationToken cancellationToken = default)
+    {
+        var entries = await _catalog.ListAsync(modelVersion, cancellationToken);
+        int upgraded = 0;
+        foreach (var entry in entries.Where(e => e.Kind == SegmentKind.Sealed))
+        {
+            var (loaded, _) = await LoadAsync(modelVersion, [entry], format, cancellationToken);
+            if (loaded is null || loaded[0].FileVersion == ShardSegmentFormat.CurrentVersion) continue;
+            var added = await UploadSealedAsync(modelVersion, entry.ShardCount, [(entry.Shard, IndexSegments.Merge(format, modelVersion, loaded))], cancellationToken);
+            if (!await CommitAsync(modelVersion, [entry], added, firstSeal: false, cancellationToken)) continue;
+            await DeleteAsync([entry], cancellationToken);
+            upgraded++;
+        }
+        if (upgraded > 0)
+            logger.LogInformation("Rewrote {Files} sealed files of {ModelVersion} in segment format version {Version}", upgraded, modelVersion, ShardSegmentFormat.CurrentVersion);
+        return upgraded;
+    }
+
+    /// <summary>
     /// A pass could not load <paramref name="failed"/>. Each is checked once more: one that is whole but
     /// unreadable (a newer format version, another model or code format) is not damage, and the pass fails
     /// with its error; otherwise the pass reports the lost files (gone ones may also be a racing compaction's

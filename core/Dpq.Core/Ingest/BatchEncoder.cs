@@ -1,18 +1,27 @@
+using Dpq.Copies;
 using Dpq.Imaging;
+using Dpq.Model;
 
 namespace Dpq.Ingest;
 
-/// <summary>What <see cref="BatchEncoder.Encode"/> made of a batch: codes for the images that decoded, the reason for each that did not.</summary>
-public sealed record EncodedImages(int Levels, int[] Good, byte[] Codes, string?[] Rejected)
+/// <summary>
+/// What <see cref="BatchEncoder.Encode"/> made of a batch: codes (and copy codes, when the model has
+/// them) for the images that decoded, the reason for each that did not.
+/// </summary>
+public sealed record EncodedImages(int Levels, int[] Good, byte[] Codes, string?[] Rejected, byte[]? CopyCodes = null)
 {
     /// <summary>The code of the j-th good image (of image Good[j]).</summary>
     public ReadOnlyMemory<byte> Code(int j) => Codes.AsMemory(j * Levels, Levels);
+
+    /// <summary>The copy code of the j-th good image; null when the model has none.</summary>
+    public byte[]? CopyCode(int j) => CopyCodes?.AsSpan(j * CopyCodec.CodeBytes, CopyCodec.CodeBytes).ToArray();
 }
 
 /// <summary>
 /// The worker's compute for one batch, storage excluded: decodes every image in parallel (limits
 /// checked on the header first) into one pixel buffer, runs the good ones through the model in one
-/// forward pass and assigns their codes. An image that fails to decode is reported, not thrown.
+/// forward pass and assigns their codes, and computes each one's copy code from the same pixels.
+/// An image that fails to decode is reported, not thrown.
 /// </summary>
 public static class BatchEncoder
 {
@@ -40,6 +49,19 @@ public static class BatchEncoder
             if (good[j] != j) pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
         }
         var codes = good.Length == 0 ? [] : encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
-        return new EncodedImages(encoder.Levels, good, codes, rejected);
+        return new EncodedImages(encoder.Levels, good, codes, rejected, CopyCodes(encoder.Copies, pixels, good.Length, new InputShape(1, pre.Height, pre.Width)));
+    }
+
+    private static byte[]? CopyCodes(CopyCodec? codec, float[] pixels, int count, InputShape shape)
+    {
+        if (codec is null) return null;
+        var codes = new byte[count * CopyCodec.CodeBytes];
+        Parallel.For(0, count, i =>
+        {
+            Span<float> fingerprint = stackalloc float[CopyFingerprint.Dimension];
+            CopyFingerprint.Compute(pixels.AsSpan(i * shape.Pixels, shape.Pixels), shape, fingerprint);
+            codec.Encode(fingerprint, codes.AsSpan(i * CopyCodec.CodeBytes, CopyCodec.CodeBytes));
+        });
+        return codes;
     }
 }

@@ -79,7 +79,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
         {
             var indexed = encoded.Good.Select((g, j) => new IndexedImage(
                 ImageId.FromBlobName(items[g].Request.BlobName), items[g].Request.BlobName, items[g].Label,
-                encoded.Code(j).ToArray(), items[g].ETag.ToString())).ToList();
+                encoded.Code(j).ToArray(), items[g].ETag.ToString(), encoded.CopyCode(j))).ToList();
             try
             {
                 await _index.WriteAsync(encoder.ModelVersion, new CodeFormat(encoder.Codewords, encoder.Levels), options.ShardCount, indexed, cancellationToken);

@@ -19,4 +19,7 @@ public interface IImageEncoder
     /// values in [0, 1]; returns count x Levels level indices, row-major.
     /// </summary>
     byte[] EncodeCodes(ReadOnlySpan<float> pixels, int count);
+
+    /// <summary>The copy codes stored beside each code (see Dpq.Copies.CopyCodec); null when the model has none.</summary>
+    Copies.CopyCodec? Copies => null;
 }

@@ -35,6 +35,8 @@ public static class ModelFolder
             : manifest.Files.Codebooks?.Sha256 is null || manifest.Files.Codebooks?.Path is null ? "files.codebooks"
             : manifest.Files.Onnx is { } o && (o.Path is null || o.Sha256 is null) ? "files.onnx"
             : manifest.Onnx is { } c && (c.Input is null || c.Feature is null || c.Logits is null) ? "onnx"
+            : manifest.Files.Copies is { } f && (f.Path is null || f.Sha256 is null) ? "files.copies"
+            : (manifest.Files.Copies is null) != (manifest.Copies is null) || manifest.Copies is { Norms: null } ? "copies"
             : null;
         if (missing is not null) throw new InvalidDataException($"{manifestPath}: '{missing}' is missing or incomplete");
         if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
@@ -60,6 +62,36 @@ public static class ModelFolder
         if (codebooks.M != manifest.M || codebooks.K != manifest.K || codebooks.D != manifest.D)
             throw new InvalidDataException($"{path}: shape {codebooks.M}x{codebooks.K}x{codebooks.D} does not match model.json ({manifest.M}x{manifest.K}x{manifest.D})");
         return codebooks;
+    }
+
+    /// <summary>The copy codes, checked against model.json; null when the model has none.</summary>
+    public static Copies.CopyCodec? ReadCopyCodec(string directory, ModelManifest manifest)
+    {
+        if (manifest.Files.Copies is not { } file || manifest.Copies is not { } info) return null;
+        var path = VerifiedPath(directory, file);
+        try
+        {
+            return new Copies.CopyCodec(CodebookFile.ReadFile(path), info.Norms, info.CopyDistance, info.TypicalCopyDistance, info.DuplicateRatio, info.RerankCandidates);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Adds (or replaces) the copy codes of a model folder: copies.dpqc and its entry in model.json. The version stays.</summary>
+    public static ModelManifest AddCopyCodec(string directory, Copies.TrainedCopyCodec trained)
+    {
+        var manifest = ReadManifest(directory);
+        CodebookFile.WriteFile(Path.Combine(directory, CopyInfo.FileName), trained.Codec.Codebooks);
+        var updated = manifest with
+        {
+            Files = manifest.Files with { Copies = Describe(directory, CopyInfo.FileName) },
+            Copies = new CopyInfo(CopyInfo.FingerprintName, [.. trained.Codec.Norms], trained.Codec.CopyDistance, trained.Codec.TypicalCopyDistance,
+                trained.Codec.DuplicateRatio, trained.Codec.RerankCandidates, trained.Calibration),
+        };
+        WriteManifest(directory, updated);
+        return updated;
     }
 
     /// <summary>The path of a listed file after checking that it is inside the folder, present and unchanged.</summary>

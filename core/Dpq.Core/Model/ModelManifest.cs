@@ -42,6 +42,9 @@ public sealed record ModelManifest
     /// <summary>The ONNX file's contract (names, layout, opset); null in format 1.</summary>
     public OnnxInfo? Onnx { get; init; }
 
+    /// <summary>The copy codes (files.copies) that rank copies of a query image first; null in models trained before them.</summary>
+    public CopyInfo? Copies { get; init; }
+
     /// <summary>Code lengths in bits this model offers: log2(K) * m for m = 1..M.</summary>
     [JsonIgnore]
     public IReadOnlyList<int> CodeLengths => [.. Enumerable.Range(1, M).Select(m => m * System.Numerics.BitOperations.Log2((uint)K))];
@@ -68,8 +71,21 @@ public sealed record TrainingInfo(
 /// <summary>A file of the model folder and the SHA-256 of its bytes (lower-case hex).</summary>
 public sealed record ModelFile(string Path, string Sha256, long Bytes);
 
-/// <summary>Weights: TorchSharp state for training and export; Onnx: the feature network that serving runs (format 2).</summary>
-public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null);
+/// <summary>Weights: TorchSharp state for training and export; Onnx: the feature network that serving runs (format 2);
+/// Copies: the copy codes' codebooks (optional).</summary>
+public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null, ModelFile? Copies = null);
+
+/// <summary>
+/// The copy codes' settings (Dpq.Copies.CopyCodec): the fingerprint, the norm byte's values, the squared
+/// distances that bound and group the near-duplicates that lead an answer, how many scan candidates are re-ranked, and the calibration
+/// that chose the distance.
+/// </summary>
+public sealed record CopyInfo(string Fingerprint, float[] Norms, float CopyDistance, float TypicalCopyDistance, float DuplicateRatio, int RerankCandidates,
+    Copies.CopyCalibration Calibration)
+{
+    public const string FileName = "copies.dpqc";
+    public const string FingerprintName = "centroid-aligned 28x28 gray, 4x4 cell means (49 values)";
+}
 
 /// <summary>
 /// The ONNX feature network's contract: input <see cref="Input"/> is batch x C x H x W float32

@@ -1,3 +1,4 @@
+using Dpq.Copies;
 using Dpq.Data;
 using Dpq.Ingest;
 using Dpq.Model;
@@ -18,8 +19,8 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
 
     private readonly FeatureNetwork _network;
 
-    private LoadedModel(string directory, ModelManifest manifest, Codebooks codebooks, FeatureNetwork network) =>
-        (Directory, Manifest, Codebooks, _network) = (directory, manifest, codebooks, network);
+    private LoadedModel(string directory, ModelManifest manifest, Codebooks codebooks, CopyCodec? copies, FeatureNetwork network) =>
+        (Directory, Manifest, Codebooks, Copies, _network) = (directory, manifest, codebooks, copies, network);
 
     /// <summary>
     /// Opens a model folder: model.json, codebooks and the ONNX file checked against their hashes and
@@ -31,8 +32,9 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
         var manifest = ModelFolder.ReadManifest(directory);
         var onnxPath = ModelFolder.OnnxPath(directory, manifest);
         var codebooks = ModelFolder.ReadCodebooks(directory, manifest);
+        var copies = ModelFolder.ReadCopyCodec(directory, manifest);
         var network = FeatureNetwork.Open(onnxPath, manifest.Onnx!, manifest.Input, manifest.D, manifest.Classes, options);
-        return new LoadedModel(directory, manifest, codebooks, network);
+        return new LoadedModel(directory, manifest, codebooks, copies, network);
     }
 
     /// <summary>Checks that a folder can be served, as <see cref="Open"/> does plus one forward pass, and lets it go.</summary>
@@ -45,6 +47,9 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     public string Directory { get; }
     public ModelManifest Manifest { get; }
     public Codebooks Codebooks { get; }
+
+    /// <summary>The copy codes; null for a model trained before them (its answers then rank by class alone).</summary>
+    public CopyCodec? Copies { get; }
     public string ModelVersion => Manifest.Version;
     public InputShape Input => Manifest.Input;
     public int InputWidth => Manifest.Input.Width;

@@ -130,12 +130,12 @@ public sealed class ModelRegistry(BlobContainerClient container)
         Directory.CreateDirectory(staging);
         try
         {
-            // model.json as of the ETag read above, then only the files serving reads: the codebooks
-            // and the ONNX file (the TorchSharp weights are for training tools and stay in storage).
+            // model.json as of the ETag read above, then only the files serving reads: the codebooks,
+            // the ONNX file and the copy codes (the TorchSharp weights are for training tools and stay in storage).
             await container.GetBlobClient($"{version}/{ModelManifest.FileName}").DownloadToAsync(Path.Combine(staging, ModelManifest.FileName),
                 new BlobDownloadToOptions { Conditions = new BlobRequestConditions { IfMatch = new ETag(stamp) } }, cancellationToken);
             var manifest = ModelFolder.ReadManifest(staging);
-            foreach (var file in new[] { manifest.Files.Codebooks, manifest.Files.Onnx })
+            foreach (var file in new[] { manifest.Files.Codebooks, manifest.Files.Onnx, manifest.Files.Copies })
             {
                 if (file is null) continue;
                 if (!ModelFolder.IsPlainFileName(file.Path)) throw new InvalidDataException($"model {version}: model.json names a file outside the folder: '{file.Path}'");

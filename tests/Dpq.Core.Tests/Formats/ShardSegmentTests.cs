@@ -164,9 +164,65 @@ public sealed class ShardSegmentTests
     public void AnotherFormatVersionIsNamedInTheError()
     {
         var file = SmallBuilder(new CodeFormat(256, 4), 2).ToArray();
-        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 3);
         Reseal(file);
-        Assert.Contains("version 2 is not supported", ReadFails(file).Message);
+        Assert.Contains("version 3 is not supported", ReadFails(file).Message);
+    }
+
+    [Fact]
+    public void CopyCodesRoundTripAndItemsWithoutOneAreMissing()
+    {
+        var format = new CodeFormat(256, 2);
+        var builder = new ShardSegmentBuilder(format, "m", withCopyCodes: true);
+        byte[] copy = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        builder.Add("b", [20, 21], 3, copy);
+        builder.Add("a", [10, 11], 7);
+        var segment = ShardSegmentReader.Read(builder.ToArray());
+        Assert.True(segment.HasCopyCodes);
+        Assert.Equal(ShardSegmentFormat.CurrentVersion, segment.FileVersion);
+        Assert.True(Dpq.Copies.CopyCodec.IsMissing(segment.CopyCodeOf(0)));
+        Assert.Equal(copy, segment.CopyCodeOf(1).ToArray());
+
+        var view = segment.CopyCodes!;
+        Assert.Equal(Dpq.Copies.CopyCodec.Format, view.Format);
+        Assert.Equal(["a", "b"], Enumerable.Range(0, 2).Select(i => view.Ids[i]));
+        Assert.Equal([7, 3], view.Labels.ToArray());
+        var code = new byte[9];
+        view.CopyCode(1, code);
+        Assert.Equal(copy, code);
+    }
+
+    [Fact]
+    public void ASegmentWithoutCopyCodesHasNone()
+    {
+        var segment = ShardSegmentReader.Read(SmallBuilder(new CodeFormat(256, 4), 5).ToArray());
+        Assert.False(segment.HasCopyCodes);
+        Assert.Null(segment.CopyCodes);
+        Assert.True(segment.CopyCodeOf(0).IsEmpty);
+    }
+
+    [Fact]
+    public void ACopyCodeOfTheWrongLengthIsRefused()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m", withCopyCodes: true);
+        Assert.Throws<ArgumentException>(() => builder.Add("a", [1], 0, [1, 2, 3]));
+    }
+
+    [Fact]
+    public void ImpossibleCopyCodeFieldsBehindAValidChecksumAreRejected()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m", withCopyCodes: true);
+        builder.Add("a", [1]);
+        var file = builder.ToArray();
+        var badBytes = (byte[])file.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(badBytes.AsSpan(40), 5);
+        Reseal(badBytes);
+        Assert.Contains("5 copy code bytes", ReadFails(badBytes).Message);
+
+        var badReserved = (byte[])file.Clone();
+        badReserved[43] = 1;
+        Reseal(badReserved);
+        Assert.Contains("reserved", ReadFails(badReserved).Message);
     }
 
     [Fact]
@@ -176,7 +232,7 @@ public sealed class ShardSegmentTests
         builder.Add("a", [1]);
         builder.Add("b", [2]);
         var file = builder.ToArray();
-        int header = ShardSegmentFormat.HeaderLengthFor(1);
+        int header = ShardSegmentFormat.HeaderLengthFor(ShardSegmentFormat.CurrentVersion, 1);
         // Blob after one 4-byte block start: [0,1,'a'][0,1,'b']; make the second id "a" again.
         Assert.Equal((byte)'b', file[header + 4 + 5]);
         file[header + 4 + 5] = (byte)'a';

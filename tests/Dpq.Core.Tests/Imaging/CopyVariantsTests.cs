@@ -1,3 +1,4 @@
+using Dpq.Copies;
 using Dpq.Imaging;
 
 namespace Dpq.Tests.Imaging;

@@ -1,4 +1,4 @@
-namespace Dpq.Imaging;
+namespace Dpq.Copies;
 
 /// <summary>
 /// A model-free descriptor of an image's pixels for finding its copies: the 28x28 gray image moved
@@ -6,6 +6,8 @@ namespace Dpq.Imaging;
 /// 7x7 = 49 values in [0, 1]. Re-encoding (JPEG, PNG colour types, bit depth, alpha) changes it a
 /// little and a shift of a pixel or two almost not at all, while two different images differ in it
 /// far more; the label-guided model feature, by design, does not tell two images of a class apart.
+/// Inputs of another shape (colour, larger) are first averaged to 28x28 gray, so one descriptor
+/// serves every model input.
 /// </summary>
 public static class CopyFingerprint
 {
@@ -44,6 +46,42 @@ public static class CopyFingerprint
                 destination[y / Cell * (Side / Cell) + x / Cell] += v * Weight;
             }
         }
+    }
+
+    /// <summary>The fingerprint of one model input (channels x height x width, values in [0, 1]).</summary>
+    public static void Compute(ReadOnlySpan<float> pixels, Model.InputShape shape, Span<float> destination)
+    {
+        if (pixels.Length != shape.Pixels) throw new ArgumentException($"expected {shape.Pixels} values for {shape}, got {pixels.Length}", nameof(pixels));
+        if (shape is { Channels: 1, Height: Side, Width: Side })
+        {
+            Compute(pixels, destination);
+            return;
+        }
+        Span<float> gray = stackalloc float[Side * Side];
+        ToGray28(pixels, shape, gray);
+        Compute(gray, destination);
+    }
+
+    /// <summary>Channel mean, then the mean of the source pixels whose centres fall in each of the 28x28 cells.</summary>
+    private static void ToGray28(ReadOnlySpan<float> pixels, Model.InputShape shape, Span<float> gray)
+    {
+        Span<float> counts = stackalloc float[Side * Side];
+        gray.Clear();
+        counts.Clear();
+        int plane = shape.Height * shape.Width;
+        for (int y = 0; y < shape.Height; y++)
+        {
+            int gy = Math.Min(Side - 1, (int)((y + 0.5) * Side / shape.Height));
+            for (int x = 0; x < shape.Width; x++)
+            {
+                int gx = Math.Min(Side - 1, (int)((x + 0.5) * Side / shape.Width));
+                float v = 0;
+                for (int c = 0; c < shape.Channels; c++) v += pixels[c * plane + y * shape.Width + x];
+                gray[gy * Side + gx] += v / shape.Channels;
+                counts[gy * Side + gx]++;
+            }
+        }
+        for (int i = 0; i < gray.Length; i++) gray[i] = counts[i] > 0 ? gray[i] / counts[i] : 0;
     }
 
     private static float At(ReadOnlySpan<float> pixels, int x, int y) =>

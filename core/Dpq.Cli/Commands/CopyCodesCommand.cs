@@ -1,0 +1,52 @@
+using Dpq.Copies;
+using Dpq.Data;
+using Dpq.Model;
+using Dpq.Models;
+
+namespace Dpq.Cli;
+
+/// <summary>
+/// dpq copy-codes --model DIR [--data DIR] [--seed S]: trains the copy codes (Dpq.Copies) on the
+/// model's training images and adds them to the folder (copies.dpqc and model.json's "copies"); the
+/// model's version does not change. Training runs it itself; this adds them to models trained before.
+/// </summary>
+public static class CopyCodesCommand
+{
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var o = new Options(args);
+        var directory = o.Required("model");
+        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
+        int seed = o.Int("seed", 1, 0);
+        o.EnsureAllRead();
+        ModelManifest manifest;
+        try
+        {
+            manifest = ModelFolder.ReadManifest(directory);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            throw new UsageException(e.Message);
+        }
+        var train = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
+        Add(directory, manifest.Input, train, seed, cancellationToken);
+        LoadedModel.Verify(directory);
+        return Task.FromResult(0);
+    }
+
+    /// <summary>Trains the copy codes on <paramref name="train"/> and writes them into the model folder.</summary>
+    internal static void Add(string directory, InputShape input, ImageSet train, int seed, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var trained = CopyCodecTrainer.Train(train, input, seed, new ConsoleLog(), cancellationToken);
+        var manifest = ModelFolder.AddCopyCodec(directory, trained);
+        Console.WriteLine($"dpq copy-codes: wrote {Path.Combine(directory, CopyInfo.FileName)} for {manifest.Version} "
+            + $"(copy distance {trained.Codec.CopyDistance:G4}, {trained.Calibration.CopiesWithin:P2} of sampled copies within it, "
+            + $"{trained.Calibration.NeighboursWithin:P2} of sampled images have another image within it; {clock.Elapsed.TotalSeconds:F0} s)");
+    }
+
+    private sealed class ConsoleLog : IProgress<string>
+    {
+        public void Report(string value) => Console.WriteLine("  " + value);
+    }
+}

@@ -1,0 +1,154 @@
+using Dpq.Formats;
+using Dpq.Quantization;
+using Dpq.Scan;
+
+namespace Dpq.Copies;
+
+/// <summary>
+/// Copy codes: a <see cref="CopyFingerprint"/> as <see cref="Levels"/> residual levels of 256
+/// codewords plus one byte for the squared norm of its first <see cref="ScannedLevels"/> levels'
+/// reconstruction, laid out [l1 l2 l3 l4 norm l5 l6 l7 l8]. The scan reads the first five bytes as a
+/// code of five levels whose last table is the negated norm, so an item scores
+/// 2&lt;q, r4&gt; - ||r4||² = ||q||² - ||q - r4||²: by squared distance, with the scanner's own kernels.
+/// The best <see cref="RerankCandidates"/> are then ranked by the squared distance to all eight levels,
+/// and <see cref="NearDuplicates"/> picks the matches that lead an answer.
+/// </summary>
+public sealed class CopyCodec
+{
+    public const int Levels = 8;
+    public const int ScannedLevels = 4;
+    public const int Codewords = 256;
+    public const int CodeBytes = Levels + 1;
+
+    /// <summary>Position of the norm byte: right after the scanned levels.</summary>
+    public const int NormByte = ScannedLevels;
+
+    /// <summary>Norm byte of an item without a fingerprint (indexed before its model had one): never a copy.</summary>
+    public const byte Missing = 255;
+
+    /// <summary>Quantized norms: byte values 0..254.</summary>
+    public const int NormValues = 255;
+
+    /// <summary>Scan table entry of <see cref="Missing"/>: far below any real score, finite as the scanner requires.</summary>
+    private const float MissingScore = -1e28f;
+
+    /// <summary>The scan's view of copy codes: five levels of K = 256, one byte each, one code after another.</summary>
+    public static CodeFormat Format { get; } = new(Codewords, CodeBytes);
+
+    private readonly float[] _norms;
+
+    /// <param name="codebooks">Levels x 256 x <see cref="CopyFingerprint.Dimension"/>.</param>
+    /// <param name="norms"><see cref="NormValues"/> ascending values of ||r4||² that the norm byte indexes.</param>
+    /// <param name="copyDistance">Squared distance (query fingerprint to an item's eight-level reconstruction) beyond which nothing is a near-duplicate.</param>
+    /// <param name="typicalCopyDistance">The median squared distance of a re-encoded copy to its own code.</param>
+    /// <param name="duplicateRatio">Matches up to this many times the best one's distance (or the typical copy distance, if larger) lead the answer with it.</param>
+    public CopyCodec(Codebooks codebooks, float[] norms, float copyDistance, float typicalCopyDistance, float duplicateRatio = DefaultDuplicateRatio, int rerankCandidates = 100)
+    {
+        ArgumentNullException.ThrowIfNull(codebooks);
+        ArgumentNullException.ThrowIfNull(norms);
+        if (codebooks.M != Levels || codebooks.K != Codewords || codebooks.D != CopyFingerprint.Dimension)
+            throw new InvalidDataException($"copy codebooks are {codebooks.M}x{codebooks.K}x{codebooks.D}; expected {Levels}x{Codewords}x{CopyFingerprint.Dimension}");
+        if (norms.Length != NormValues || norms.Any(v => !float.IsFinite(v) || v < 0) || norms.Zip(norms.Skip(1)).Any(p => p.First > p.Second))
+            throw new InvalidDataException($"copy norms must be {NormValues} finite, non-negative, ascending values");
+        if (!(copyDistance > 0 && float.IsFinite(copyDistance)))
+            throw new InvalidDataException($"copy distance must be positive and finite, not {copyDistance}");
+        if (!(typicalCopyDistance >= 0 && typicalCopyDistance <= copyDistance))
+            throw new InvalidDataException($"typical copy distance must be from 0 to the copy distance ({copyDistance}), not {typicalCopyDistance}");
+        if (!(duplicateRatio >= 1 && float.IsFinite(duplicateRatio)))
+            throw new InvalidDataException($"duplicate ratio must be at least 1, not {duplicateRatio}");
+        ArgumentOutOfRangeException.ThrowIfLessThan(rerankCandidates, 1);
+        Codebooks = codebooks;
+        _norms = (float[])norms.Clone();
+        CopyDistance = copyDistance;
+        TypicalCopyDistance = typicalCopyDistance;
+        DuplicateRatio = duplicateRatio;
+        RerankCandidates = rerankCandidates;
+    }
+
+    public Codebooks Codebooks { get; }
+    public IReadOnlyList<float> Norms => _norms;
+    public const float DefaultDuplicateRatio = 1.25f;
+
+    public float CopyDistance { get; }
+    public float TypicalCopyDistance { get; }
+    public float DuplicateRatio { get; }
+    public int RerankCandidates { get; }
+
+    /// <summary>
+    /// How many of the re-ranked matches (squared distances, ascending) lead the answer: none when the
+    /// best is beyond <see cref="CopyDistance"/>; else those within <see cref="DuplicateRatio"/> times
+    /// the larger of the best distance and <see cref="TypicalCopyDistance"/> (so that every stored copy
+    /// of an image comes first, not only the closest).
+    /// </summary>
+    public int NearDuplicates(ReadOnlySpan<float> ascendingDistances)
+    {
+        if (ascendingDistances.IsEmpty || !(ascendingDistances[0] <= CopyDistance)) return 0;
+        float limit = Math.Min(CopyDistance, DuplicateRatio * Math.Max(ascendingDistances[0], TypicalCopyDistance));
+        int count = 0;
+        while (count < ascendingDistances.Length && ascendingDistances[count] <= limit) count++;
+        return count;
+    }
+
+    /// <summary>Greedy residual assignment of all levels, then the norm byte of the scanned prefix.</summary>
+    public void Encode(ReadOnlySpan<float> fingerprint, Span<byte> code)
+    {
+        if (code.Length != CodeBytes) throw new ArgumentException($"a copy code has {CodeBytes} bytes", nameof(code));
+        Span<byte> levels = stackalloc byte[Levels];
+        Codebooks.EncodeHard(fingerprint, levels);
+        Span<float> prefix = stackalloc float[CopyFingerprint.Dimension];
+        Codebooks.Decode(levels[..ScannedLevels], prefix);
+        levels[..ScannedLevels].CopyTo(code);
+        code[NormByte] = (byte)NearestNorm(VectorMath.Dot(prefix, prefix));
+        levels[ScannedLevels..].CopyTo(code[(NormByte + 1)..]);
+    }
+
+    /// <summary>The code of an item that has no fingerprint.</summary>
+    public static void WriteMissing(Span<byte> code)
+    {
+        code[..CodeBytes].Clear();
+        code[NormByte] = Missing;
+    }
+
+    public static bool IsMissing(ReadOnlySpan<byte> code) => code[NormByte] == Missing;
+
+    /// <summary>The eight-level reconstruction of a code.</summary>
+    public void Decode(ReadOnlySpan<byte> code, Span<float> fingerprint)
+    {
+        if (code.Length < CodeBytes) throw new ArgumentException($"a copy code has {CodeBytes} bytes", nameof(code));
+        Span<byte> levels = stackalloc byte[Levels];
+        code[..ScannedLevels].CopyTo(levels);
+        code[(NormByte + 1)..CodeBytes].CopyTo(levels[ScannedLevels..]);
+        Codebooks.Decode(levels, fingerprint);
+    }
+
+    /// <summary>Squared distance from a query fingerprint to a code's eight-level reconstruction; +inf for <see cref="Missing"/>.</summary>
+    public float SquaredDistance(ReadOnlySpan<float> fingerprint, ReadOnlySpan<byte> code)
+    {
+        if (IsMissing(code)) return float.PositiveInfinity;
+        Span<float> reconstruction = stackalloc float[CopyFingerprint.Dimension];
+        Decode(code, reconstruction);
+        return VectorMath.SquaredDistance(fingerprint, reconstruction);
+    }
+
+    /// <summary>The scan's five tables for a query fingerprint: 2&lt;q, c&gt; per scanned level, then -norm.</summary>
+    public LookupTables ScanTables(ReadOnlySpan<float> fingerprint)
+    {
+        var values = new float[(ScannedLevels + 1) * Codewords];
+        Codebooks.LookupTables(fingerprint, ScannedLevels, values.AsSpan(0, ScannedLevels * Codewords));
+        for (int i = 0; i < ScannedLevels * Codewords; i++) values[i] *= 2;
+        var norms = values.AsSpan(ScannedLevels * Codewords);
+        for (int b = 0; b < NormValues; b++) norms[b] = -_norms[b];
+        norms[Missing] = MissingScore;
+        return new LookupTables(Codewords, ScannedLevels + 1, values);
+    }
+
+    private int NearestNorm(float value)
+    {
+        int i = Array.BinarySearch(_norms, value);
+        if (i >= 0) return i;
+        i = ~i;
+        if (i == 0) return 0;
+        if (i == _norms.Length) return _norms.Length - 1;
+        return value - _norms[i - 1] <= _norms[i] - value ? i - 1 : i;
+    }
+}
