@@ -25,7 +25,7 @@ done
 
 # The default model is the project's own: it gets its ONNX file added if it predates it. A model
 # named with --model is the caller's, and publish says how to add the file instead.
-[ $own_model -eq 1 ] || ensure_onnx "$model_dir"
+[ $own_model -eq 1 ] || ensure_current_model "$model_dir"
 cli="$CLI"
 if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 "$REPO_ROOT/scripts/stack.sh" start

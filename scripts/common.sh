@@ -8,12 +8,16 @@ CLI="$REPO_ROOT/core/Dpq.Cli/bin/$CONFIG/net10.0/dpq-cli"
 say() { printf '\033[1m[dpq]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[dpq] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# A model folder trained before training exported its ONNX feature network gets it added once
-# (serving runs that file through ONNX Runtime; the version does not change).
-ensure_onnx() {
+# A model folder trained before training exported its ONNX feature network, or before it wrote the
+# copy codes, gets them added once (the version does not change).
+ensure_current_model() {
   local dir="$1"
   if [ -f "$dir/model.json" ] && ! grep -q '"format": "dpq-model/2"' "$dir/model.json"; then
     say "adding the ONNX feature network to $dir (trained before training exported it)"
     "$CLI" export-onnx --model "$dir"
+  fi
+  if [ -f "$dir/model.json" ] && ! grep -q '"copies": {' "$dir/model.json"; then
+    say "adding the copy codes to $dir (trained before training wrote them)"
+    "$CLI" copy-codes --model "$dir"
   fi
 }

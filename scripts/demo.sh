@@ -29,7 +29,7 @@ if [ $retrain -eq 1 ]; then rm -rf "$model_dir"; fi
 cli="$CLI"
 if [ -f "$model_dir/model.json" ]; then
   say "using the trained model in .build/models/default (./dpq demo --retrain trains anew)"
-  ensure_onnx "$model_dir"
+  ensure_current_model "$model_dir"
 else
   say "training the default DPQ model on the 60,000 Fashion-MNIST training images (about 10 minutes here)"
   "$cli" train --dataset fashion-mnist --out "$model_dir"

@@ -38,8 +38,9 @@ public sealed class PipelineTests
         Assert.Equal(rows.Select(r => r.PartitionKey).Distinct().Count(), manifest.Count);
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
 
-        // Query by image at every code length: all items come back, best first, and each score is
-        // exactly the query's lookup-table sum over that item's stored code.
+        // Query by image at every code length: all items come back, best first, and each similar
+        // result's score is exactly the query's lookup-table sum over that item's stored code; the
+        // near-duplicates that lead score above every one of them.
         var codes = rows.ToDictionary(r => r.GetString("BlobName"), r => r.GetBinary("Code"));
         var queryImage = Images.Png(TinyModel.TestImages, 400);
         foreach (var bits in model.CodeLengths)
@@ -55,7 +56,9 @@ public sealed class PipelineTests
             pre.Decode(queryImage, pixels);
             var levels = bits / 8;
             var tables = model.Codebooks.LookupTables(model.EncodeFeatures(pixels, 1), levels);
-            foreach (var hit in response.Results)
+            Assert.NotNull(response.NearDuplicateScoreFloor);
+            Assert.All(response.Results, h => Assert.Equal(h.Match == QueryHit.NearDuplicate, h.Score >= response.NearDuplicateScoreFloor));
+            foreach (var hit in response.Results.Where(h => h.Match == QueryHit.Similar))
             {
                 var code = codes[hit.BlobName];
                 var expected = 0f;
@@ -64,6 +67,31 @@ public sealed class PipelineTests
                 Assert.Equal(ImageId.FromBlobName(hit.BlobName).ToString(), hit.Id);
             }
         }
+    }
+
+    [Fact]
+    public async Task ARecodedCopyOfAnIndexedImageLeadsItsAnswerThroughTheWholePipeline()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await IngestAsync(p, Enumerable.Range(0, 120));
+        await p.DrainAllAsync();
+        var rows = await p.CodeRowsAsync();
+        Assert.All(rows, r => Assert.Equal(Copies.CopyCodec.CodeBytes, r.GetBinary("CopyCode").Length));
+
+        foreach (var (image, variant) in new[] { (5, Imaging.CopyVariant.Jpeg75), (17, Imaging.CopyVariant.Shift1), (33, Imaging.CopyVariant.PalettePng) })
+        {
+            var file = Imaging.CopyVariants.Make(variant, TinyModel.TestImages.Pixels.AsSpan(image * 784, 784), 28, 28);
+            var response = await p.Queries.QueryAsync(new QueryRequest(file, null, null, 10, 8, null));
+            Assert.Equal(Images.Name(image), response.Results[0].BlobName);
+            Assert.Equal(QueryHit.NearDuplicate, response.Results[0].Match);
+            Assert.NotNull(response.Results[0].CopyDistance);
+            Assert.True(response.Results.Zip(response.Results.Skip(1)).All(x => x.First.Score >= x.Second.Score), "results are not sorted by score");
+        }
+
+        // A vector query has no fingerprint: no near-duplicates, no floor.
+        var vector = await p.Queries.QueryAsync(new QueryRequest(null, null, new float[(await p.Models.GetAsync())!.FeatureDimension], 5, 32, null));
+        Assert.Null(vector.NearDuplicateScoreFloor);
+        Assert.All(vector.Results, h => Assert.Equal(QueryHit.Similar, h.Match));
     }
 
     [Fact]
@@ -95,7 +123,9 @@ public sealed class PipelineTests
         var byId = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(7), null, 50, 16, new HashSet<byte> { label }));
         Assert.Equal(expected, byId.Results.Count);
         Assert.All(byId.Results, h => Assert.Equal(label, h.Label));
-        Assert.Contains(byId.Results, h => h.BlobName == Images.Name(7));
+        // An indexed image is its own copy: it leads its answer.
+        Assert.Equal(Images.Name(7), byId.Results[0].BlobName);
+        Assert.Equal(QueryHit.NearDuplicate, byId.Results[0].Match);
 
         // The image id works like the blob name.
         var byImageId = await p.Queries.QueryAsync(new QueryRequest(null, ImageId.FromBlobName(Images.Name(7)).ToString(), null, 5, 16, null));

@@ -212,20 +212,68 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-k";
         var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("k/1.png", 1, 1)]);
-        // As a newer build would write it: format version 2, checksum recomputed, so the file is whole.
+        // As a newer build would write it: format version 3, checksum recomputed, so the file is whole.
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
         await RewriteBlobAsync(blob, bytes =>
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 2);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 3);
             var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
         });
 
         var compactor = NewCompactor(storage);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
-        Assert.Contains("version 2 is not supported", error.Message);
+        Assert.Contains("version 3 is not supported", error.Message);
         Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
         Assert.Equal([SegmentEntry.BlobNameFor(version, key)], await ListedFilesAsync(storage, version));
+    }
+
+    /// <summary>A version 2 file without copy codes as the version 1 writer wrote it: no copy-code field, no reserved bytes.</summary>
+    private static byte[] AsVersionOne(byte[] file)
+    {
+        const int Removed = 8; // the copy-code field and the reserved bytes
+        var at = Dpq.Formats.ShardSegmentFormat.FieldLocations.ModelVersion1;
+        Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.CopyCodeBytes)));
+        byte[] old = [.. file.AsSpan(0, at), .. file.AsSpan(at + Removed)];
+        var h = old.AsSpan();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(h[Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion..], 1);
+        var headerAt = Dpq.Formats.ShardSegmentFormat.FieldLocations.HeaderLength;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(h[headerAt..], (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h[headerAt..]) - Removed));
+        var lengthAt = Dpq.Formats.ShardSegmentFormat.FieldLocations.FileLength;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(h[lengthAt..], old.Length);
+        var body = old.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(h[body..], System.IO.Hashing.XxHash64.HashToUInt64(h[..body]));
+        return old;
+    }
+
+    [Fact]
+    public async Task SealedFilesOfVersionOneAreRewrittenInTheCurrentVersionWithTheSameItems()
+    {
+        var storage = await Azurite.FreshAsync();
+        const string version = "m-test-v";
+        for (var i = 0; i < 12; i++) await WriteAsync(storage, version, [Image($"v/{i:00}.png", (byte)i, i % 10)]);
+        var compactor = NewCompactor(storage);
+        await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var sealedFiles = await ListedFilesAsync(storage, version);
+        var segments = storage.Container(storage.Names.SegmentsContainer);
+        foreach (var name in sealedFiles)
+        {
+            var v1 = AsVersionOne((await segments.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray());
+            Assert.Equal(1, Dpq.Formats.ShardSegmentReader.Read(v1).FileVersion);
+            await segments.GetBlobClient(name).UploadAsync(new BinaryData(v1), overwrite: true);
+        }
+        var before = Items(await NewCache(storage).GetAsync(version, Format));
+        Assert.Equal(12, before.Count);
+
+        Assert.Equal(sealedFiles.Count, await compactor.UpgradeSealedAsync(version, Format));
+        var after = await ListedFilesAsync(storage, version);
+        Assert.Empty(after.Intersect(sealedFiles));
+        foreach (var name in after)
+            Assert.Equal(Dpq.Formats.ShardSegmentFormat.CurrentVersion,
+                Dpq.Formats.ShardSegmentReader.Read((await segments.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray()).FileVersion);
+        AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
+        await AssertOnlyListedFilesStoredAsync(storage, version);
+        Assert.Equal(0, await compactor.UpgradeSealedAsync(version, Format));
     }
 
     [Fact]

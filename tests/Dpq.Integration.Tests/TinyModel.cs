@@ -7,7 +7,7 @@ namespace Dpq.Integration.Tests;
 
 /// <summary>
 /// A real DPQ model, small enough to train in seconds: 2,000 Fashion-MNIST training images, two
-/// epochs, K=256, M=4. Trained once per test run and shared read-only.
+/// epochs, K=256, M=4, with copy codes trained on the same images. Trained once per test run and shared read-only.
 /// </summary>
 public static class TinyModel
 {
@@ -23,7 +23,9 @@ public static class TinyModel
         var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 2000);
         var options = new TrainingOptions { Epochs = 2, Seed = 11, K = 256, M = 4, D = 32, KMeansIterations = 5 };
         var result = DpqTrainer.Train(train, options, CPU);
-        using (result.Network) TorchModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
+        Model.ModelManifest manifest;
+        using (result.Network) manifest = TorchModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
+        ModelFolder.AddCopyCodec(dir, Copies.CopyCodecTrainer.Train(train, manifest.Input, seed: 11));
         return dir;
     }
 }

@@ -6,9 +6,11 @@ namespace Dpq.Copies;
 
 /// <summary>
 /// Copy codes: a <see cref="CopyFingerprint"/> as <see cref="Levels"/> residual levels of 256
-/// codewords plus one byte for the squared norm of its first <see cref="ScannedLevels"/> levels'
-/// reconstruction, laid out [l1 l2 l3 l4 norm l5 l6 l7 l8]. The scan reads the first five bytes as a
-/// code of five levels whose last table is the negated norm, so an item scores
+/// codewords plus one byte for the cross terms of its first <see cref="ScannedLevels"/> levels'
+/// reconstruction, laid out [l1 l2 l3 l4 cross l5 l6 l7 l8]. With r4 = c1 + c2 + c3 + c4,
+/// ||r4||² = sum ||c_l||² + 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt;: the first part goes into the level tables
+/// exactly (2&lt;q, c&gt; - ||c||²) and only the cross terms are quantized, in the norm byte, whose table
+/// is their negation. So the scan reads the first five bytes as a code of five levels and an item scores
 /// 2&lt;q, r4&gt; - ||r4||² = ||q||² - ||q - r4||²: by squared distance, with the scanner's own kernels.
 /// The best <see cref="RerankCandidates"/> are then ranked by the squared distance to all eight levels,
 /// and <see cref="NearDuplicates"/> picks the matches that lead an answer.
@@ -20,13 +22,13 @@ public sealed class CopyCodec
     public const int Codewords = 256;
     public const int CodeBytes = Levels + 1;
 
-    /// <summary>Position of the norm byte: right after the scanned levels.</summary>
+    /// <summary>Position of the norm byte (the quantized cross terms): right after the scanned levels.</summary>
     public const int NormByte = ScannedLevels;
 
     /// <summary>Norm byte of an item without a fingerprint (indexed before its model had one): never a copy.</summary>
     public const byte Missing = 255;
 
-    /// <summary>Quantized norms: byte values 0..254.</summary>
+    /// <summary>Quantized cross terms: byte values 0..254.</summary>
     public const int NormValues = 255;
 
     /// <summary>Scan table entry of <see cref="Missing"/>: far below any real score, finite as the scanner requires.</summary>
@@ -35,21 +37,21 @@ public sealed class CopyCodec
     /// <summary>The scan's view of copy codes: five levels of K = 256, one byte each, one code after another.</summary>
     public static CodeFormat Format { get; } = new(Codewords, CodeBytes);
 
-    private readonly float[] _norms;
+    private readonly float[] _crossTerms;
 
     /// <param name="codebooks">Levels x 256 x <see cref="CopyFingerprint.Dimension"/>.</param>
-    /// <param name="norms"><see cref="NormValues"/> ascending values of ||r4||² that the norm byte indexes.</param>
+    /// <param name="crossTerms"><see cref="NormValues"/> ascending values of 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; over the scanned levels, that the norm byte indexes.</param>
     /// <param name="copyDistance">Squared distance (query fingerprint to an item's eight-level reconstruction) beyond which nothing is a near-duplicate.</param>
     /// <param name="typicalCopyDistance">The median squared distance of a re-encoded copy to its own code.</param>
     /// <param name="duplicateRatio">Matches up to this many times the best one's distance (or the typical copy distance, if larger) lead the answer with it.</param>
-    public CopyCodec(Codebooks codebooks, float[] norms, float copyDistance, float typicalCopyDistance, float duplicateRatio = DefaultDuplicateRatio, int rerankCandidates = 100)
+    public CopyCodec(Codebooks codebooks, float[] crossTerms, float copyDistance, float typicalCopyDistance, float duplicateRatio = DefaultDuplicateRatio, int rerankCandidates = DefaultRerankCandidates)
     {
         ArgumentNullException.ThrowIfNull(codebooks);
-        ArgumentNullException.ThrowIfNull(norms);
+        ArgumentNullException.ThrowIfNull(crossTerms);
         if (codebooks.M != Levels || codebooks.K != Codewords || codebooks.D != CopyFingerprint.Dimension)
             throw new InvalidDataException($"copy codebooks are {codebooks.M}x{codebooks.K}x{codebooks.D}; expected {Levels}x{Codewords}x{CopyFingerprint.Dimension}");
-        if (norms.Length != NormValues || norms.Any(v => !float.IsFinite(v) || v < 0) || norms.Zip(norms.Skip(1)).Any(p => p.First > p.Second))
-            throw new InvalidDataException($"copy norms must be {NormValues} finite, non-negative, ascending values");
+        if (crossTerms.Length != NormValues || crossTerms.Any(v => !float.IsFinite(v)) || crossTerms.Zip(crossTerms.Skip(1)).Any(p => p.First > p.Second))
+            throw new InvalidDataException($"copy cross terms must be {NormValues} finite, ascending values");
         if (!(copyDistance > 0 && float.IsFinite(copyDistance)))
             throw new InvalidDataException($"copy distance must be positive and finite, not {copyDistance}");
         if (!(typicalCopyDistance >= 0 && typicalCopyDistance <= copyDistance))
@@ -58,7 +60,14 @@ public sealed class CopyCodec
             throw new InvalidDataException($"duplicate ratio must be at least 1, not {duplicateRatio}");
         ArgumentOutOfRangeException.ThrowIfLessThan(rerankCandidates, 1);
         Codebooks = codebooks;
-        _norms = (float[])norms.Clone();
+        _crossTerms = (float[])crossTerms.Clone();
+        _wordNorms = new float[ScannedLevels * Codewords];
+        for (int l = 0; l < ScannedLevels; l++)
+            for (int k = 0; k < Codewords; k++)
+            {
+                var word = codebooks.Codeword(l, k);
+                _wordNorms[l * Codewords + k] = VectorMath.Dot(word, word);
+            }
         CopyDistance = copyDistance;
         TypicalCopyDistance = typicalCopyDistance;
         DuplicateRatio = duplicateRatio;
@@ -66,8 +75,11 @@ public sealed class CopyCodec
     }
 
     public Codebooks Codebooks { get; }
-    public IReadOnlyList<float> Norms => _norms;
+    public IReadOnlyList<float> CrossTerms => _crossTerms;
     public const float DefaultDuplicateRatio = 1.25f;
+
+    /// <summary>Scan candidates re-ranked by the full code (docs/model.md compares 100 and 400).</summary>
+    public const int DefaultRerankCandidates = 400;
 
     public float CopyDistance { get; }
     public float TypicalCopyDistance { get; }
@@ -95,10 +107,8 @@ public sealed class CopyCodec
         if (code.Length != CodeBytes) throw new ArgumentException($"a copy code has {CodeBytes} bytes", nameof(code));
         Span<byte> levels = stackalloc byte[Levels];
         Codebooks.EncodeHard(fingerprint, levels);
-        Span<float> prefix = stackalloc float[CopyFingerprint.Dimension];
-        Codebooks.Decode(levels[..ScannedLevels], prefix);
         levels[..ScannedLevels].CopyTo(code);
-        code[NormByte] = (byte)NearestNorm(VectorMath.Dot(prefix, prefix));
+        code[NormByte] = (byte)NearestCrossTerm(CrossTerm(levels[..ScannedLevels]));
         levels[ScannedLevels..].CopyTo(code[(NormByte + 1)..]);
     }
 
@@ -130,25 +140,37 @@ public sealed class CopyCodec
         return VectorMath.SquaredDistance(fingerprint, reconstruction);
     }
 
-    /// <summary>The scan's five tables for a query fingerprint: 2&lt;q, c&gt; per scanned level, then -norm.</summary>
+    /// <summary>The scan's five tables for a query fingerprint: 2&lt;q, c&gt; - ||c||² per scanned level, then the negated cross terms.</summary>
     public LookupTables ScanTables(ReadOnlySpan<float> fingerprint)
     {
         var values = new float[(ScannedLevels + 1) * Codewords];
         Codebooks.LookupTables(fingerprint, ScannedLevels, values.AsSpan(0, ScannedLevels * Codewords));
-        for (int i = 0; i < ScannedLevels * Codewords; i++) values[i] *= 2;
-        var norms = values.AsSpan(ScannedLevels * Codewords);
-        for (int b = 0; b < NormValues; b++) norms[b] = -_norms[b];
-        norms[Missing] = MissingScore;
+        for (int i = 0; i < ScannedLevels * Codewords; i++) values[i] = 2 * values[i] - _wordNorms[i];
+        var cross = values.AsSpan(ScannedLevels * Codewords);
+        for (int b = 0; b < NormValues; b++) cross[b] = -_crossTerms[b];
+        cross[Missing] = MissingScore;
         return new LookupTables(Codewords, ScannedLevels + 1, values);
     }
 
-    private int NearestNorm(float value)
+    /// <summary>2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; of the scanned levels of a code: ||r4||² less the codewords' own squared norms.</summary>
+    public float CrossTerm(ReadOnlySpan<byte> scannedLevels)
     {
-        int i = Array.BinarySearch(_norms, value);
+        float sum = 0;
+        for (int a = 0; a < ScannedLevels; a++)
+            for (int b = a + 1; b < ScannedLevels; b++)
+                sum += 2 * VectorMath.Dot(Codebooks.Codeword(a, scannedLevels[a]), Codebooks.Codeword(b, scannedLevels[b]));
+        return sum;
+    }
+
+    private readonly float[] _wordNorms;
+
+    private int NearestCrossTerm(float value)
+    {
+        int i = Array.BinarySearch(_crossTerms, value);
         if (i >= 0) return i;
         i = ~i;
         if (i == 0) return 0;
-        if (i == _norms.Length) return _norms.Length - 1;
-        return value - _norms[i - 1] <= _norms[i] - value ? i - 1 : i;
+        if (i == _crossTerms.Length) return _crossTerms.Length - 1;
+        return value - _crossTerms[i - 1] <= _crossTerms[i] - value ? i - 1 : i;
     }
 }

@@ -18,8 +18,9 @@ public sealed record TrainedCopyCodec(CopyCodec Codec, CopyCalibration Calibrati
 
 /// <summary>
 /// Trains the copy codes on a model's training images, as serving computes them (PNG bytes decoded at
-/// the model's input): residual k-means of the fingerprints (8 levels of 256), the norm byte's values
-/// (quantiles of ||r4||²), and the copy distance: <see cref="CopyMargin"/> times the largest squared
+/// the model's input): residual k-means of the fingerprints (8 levels of 256) on all but the
+/// calibration images (<see cref="CalibrationSample"/>), the norm byte's values
+/// (quantiles of the scanned levels' cross terms), and the copy distance: <see cref="CopyMargin"/> times the largest squared
 /// distance of a sampled image's re-encoded copies (every <see cref="CopyVariant"/>) to its own code,
 /// and their median as the typical copy distance. The nearest other image is often closer than the
 /// farthest copy (docs/model.md), so the distance bounds what can lead an answer, and the ranking among
@@ -37,42 +38,52 @@ public static class CopyCodecTrainer
         if (n < CopyCodec.Codewords) throw new ArgumentException($"copy codes need at least {CopyCodec.Codewords} training images, got {n}", nameof(images));
         var pre = new ImagePreprocessor(input.Width, input.Height);
         var prints = Fingerprints(images, Enumerable.Range(0, n).ToArray(), CopyVariant.Exact, pre, input, cancellationToken);
-        log?.Report($"copy codes: {n} fingerprints; residual k-means, {CopyCodec.Levels} levels of {CopyCodec.Codewords}");
-        var books = ResidualKMeans.Train(prints, n, F, CopyCodec.Levels, CopyCodec.Codewords, seed, iterations: 15).Codebooks;
+        // The calibration images are held out of the k-means, so that their codes are as faithful as an upload's.
+        var heldOut = CalibrationSample(n);
+        var isHeldOut = new bool[n];
+        foreach (var i in heldOut) isHeldOut[i] = true;
+        var fitted = Enumerable.Range(0, n).Where(i => !isHeldOut[i]).ToArray();
+        var fitPrints = new float[fitted.Length * F];
+        for (int j = 0; j < fitted.Length; j++) prints.AsSpan(fitted[j] * F, F).CopyTo(fitPrints.AsSpan(j * F));
+        log?.Report($"copy codes: {n} fingerprints; residual k-means on {fitted.Length} ({heldOut.Length} held out for calibration), {CopyCodec.Levels} levels of {CopyCodec.Codewords}");
+        var books = ResidualKMeans.Train(fitPrints, fitted.Length, F, CopyCodec.Levels, CopyCodec.Codewords, seed, iterations: 15).Codebooks;
         cancellationToken.ThrowIfCancellationRequested();
 
-        // Norm values: the midpoints of 255 equal-count bins of ||r4||² over the training images.
-        var prefixNorms = new float[n];
+        // Cross-term values: the midpoints of 255 equal-count bins over the training images.
+        var measure = new CopyCodec(books, new float[CopyCodec.NormValues], copyDistance: 1, typicalCopyDistance: 0);
+        var crossTerms = new float[n];
         Parallel.For(0, n, i =>
         {
             Span<byte> levels = stackalloc byte[CopyCodec.Levels];
-            Span<float> r = stackalloc float[F];
             books.EncodeHard(prints.AsSpan(i * F, F), levels);
-            books.Decode(levels[..CopyCodec.ScannedLevels], r);
-            prefixNorms[i] = VectorMath.Dot(r, r);
+            crossTerms[i] = measure.CrossTerm(levels[..CopyCodec.ScannedLevels]);
         });
-        Array.Sort(prefixNorms);
+        Array.Sort(crossTerms);
         var norms = new float[CopyCodec.NormValues];
-        for (int b = 0; b < norms.Length; b++) norms[b] = prefixNorms[(int)((b + 0.5) * n / norms.Length)];
+        for (int b = 0; b < norms.Length; b++) norms[b] = crossTerms[(int)((b + 0.5) * n / norms.Length)];
 
         var provisional = new CopyCodec(books, norms, copyDistance: 1, typicalCopyDistance: 0);
         var codes = new byte[n * CopyCodec.CodeBytes];
         Parallel.For(0, n, i => provisional.Encode(prints.AsSpan(i * F, F), codes.AsSpan(i * CopyCodec.CodeBytes, CopyCodec.CodeBytes)));
-        var calibration = Calibrate(images, provisional, prints, codes, pre, input, seed, cancellationToken, out float copyDistance);
+        var calibration = Calibrate(images, provisional, prints, codes, heldOut, pre, input, cancellationToken, out float copyDistance);
         float typical = calibration.CopyDistances["p50"];
         log?.Report($"copy codes: copy distance {copyDistance:G4} (largest copy {calibration.CopyDistances["max"]:G4}, "
             + $"nearest other image p1 {calibration.NeighbourDistances["p1"]:G4}); {calibration.NeighboursWithin:P2} of sampled images have another within it");
         return new TrainedCopyCodec(new CopyCodec(books, norms, copyDistance, typical), calibration);
     }
 
-    private static CopyCalibration Calibrate(ImageSet images, CopyCodec codec, float[] prints, byte[] codes, ImagePreprocessor pre, InputShape input,
-        int seed, CancellationToken cancellationToken, out float copyDistance)
+    /// <summary>The held-out calibration images: every (n / s)-th, s = min(<see cref="CalibrationImages"/>, n / 10), the last of each stride.</summary>
+    public static int[] CalibrationSample(int count)
+    {
+        int s = Math.Max(1, Math.Min(CalibrationImages, count / 10)), stride = count / s;
+        return [.. Enumerable.Range(0, s).Select(i => i * stride + stride - 1)];
+    }
+
+    private static CopyCalibration Calibrate(ImageSet images, CopyCodec codec, float[] prints, byte[] codes, int[] sample, ImagePreprocessor pre, InputShape input,
+        CancellationToken cancellationToken, out float copyDistance)
     {
         const int F = CopyFingerprint.Dimension, B = CopyCodec.CodeBytes;
-        int n = images.Count, s = Math.Min(CalibrationImages, n);
-        var sample = Enumerable.Range(0, n).ToArray();
-        new Random(seed).Shuffle(sample);
-        sample = sample[..s];
+        int n = images.Count, s = sample.Length;
 
         var copyDistances = new List<float>();
         foreach (var variant in CopyVariants.All)

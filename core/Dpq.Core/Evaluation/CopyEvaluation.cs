@@ -8,9 +8,17 @@ using Dpq.Quantization;
 
 namespace Dpq.Evaluation;
 
-/// <summary>copy@1 and copy@10 per scoring, variant and code length (bits), and what each scoring stores per item.</summary>
+/// <summary>
+/// copy@1 and copy@10 per scoring, variant and code length (bits), and what each scoring stores per item.
+/// <see cref="Served"/> is the service's own answer (<see cref="ServedEvaluation"/>); NearDuplicateLed: per
+/// variant, the share of its answers that the copy scan led with at least one near-duplicate.
+/// </summary>
 public sealed record CopyReport(int Copies, int DatabaseItems, int ExtraLevels,
-    SortedDictionary<string, SortedDictionary<string, SortedDictionary<int, CopyResult>>> Results, Dictionary<string, double> BytesPerItem, double Seconds);
+    SortedDictionary<string, SortedDictionary<string, SortedDictionary<int, CopyResult>>> Results, Dictionary<string, double> BytesPerItem, double Seconds,
+    SortedDictionary<string, double>? NearDuplicateLed = null)
+{
+    public const string Served = "Served";
+}
 
 /// <summary>
 /// The copy-retrieval protocol (docs/model.md): the first <c>copies</c> test images are stored next to
@@ -43,6 +51,8 @@ public static class CopyEvaluation
         var fingerprint = FingerprintIndex(model, database, queries, copies, seed);
         var retrieval = new CopyRetrieval(model.Codebooks, codes, features, database.Count, finer, finerCodes);
         log?.Report($"copies: {copies} test images stored beside {database.Count} training images; {extraLevels} extra levels for re-ranking");
+        var served = ServedEvaluation.Store(model, [("train", database), ("copies", queries.Slice(0, copies))], cancellationToken);
+        var led = new SortedDictionary<string, double>(StringComparer.Ordinal);
 
         var results = new SortedDictionary<string, SortedDictionary<string, SortedDictionary<int, CopyResult>>>(StringComparer.Ordinal);
         foreach (var variant in CopyVariants.All)
@@ -67,8 +77,9 @@ public static class CopyEvaluation
                     for (int l = 1; l <= m; l++) row[l * model.Codebooks.BitsPerLevel] = result;
                 }
             }
-            var full = results[nameof(CopyScoring.Reranked)][CopyVariants.Name(variant)][m * model.Codebooks.BitsPerLevel];
-            log?.Report($"copies, {CopyVariants.Name(variant)}: re-ranked copy@1 {full.CopyAt1:P1} at {m * model.Codebooks.BitsPerLevel} bits");
+            led[CopyVariants.Name(variant)] = Served(served, model, queries, copies, database.Count, variant, Row(results, CopyReport.Served, variant));
+            var full = results[CopyReport.Served][CopyVariants.Name(variant)][m * model.Codebooks.BitsPerLevel];
+            log?.Report($"copies, {CopyVariants.Name(variant)}: served copy@1 {full.CopyAt1:P1}, copy@10 {full.CopyAt10:P1} at {m * model.Codebooks.BitsPerLevel} bits");
         }
         var bytes = new Dictionary<string, double>
         {
@@ -79,8 +90,36 @@ public static class CopyEvaluation
             [nameof(CopyScoring.SquaredDistance)] = m + 1, // with the norm term in one byte
             [nameof(CopyScoring.Reranked)] = m + 1 + extraLevels,
             [nameof(CopyScoring.FloatFeature)] = 4 * d,
+            [CopyReport.Served] = m + (model.Copies is null ? 0 : CopyCodec.CodeBytes),
         };
-        return new CopyReport(copies, n, extraLevels, results, bytes, clock.Elapsed.TotalSeconds);
+        return new CopyReport(copies, n, extraLevels, results, bytes, clock.Elapsed.TotalSeconds, led);
+    }
+
+    /// <summary>
+    /// The service's answers (k = 10) to every query of one variant at every code length, into
+    /// <paramref name="row"/>; returns the share of answers led by near-duplicates.
+    /// </summary>
+    private static double Served(ServedEvaluation served, LoadedModel model, ImageSet queries, int copies, int firstCopy, CopyVariant variant,
+        SortedDictionary<int, CopyResult> row)
+    {
+        var files = new byte[copies][];
+        Parallel.For(0, copies, i => files[i] = CopyVariants.Make(variant, queries.Pixels.AsSpan(i * queries.PixelsPerImage, queries.PixelsPerImage), queries.Width, queries.Height));
+        var (features, prints) = served.EncodeQueries(files);
+        int d = model.FeatureDimension, f = prints.Length == 0 ? 0 : CopyFingerprint.Dimension;
+        int ledCount = 0;
+        for (int levels = 1; levels <= model.Levels; levels++)
+        {
+            int at1 = 0, at10 = 0, withDuplicates = 0, used = levels;
+            Parallel.For(0, copies, () => (0, 0, 0), (i, _, acc) =>
+            {
+                var (items, duplicates) = served.Answer(features.AsSpan(i * d, d), prints.AsSpan(i * f, f), used, 10);
+                int rank = Array.IndexOf(items, firstCopy + i);
+                return (acc.Item1 + (rank == 0 ? 1 : 0), acc.Item2 + (rank >= 0 ? 1 : 0), acc.Item3 + (duplicates > 0 ? 1 : 0));
+            }, acc => { Interlocked.Add(ref at1, acc.Item1); Interlocked.Add(ref at10, acc.Item2); Interlocked.Add(ref withDuplicates, acc.Item3); });
+            row[levels * model.Codebooks.BitsPerLevel] = new CopyResult(at1 / (double)copies, at10 / (double)copies);
+            ledCount = withDuplicates;
+        }
+        return ledCount / (double)copies;
     }
 
     private static SortedDictionary<int, CopyResult> Row(SortedDictionary<string, SortedDictionary<string, SortedDictionary<int, CopyResult>>> results, string scoring, CopyVariant variant)

@@ -42,6 +42,18 @@ public sealed class ShardSegment
     public ShardSegment? CopyCodes => _copyCodes is null ? null
         : _copyView ??= new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, _copyCodes, fileVersion: FileVersion);
 
+    /// <summary>
+    /// <see cref="CopyCodes"/>, or for a segment without copy codes a view of the same items whose codes
+    /// are all <see cref="Copies.CopyCodec.Missing"/>, so that one copy scan covers every segment of an index.
+    /// </summary>
+    public ShardSegment CopyCodesOrMissing()
+    {
+        if (CopyCodes is { } view) return view;
+        var missing = new byte[(long)Count * Copies.CopyCodec.CodeBytes];
+        for (int i = 0; i < Count; i++) Copies.CopyCodec.WriteMissing(missing.AsSpan(i * Copies.CopyCodec.CodeBytes));
+        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion);
+    }
+
     /// <summary>Item <paramref name="item"/>'s copy code; empty when the segment has none.</summary>
     public ReadOnlySpan<byte> CopyCodeOf(int item) =>
         _copyCodes is null ? default : _copyCodes.AsSpan(checked(item * Copies.CopyCodec.CodeBytes), Copies.CopyCodec.CodeBytes);

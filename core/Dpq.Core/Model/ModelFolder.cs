@@ -36,7 +36,7 @@ public static class ModelFolder
             : manifest.Files.Onnx is { } o && (o.Path is null || o.Sha256 is null) ? "files.onnx"
             : manifest.Onnx is { } c && (c.Input is null || c.Feature is null || c.Logits is null) ? "onnx"
             : manifest.Files.Copies is { } f && (f.Path is null || f.Sha256 is null) ? "files.copies"
-            : (manifest.Files.Copies is null) != (manifest.Copies is null) || manifest.Copies is { Norms: null } ? "copies"
+            : (manifest.Files.Copies is null) != (manifest.Copies is null) || manifest.Copies is { CrossTerms: null } ? "copies"
             : null;
         if (missing is not null) throw new InvalidDataException($"{manifestPath}: '{missing}' is missing or incomplete");
         if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
@@ -71,7 +71,7 @@ public static class ModelFolder
         var path = VerifiedPath(directory, file);
         try
         {
-            return new Copies.CopyCodec(CodebookFile.ReadFile(path), info.Norms, info.CopyDistance, info.TypicalCopyDistance, info.DuplicateRatio, info.RerankCandidates);
+            return new Copies.CopyCodec(CodebookFile.ReadFile(path), info.CrossTerms, info.CopyDistance, info.TypicalCopyDistance, info.DuplicateRatio, info.RerankCandidates);
         }
         catch (InvalidDataException e)
         {
@@ -87,7 +87,7 @@ public static class ModelFolder
         var updated = manifest with
         {
             Files = manifest.Files with { Copies = Describe(directory, CopyInfo.FileName) },
-            Copies = new CopyInfo(CopyInfo.FingerprintName, [.. trained.Codec.Norms], trained.Codec.CopyDistance, trained.Codec.TypicalCopyDistance,
+            Copies = new CopyInfo(CopyInfo.FingerprintName, [.. trained.Codec.CrossTerms], trained.Codec.CopyDistance, trained.Codec.TypicalCopyDistance,
                 trained.Codec.DuplicateRatio, trained.Codec.RerankCandidates, trained.Calibration),
         };
         WriteManifest(directory, updated);

@@ -19,6 +19,8 @@ public static class EvaluationPlots
         {
             new("DPQ", s_palette[0], [.. report.Dpq.Select(r => ((double)r.Key, r.Value.Map))]),
         };
+        if (report.Served is { } served)
+            series.Add(new("served ranking (near-duplicates first)", s_palette[2], [.. served.Select(r => ((double)r.Key, r.Value.Map))], Dashed: true));
         if (report.ProductQuantization.Count > 0)
             series.Add(new("PQ (k-means, 8-bit sub-quantizers)", s_palette[4], [.. report.ProductQuantization.Select(r => ((double)r.Key, r.Value.Map))]));
         series.Add(new($"float features ({report.Float.Map:F4})", new SKColor(90, 90, 90), [(bits[0] - 2.0, report.Float.Map), (bits[^1] + 2.0, report.Float.Map)], Dashed: true));
@@ -50,6 +52,8 @@ public static class EvaluationPlots
             series.Add(new($"{scoring} ({report.BytesPerItem[scoring]} bytes/item)", s_palette[i++ % s_palette.Length],
                 [.. bits.Select(b => ((double)b, variants.Values.Min(v => v[b].CopyAt1)))]));
         }
+        if (report.Results.TryGetValue(CopyReport.Served, out var served))
+            series.Add(new("Served, copy@10", new SKColor(0, 0, 0), [.. served.First().Value.Keys.Select(b => ((double)b, served.Values.Min(v => v[b].CopyAt10)))], Dashed: true));
         var ticks = report.Results.First().Value.First().Value.Keys.Select(b => (double)b).ToList();
         new LineChart
         {

@@ -12,6 +12,24 @@ namespace Dpq.Query;
 public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, ItemExclusions Hidden,
     DateTimeOffset CheckedAt, int SegmentsRead = 0)
 {
+    // With the segments they were made of: a copy made by `with` keeps them only while its segments are the same.
+    private (ImmutableArray<ShardSegment> Of, ImmutableArray<ShardSegment> Views)? _copyViews;
+
+    /// <summary>
+    /// The segments' copy codes for the copy scan, in segment order (<see cref="ShardSegment.CopyCodesOrMissing"/>);
+    /// empty when no segment has any. Made on first use and kept with the snapshot.
+    /// </summary>
+    public ImmutableArray<ShardSegment> CopyViews
+    {
+        get
+        {
+            if (_copyViews is { } cached && cached.Of == Segments) return cached.Views;
+            ImmutableArray<ShardSegment> views = Segments.Any(s => s.HasCopyCodes) ? [.. Segments.Select(s => s.CopyCodesOrMissing())] : [];
+            _copyViews = (Segments, views);
+            return views;
+        }
+    }
+
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
     public long Items => Segments.Sum(s => (long)s.Count) - Hidden.Count;
 
@@ -27,5 +45,16 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
             throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
         if (Segments.IsEmpty) return [];
         return SegmentScanner.Search(Segments, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
+    }
+
+    /// <summary>As <see cref="Search"/>, over <see cref="CopyViews"/> with copy-scan tables; empty without copy codes.</summary>
+    public ScanHit[] SearchCopies(LookupTables tables, int k, ScanOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Exclude is not null)
+            throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
+        var views = CopyViews;
+        if (views.IsEmpty) return [];
+        return SegmentScanner.Search(views, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
     }
 }

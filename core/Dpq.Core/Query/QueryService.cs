@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dpq.Copies;
 using Dpq.Formats;
 using Dpq.Imaging;
 using Dpq.Indexing;
@@ -9,9 +10,10 @@ using Dpq.Storage;
 namespace Dpq.Query;
 
 /// <summary>
-/// Answers similarity queries: turns the request into a query feature (encoding an image, reading
-/// an indexed item's code, or taking a vector as is), builds the m x K lookup tables for the
-/// requested code length, and scans the compact codes of the active model version.
+/// Answers similarity queries: turns the request into a query feature and copy fingerprint (encoding an
+/// image, reading an indexed item's codes, or taking a vector as is, which has no fingerprint), and ranks
+/// the active model version's index with <see cref="AnswerRanking"/>: near-duplicates first, then the
+/// class neighbours of the requested code length.
 /// </summary>
 public sealed class QueryService(StorageClients storage, ActiveModelCache models, IndexCache index, QueryOptions options)
 {
@@ -37,36 +39,37 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
         var indexMs = step.Elapsed.TotalMilliseconds;
 
         step.Restart();
-        var feature = await QueryFeatureAsync(request, model, cancellationToken);
+        var (feature, fingerprint) = await QueryFeatureAsync(request, model, cancellationToken);
         var encodeMs = step.Elapsed.TotalMilliseconds;
 
-        step.Restart();
-        var tables = new LookupTables(model.Codewords, levels, model.Codebooks.LookupTables(feature, levels));
         var scan = new ScanOptions
         {
             Threads = options.ScanThreads,
             Labels = request.Labels is null ? null : new LabelFilter(request.Labels),
         };
-        var hits = snapshot.Search(tables, request.K, scan, cancellationToken);
-        var results = hits.Select(h =>
+        var answer = AnswerRanking.Rank(snapshot, model.Codebooks, model.Copies, feature, fingerprint, levels, request.K, scan, cancellationToken);
+        var results = answer.Hits.Select(h =>
         {
             var segment = snapshot.Segments[h.Segment];
             var blobName = segment.Ids[h.Item];
             var label = segment.Labels[h.Item];
-            return new QueryHit(ImageId.FromBlobName(blobName).ToString(), blobName, h.Score, label == IndexCache.NoLabel ? null : label);
+            return new QueryHit(ImageId.FromBlobName(blobName).ToString(), blobName, h.Score, label == IndexCache.NoLabel ? null : label,
+                h.IsNearDuplicate ? QueryHit.NearDuplicate : QueryHit.Similar, h.CopyDistance);
         }).ToList();
-        var scanMs = step.Elapsed.TotalMilliseconds;
+        bool copyChannel = fingerprint is not null && model.Copies is not null && !snapshot.CopyViews.IsEmpty;
 
         return new QueryResponse(model.ModelVersion, bits, request.K, snapshot.Items, results,
-            new QueryTimings(total.Elapsed.TotalMilliseconds, modelMs, indexMs, encodeMs, scanMs));
+            new QueryTimings(total.Elapsed.TotalMilliseconds, modelMs, indexMs, encodeMs, answer.ScanMs, answer.CopyScanMs),
+            copyChannel ? answer.NearDuplicateFloor : null);
     }
 
-    private async Task<float[]> QueryFeatureAsync(QueryRequest request, LoadedModel model, CancellationToken cancellationToken)
+    /// <summary>The query's feature and, where it has one, its copy fingerprint (null for a vector, or without copy codes).</summary>
+    private async Task<(float[] Feature, float[]? Fingerprint)> QueryFeatureAsync(QueryRequest request, LoadedModel model, CancellationToken cancellationToken)
     {
         if (request.Vector is { } vector)
         {
             return vector.Length == model.FeatureDimension
-                ? vector
+                ? (vector, null)
                 : throw new QueryValidationException("Invalid vector", $"model {model.ModelVersion} has {model.FeatureDimension}-dimensional features; the vector has {vector.Length}");
         }
         if (request.Id is { } id)
@@ -78,7 +81,13 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
             // An indexed image is known by its code: its feature is approximated by the sum of its codewords.
             var reconstructed = new float[model.FeatureDimension];
             model.Codebooks.Decode(item.Code, reconstructed);
-            return reconstructed;
+            float[]? print = null;
+            if (model.Copies is { } copies && item.CopyCode is { } copyCode && !CopyCodec.IsMissing(copyCode))
+            {
+                print = new float[CopyFingerprint.Dimension];
+                copies.Decode(copyCode, print);
+            }
+            return (reconstructed, print);
         }
         var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight);
         var pixels = new float[pre.PixelCount];
@@ -90,7 +99,13 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
         {
             throw new QueryValidationException("Invalid image", e.Reason);
         }
-        return model.EncodeFeatures(pixels, 1);
+        float[]? fingerprint = null;
+        if (model.Copies is not null)
+        {
+            fingerprint = new float[CopyFingerprint.Dimension];
+            CopyFingerprint.Compute(pixels, model.Input, fingerprint);
+        }
+        return (model.EncodeFeatures(pixels, 1), fingerprint);
     }
 
     private async Task<int?> ShardCountAsync(string modelVersion, CancellationToken cancellationToken)

@@ -49,30 +49,45 @@ public static class ScanBenchmark
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Invoke($"timing {path} on {segment.Layout}");
-                var options = new ScanOptions { Path = path, Threads = threads };
-                SegmentScanner.Search([segment], tables[0], k, options, cancellationToken);
-                var process = Process.GetCurrentProcess();
-                var cpuBefore = process.TotalProcessorTime;
-                var clock = Stopwatch.StartNew();
-                var perQuery = new double[tables.Length];
-                for (int q = 0; q < tables.Length; q++)
-                {
-                    long queryStart = Stopwatch.GetTimestamp();
-                    SegmentScanner.Search([segment], tables[q], k, options, cancellationToken);
-                    perQuery[q] = Stopwatch.GetElapsedTime(queryStart).TotalSeconds * 1e9 / items;
-                }
-                double seconds = clock.Elapsed.TotalSeconds;
-                Array.Sort(perQuery);
-                process.Refresh();
-                double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
-                double codes = (double)items * queries;
-                results.Add(new ScanBenchmarkResult(path.ToString(), segment.Layout.ToString(), format.Codewords, format.Levels,
-                    format.CodeBits, items, k, threads == 0 ? Environment.ProcessorCount : threads, queries,
-                    seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries, cpuSeconds * 1e9 / codes,
-                    perQuery[perQuery.Length / 2], perQuery[0]));
+                results.Add(Time(path.ToString(), segment, tables, path, k, threads, cancellationToken));
             }
         }
+
+        // The copy scan every image query adds (Copies/CopyCodec): the first 5 of 9 bytes per item, float tables.
+        progress?.Invoke($"building {items:N0} random copy codes");
+        var copies = RandomSegment(Copies.CopyCodec.Format, items, seed);
+        var copyTables = RandomTables(new CodeFormat(Copies.CopyCodec.Codewords, Copies.CopyCodec.ScannedLevels + 1), queries, seed);
+        var copyPath = SegmentScanner.Resolve(ScanPath.Auto, Copies.CopyCodec.Codewords, Copies.CopyCodec.CodeBytes);
+        progress?.Invoke($"timing the copy scan ({copyPath})");
+        results.Add(Time($"CopyScan{copyPath}", copies, copyTables, copyPath, Math.Max(k, 100), threads, cancellationToken));
         return results;
+    }
+
+    private static ScanBenchmarkResult Time(string name, ShardSegment segment, LookupTables[] tables, ScanPath path, int k, int threads, CancellationToken cancellationToken)
+    {
+        int items = segment.Count, queries = tables.Length;
+        var format = segment.Format;
+        var options = new ScanOptions { Path = path, Threads = threads };
+        SegmentScanner.Search([segment], tables[0], k, options, cancellationToken);
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        var perQuery = new double[tables.Length];
+        for (int q = 0; q < tables.Length; q++)
+        {
+            long queryStart = Stopwatch.GetTimestamp();
+            SegmentScanner.Search([segment], tables[q], k, options, cancellationToken);
+            perQuery[q] = Stopwatch.GetElapsedTime(queryStart).TotalSeconds * 1e9 / items;
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        Array.Sort(perQuery);
+        process.Refresh();
+        double cpuSeconds = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
+        double codes = (double)items * queries;
+        return new ScanBenchmarkResult(name, segment.Layout.ToString(), format.Codewords, tables[0].Levels,
+            format.CodeBits, items, k, threads == 0 ? Environment.ProcessorCount : threads, queries,
+            seconds * 1e9 / codes, codes / seconds, seconds * 1e3 / queries, cpuSeconds * 1e9 / codes,
+            perQuery[perQuery.Length / 2], perQuery[0]);
     }
 
     /// <summary>
