@@ -85,11 +85,58 @@ internal static unsafe class ExactKernels
             ScanRows32(codes, tables, levels, start, end, ref handler);
             return;
         }
+        if (levels == 5)
+        {
+            ScanRows5(codes, bytes, tables, start, end, ref handler);
+            return;
+        }
         float threshold = handler.Threshold;
         byte* code = codes + (long)start * bytes;
         for (int i = start; i < end; i++, code += bytes)
         {
             float score = ScoreRow(code, tables, levels);
+            if (score >= threshold)
+            {
+                handler.Offer(i, score);
+                threshold = handler.Threshold;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Five levels of wider codes (the copy scan's prefix, Copies/CopyCodec): four items in flight, as in
+    /// <see cref="ScanRows32"/>, so the five dependent additions of one item overlap with the others'.
+    /// Same summation order as <see cref="ScoreRow"/> (from 0f, level by level), so the same floats; items
+    /// are offered in order, each against the threshold left by the one before.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScanRows5<THandler>(byte* codes, int bytes, float* tables, int start, int end, ref THandler handler)
+        where THandler : struct, IScoreHandler
+    {
+        float* t1 = tables + 256, t2 = tables + 512, t3 = tables + 768, t4 = tables + 1024;
+        float threshold = handler.Threshold;
+        byte* a = codes + (long)start * bytes;
+        int i = start;
+        for (; i + 4 <= end; i += 4, a += 4 * bytes)
+        {
+            byte* b = a + bytes, c = b + bytes, d = c + bytes;
+            uint wa = Unsafe.ReadUnaligned<uint>(a), wb = Unsafe.ReadUnaligned<uint>(b), wc = Unsafe.ReadUnaligned<uint>(c), wd = Unsafe.ReadUnaligned<uint>(d);
+            float sa = 0f + tables[wa & 0xFF], sb = 0f + tables[wb & 0xFF], sc = 0f + tables[wc & 0xFF], sd = 0f + tables[wd & 0xFF];
+            sa += t1[(wa >> 8) & 0xFF]; sb += t1[(wb >> 8) & 0xFF]; sc += t1[(wc >> 8) & 0xFF]; sd += t1[(wd >> 8) & 0xFF];
+            sa += t2[(wa >> 16) & 0xFF]; sb += t2[(wb >> 16) & 0xFF]; sc += t2[(wc >> 16) & 0xFF]; sd += t2[(wd >> 16) & 0xFF];
+            sa += t3[wa >> 24]; sb += t3[wb >> 24]; sc += t3[wc >> 24]; sd += t3[wd >> 24];
+            sa += t4[a[4]]; sb += t4[b[4]]; sc += t4[c[4]]; sd += t4[d[4]];
+            if (sa >= threshold || sb >= threshold || sc >= threshold || sd >= threshold)
+            {
+                if (sa >= threshold) { handler.Offer(i, sa); threshold = handler.Threshold; }
+                if (sb >= threshold) { handler.Offer(i + 1, sb); threshold = handler.Threshold; }
+                if (sc >= threshold) { handler.Offer(i + 2, sc); threshold = handler.Threshold; }
+                if (sd >= threshold) { handler.Offer(i + 3, sd); threshold = handler.Threshold; }
+            }
+        }
+        for (; i < end; i++, a += bytes)
+        {
+            float score = ScoreRow(a, tables, 5);
             if (score >= threshold)
             {
                 handler.Offer(i, score);

@@ -8,6 +8,7 @@ public sealed class SegmentScannerTests
 {
     [Theory]
     [InlineData(256, 4)]
+    [InlineData(256, 9)]
     [InlineData(16, 8)]
     public void EveryCountFrom0To257MatchesTheReference(int k, int m)
     {
@@ -23,6 +24,7 @@ public sealed class SegmentScannerTests
     [InlineData(256, 3)]
     [InlineData(256, 4)]
     [InlineData(256, 8)]
+    [InlineData(256, 9)]
     [InlineData(16, 5)]
     [InlineData(16, 8)]
     public void EveryPrefixLengthMatchesTheReference(int k, int m)
@@ -63,12 +65,13 @@ public sealed class SegmentScannerTests
     [Theory]
     [InlineData(256, 4)]
     [InlineData(256, 2)]
+    [InlineData(256, 5)]
     [InlineData(16, 8)]
     public void ScoresAreTheReferenceFloatsBitForBitEvenForNegativeZero(int k, int m)
     {
         // Every entry -0f: a sum from 0f is +0f (0f + -0f), one that starts from an entry is -0f. The two
         // compare equal, so only the bits tell whether a kernel keeps the reference's summation.
-        var data = ScanData.Random(new CodeFormat(k, k == 256 ? 4 : 8), seed: 15, 300);
+        var data = ScanData.Random(new CodeFormat(k, k == 256 ? Math.Max(4, m) : 8), seed: 15, 300);
         var tables = new LookupTables(k, m, Enumerable.Repeat(-0f, k * m).ToArray());
         foreach (var path in ScanData.AllPaths)
         {
