@@ -11,7 +11,7 @@ internal sealed record IndexState(string? ModelVersion, long Items, IReadOnlyLis
 
 /// <summary>One POST /api/query answer as the demo and the benchmark read it.</summary>
 internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<int?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs,
-    double ModelMs = double.NaN, double IndexMs = double.NaN);
+    double ModelMs = double.NaN, double IndexMs = double.NaN, double CopyScanMs = double.NaN, string? FirstBlobName = null, string? FirstMatch = null);
 
 /// <summary>The client side of the query function's HTTP API, shared by the demo and the query benchmark.</summary>
 internal static class QueryClient
@@ -36,21 +36,23 @@ internal static class QueryClient
         throw new TimeoutException($"the query function did not switch to model {version} within 60 s");
     }
 
-    public static async Task<QueryAnswer> QueryImageAsync(HttpClient http, byte[] png, int bits, int k, CancellationToken cancellationToken)
+    public static async Task<QueryAnswer> QueryImageAsync(HttpClient http, byte[] file, int bits, int k, CancellationToken cancellationToken,
+        string mediaType = "image/png")
     {
-        using var content = new ByteArrayContent(png);
-        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        using var content = new ByteArrayContent(file);
+        content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
         var watch = Stopwatch.StartNew();
         using var response = await http.PostAsync($"api/query?k={k}&bits={bits}", content, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         var clientMs = watch.Elapsed.TotalMilliseconds;
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
         using var doc = JsonDocument.Parse(body);
-        var labels = doc.RootElement.GetProperty("results").EnumerateArray()
-            .Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.Number } l ? l.GetInt32() : (int?)null).ToList();
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        var labels = results.Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.Number } l ? l.GetInt32() : (int?)null).ToList();
         var t = doc.RootElement.GetProperty("timingsMs");
         double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
-        return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"), Get("model"), Get("index"));
+        string? First(string name) => results.Count > 0 && results[0].TryGetProperty(name, out var v) ? v.GetString() : null;
+        return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"), Get("model"), Get("index"), Get("copyScan"), First("blobName"), First("match"));
     }
 
     /// <summary>Test images as PNG files, the bytes a user would post.</summary>

@@ -13,6 +13,38 @@ public sealed class ReconcileTests
     }
 
     [Fact]
+    public async Task ImagesIndexedWithoutCopyCodesAreEncodedAgainOnceTheModelHasThem()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        for (var i = 0; i < 5; i++)
+        {
+            await Images.UploadAsync(images, TinyModel.TestImages, i);
+            await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(i)));
+        }
+        await p.DrainAllAsync();
+        Assert.Equal(0, (await reconciler.RunAsync()).Missing);
+        // Sealed, so that the rewrite below hides sealed items rather than merging into one tail.
+        await new SegmentCompactor(p.Storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance).CompactOnceAsync((await p.Models.GetAsync())!.ModelVersion, settle: TimeSpan.Zero);
+
+        // Images 0-2 as a build before copy codes stored them: a later delta with their codes and no copy codes.
+        var model = (await p.Models.GetAsync())!;
+        var rows = (await p.CodeRowsAsync()).Where(r => int.Parse(r.GetString("BlobName")[12..17]) < 3).ToList();
+        await new IndexWriter(p.Storage, TimeProvider.System).WriteAsync(model.ModelVersion, new Dpq.Formats.CodeFormat(model.Codewords, model.Levels), p.Options.ShardCount,
+            [.. rows.Select(r => new IndexedImage(ImageId.Parse(r.RowKey), r.GetString("BlobName"), r.GetInt32("Label"), r.GetBinary("Code"), null))]);
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count(r => r.GetBinary("CopyCode") is null));
+
+        var pass = await reconciler.RunAsync();
+        Assert.Equal(3, pass.Missing);
+        Assert.Equal(3, (await p.DrainAllAsync()).Indexed);
+        Assert.All(await p.CodeRowsAsync(), r => Assert.Equal(Copies.CopyCodec.CodeBytes, r.GetBinary("CopyCode").Length));
+        Assert.Equal(0, (await reconciler.RunAsync()).Missing);
+        var copy = Imaging.CopyVariants.Make(Imaging.CopyVariant.Jpeg75, TinyModel.TestImages.Pixels.AsSpan(784, 784), 28, 28);
+        Assert.Equal(Images.Name(1), (await p.Queries.QueryAsync(new Dpq.Query.QueryRequest(copy, null, null, 5, 32, null))).Results[0].BlobName);
+    }
+
+    [Fact]
     public async Task UploadsThatNoTriggerDeliveredAreIndexedByTheNextPass()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

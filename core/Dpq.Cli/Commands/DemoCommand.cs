@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Dpq.Data;
+using Dpq.Imaging;
 using Dpq.Ingest;
 
 namespace Dpq.Cli;
@@ -77,11 +78,28 @@ public static class DemoCommand
             + $"from the first upload ({added / ingestSeconds:F0} images/s end to end; storing them alone {uploadSeconds:F1} s); index holds {indexed}");
 
         await RunQueriesAsync(http, queries, seed, cancellationToken);
+        await RunCopyQueriesAsync(http, train, picked[..Math.Min(CopyQueries, count)], cancellationToken);
         Console.WriteLine($"try it: curl -s -X POST -H 'Content-Type: image/png' --data-binary @some.png '{url}/api/query?k=10&bits=16'");
         return 0;
     }
 
     private static string BlobName(int index) => $"demo/fashion-mnist-train-{index:00000}.png";
+
+    private const int CopyQueries = 50;
+
+    /// <summary>Queries JPEG (quality 75) copies of stored images, the file a user might hold: each should come back first, as a near-duplicate.</summary>
+    private static async Task RunCopyQueriesAsync(HttpClient http, ImageSet train, int[] stored, CancellationToken cancellationToken)
+    {
+        int first = 0, marked = 0;
+        foreach (var i in stored)
+        {
+            var jpeg = CopyVariants.Make(CopyVariant.Jpeg75, train.Pixels.AsSpan(i * train.PixelsPerImage, train.PixelsPerImage), train.Width, train.Height);
+            var answer = await QueryClient.QueryImageAsync(http, jpeg, 32, 10, cancellationToken, "image/jpeg");
+            if (answer.FirstBlobName == BlobName(i)) first++;
+            if (answer.FirstBlobName == BlobName(i) && answer.FirstMatch == "near-duplicate") marked++;
+        }
+        Console.WriteLine($"\ncopies first: {first} of {stored.Length} JPEG (q75) copies of stored images came back first ({marked} marked near-duplicate)");
+    }
 
     private static Progress<UploadProgress> Track(ProgressBar bar) =>
         new(p => bar.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already there" : null));

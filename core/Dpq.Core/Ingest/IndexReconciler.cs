@@ -16,8 +16,10 @@ public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missin
 /// and sends every settled blob that is neither in the active model's index (the segment files, as
 /// the query side holds them: this reads no code rows) nor has a failure record through intake again. Trigger notifications can be lost (the polling blob trigger misses
 /// blobs under load; Event Grid deliveries can expire), an import can stop between its uploads and
-/// its messages, and an image must never be silently left out of the index. A pass only
-/// runs while the encode queue is empty, so work already in flight is not enqueued twice.
+/// its messages, and an image must never be silently left out of the index. When the model has copy
+/// codes, an image indexed without one (before its model had them) counts as missing too, so that it
+/// is encoded again and can be found as a copy. A pass only runs while the encode queue is empty, so
+/// work already in flight is not enqueued twice.
 /// </summary>
 public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, IndexCache index, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
 {
@@ -49,8 +51,16 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         if (candidates.Count > 0)
         {
             var snapshot = await index.GetAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
-            foreach (var segment in snapshot.Segments)
-                for (var i = 0; i < segment.Count && candidates.Count > 0; i++) candidates.Remove(segment.Ids[i]);
+            var needsCopyCodes = model.Copies is not null;
+            for (var s = 0; s < snapshot.Segments.Length; s++)
+            {
+                var segment = snapshot.Segments[s];
+                if (needsCopyCodes && !segment.HasCopyCodes) continue;
+                // A hidden item was replaced by a later one of the same id, which decides.
+                for (var i = 0; i < segment.Count && candidates.Count > 0; i++)
+                    if (!needsCopyCodes || (!snapshot.Hidden.Contains(s, i) && !Copies.CopyCodec.IsMissing(segment.CopyCodeOf(i))))
+                        candidates.Remove(segment.Ids[i]);
+            }
         }
         if (candidates.Count > 0)
         {
