@@ -9,6 +9,7 @@ namespace Dpq.Cli;
 /// dpq copy-codes --model DIR [--data DIR] [--seed S]: trains the copy codes (Dpq.Copies) on the
 /// model's training images and adds them to the folder (copies.dpqc and model.json's "copies"); the
 /// model's version does not change. Training runs it itself; this adds them to models trained before.
+/// A model that has them keeps them (their codes are in its index), unless --replace.
 /// </summary>
 public static class CopyCodesCommand
 {
@@ -18,6 +19,7 @@ public static class CopyCodesCommand
         var directory = o.Required("model");
         string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
         int seed = o.Int("seed", 1, 0);
+        bool replace = o.Flag("replace");
         o.EnsureAllRead();
         ModelManifest manifest;
         try
@@ -28,6 +30,9 @@ public static class CopyCodesCommand
         {
             throw new UsageException(e.Message);
         }
+        if (manifest.Copies is not null && !replace)
+            throw new UsageException($"model {manifest.Version} at {directory} already has copy codes; images indexed with it carry codes of these, "
+                + "so new ones would not match them (a published version also refuses a changed copies.dpqc). --replace writes new ones anyway");
         var train = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
         Add(directory, manifest.Input, train, seed, cancellationToken);
         LoadedModel.Verify(directory);

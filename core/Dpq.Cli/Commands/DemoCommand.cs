@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Dpq.Data;
 using Dpq.Imaging;
+using Dpq.Indexing;
 using Dpq.Ingest;
 
 namespace Dpq.Cli;
@@ -95,8 +96,10 @@ public static class DemoCommand
         {
             var jpeg = CopyVariants.Make(CopyVariant.Jpeg75, train.Pixels.AsSpan(i * train.PixelsPerImage, train.PixelsPerImage), train.Width, train.Height);
             var answer = await QueryClient.QueryImageAsync(http, jpeg, 32, 10, cancellationToken, "image/jpeg");
-            if (answer.FirstBlobName == BlobName(i)) first++;
-            if (answer.FirstBlobName == BlobName(i) && answer.FirstMatch == "near-duplicate") marked++;
+            // Stored through the bulk import, so indexed under the imports container's prefix.
+            var name = ImageLocation.ForImport(BlobName(i));
+            if (answer.FirstBlobName == name) first++;
+            if (answer.FirstBlobName == name && answer.FirstMatch == "near-duplicate") marked++;
         }
         Console.WriteLine($"\ncopies first: {first} of {stored.Length} JPEG (q75) copies of stored images came back first ({marked} marked near-duplicate)");
     }

@@ -76,10 +76,10 @@ public sealed class CopyCodec
 
     public Codebooks Codebooks { get; }
     public IReadOnlyList<float> CrossTerms => _crossTerms;
-    public const float DefaultDuplicateRatio = 1.25f;
+    public const float DefaultDuplicateRatio = 1.0f;
 
     /// <summary>Scan candidates re-ranked by the full code (docs/model.md compares 100 and 400).</summary>
-    public const int DefaultRerankCandidates = 400;
+    public const int DefaultRerankCandidates = 100;
 
     public float CopyDistance { get; }
     public float TypicalCopyDistance { get; }
