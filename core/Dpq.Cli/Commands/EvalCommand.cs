@@ -44,15 +44,16 @@ public static class EvalCommand
         report.Seconds["encode"] = encodeSeconds;
         var directory = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
         Directory.CreateDirectory(directory);
+        CopyReport? copyReport = null;
         if (copies > 0)
         {
-            var copyReport = CopyEvaluation.Run(model, database, data.DatabaseCodes, data.DatabaseFeatures, queries, copies, extraLevels, log: new Progress(), cancellationToken: cancellationToken);
+            copyReport = CopyEvaluation.Run(model, database, data.DatabaseCodes, data.DatabaseFeatures, queries, copies, extraLevels, log: new Progress(), cancellationToken: cancellationToken);
             File.WriteAllText(Path.ChangeExtension(jsonPath, null) + "-copies.json", System.Text.Json.JsonSerializer.Serialize(copyReport, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             PrintCopies(copyReport);
             EvaluationPlots.WriteCopyPlot(Path.Combine(directory, Path.GetFileNameWithoutExtension(jsonPath)) + "-copies.png", copyReport);
         }
 
-        File.WriteAllText(jsonPath, report.ToJson());
+        File.WriteAllText(jsonPath, WithServedCopies(report.ToJson(), copyReport));
         var stem = Path.Combine(directory, Path.GetFileNameWithoutExtension(jsonPath));
         EvaluationPlots.WriteMapPlot(stem + "-map.png", report);
         EvaluationPlots.WritePrecisionRecallPlot(stem + "-pr.png", report);
@@ -82,6 +83,28 @@ public static class EvalCommand
         var perQuery = new IReadOnlyList<(int Item, float Distance)>[queries.Count];
         Parallel.For(0, queries.Count, q => perQuery[q] = served.NearDuplicates(prints.AsSpan(q * F, F), model.Copies.RerankCandidates));
         return new NearDuplicatePromotion(perQuery, model.Copies.CopyDistance);
+    }
+
+    /// <summary>The report's JSON with the served ranking's copy@1 and copy@10 by variant and code length next to the mAP (FILE-copies.json has every scoring).</summary>
+    private static string WithServedCopies(string json, CopyReport? copies)
+    {
+        if (copies is null || !copies.Results.TryGetValue(CopyReport.Served, out var served)) return json;
+        var root = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        var node = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (variant, byBits) in served)
+        {
+            var bits = new System.Text.Json.Nodes.JsonObject();
+            foreach (var (b, result) in byBits)
+                bits[b.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["copy_at_1"] = Math.Round(result.CopyAt1, 6),
+                    ["copy_at_10"] = Math.Round(result.CopyAt10, 6),
+                };
+            node[variant] = bits;
+        }
+        root["copies_served"] = node;
+        root["copies_protocol"] = $"{copies.Copies} test images stored beside {copies.DatabaseItems - copies.Copies} training images, each queried as every variant through the service's ranking, k = 10";
+        return root.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
     /// <summary>The model as serving opens it; a folder that cannot be opened is a usage error with the reason.</summary>

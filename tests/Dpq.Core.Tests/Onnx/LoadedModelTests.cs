@@ -128,4 +128,39 @@ public sealed class LoadedModelTests : IDisposable
         Assert.Contains(Path.Combine(Dir, ModelManifest.FileName), e.Message);
         Assert.Contains(member, e.Message);
     }
+
+    [Fact]
+    public void CopyCodesOpenWithTheModelAndADamagedFileIsNamed()
+    {
+        TestModelFolder.Write(Dir);
+        using (var plain = LoadedModel.Open(Dir)) Assert.Null(plain.Copies);
+        Dpq.Model.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
+        using (var model = LoadedModel.Open(Dir))
+        {
+            Assert.NotNull(model.Copies);
+            Assert.Equal(Dpq.Tests.Copies.TestCopies.Codec.Codec.CopyDistance, model.Copies.CopyDistance);
+            Assert.Equal(Dpq.Tests.Copies.TestCopies.Codec.Codec.CrossTerms, model.Copies.CrossTerms);
+        }
+        var path = Path.Combine(Dir, CopyInfo.FileName);
+        var bytes = File.ReadAllBytes(path);
+        bytes[^3] ^= 1;
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => LoadedModel.Open(Dir));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void CopySettingsWithoutTheirFileAreRefused()
+    {
+        TestModelFolder.Write(Dir);
+        Dpq.Model.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
+        TestModelFolder.EditManifest(Dir, json =>
+        {
+            var root = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+            root["files"]!.AsObject().Remove("copies");
+            return root.ToJsonString();
+        });
+        var e = Assert.Throws<InvalidDataException>(() => LoadedModel.Open(Dir));
+        Assert.Contains("'copies'", e.Message);
+    }
 }
