@@ -22,6 +22,7 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
         var tableChecked = new HashSet<string>(StringComparer.Ordinal);
+        var upgraded = new HashSet<string>(StringComparer.Ordinal);
         long? lastSweep = null, lastVerify = null, lastRepair = null; // Stopwatch timestamps; null: never yet
         await storage.EnsureCreatedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
@@ -43,9 +44,21 @@ public sealed class CompactionWorker(SegmentCompactor compactor, StorageClients 
                         var shards = await manifest.ReadAsync(active.Version, stoppingToken);
                         if (shards.Count > 0)
                             await compactor.SealTableRowsAsync(active.Version, shards[0].ShardCount, format, stoppingToken);
-                        // Sealed files of an older format version are rewritten in the current one, once per version and start.
-                        await compactor.UpgradeSealedAsync(active.Version, format, stoppingToken);
                         tableChecked.Add(active.Version);
+                    }
+                    if (!upgraded.Contains(active.Version))
+                    {
+                        // Sealed files of an older format version are rewritten in the current one, once per version and
+                        // start (a range read per sealed file); a failure is logged, compaction goes on, and the next pass tries again.
+                        try
+                        {
+                            await compactor.UpgradeSealedAsync(active.Version, format, stoppingToken);
+                            upgraded.Add(active.Version);
+                        }
+                        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                        {
+                            logger.LogWarning(e, "Rewriting older segment files of {ModelVersion} failed; the next pass tries again", active.Version);
+                        }
                     }
                     // Passes back to back while a backlog lasts: one pass retires at most 100 catalog rows.
                     CompactionResult result;

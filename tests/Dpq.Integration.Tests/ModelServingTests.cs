@@ -83,6 +83,27 @@ public sealed class ModelServingTests
     }
 
     [Fact]
+    public async Task ARunningHostPicksUpTheCopyCodesWhenTheSameVersionIsRepublishedWithThem()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: false);
+        var dir = CopyOfTinyModel();
+        var manifest = ModelFolder.ReadManifest(dir);
+        File.Delete(Path.Combine(dir, CopyInfo.FileName));
+        ModelFolder.WriteManifest(dir, manifest with { Files = manifest.Files with { Copies = null }, Copies = null });
+        var version = await p.Registry.PublishAsync(dir);
+        Assert.True(await p.Registry.ActivateAsync(version, await p.Registry.GetActiveAsync()));
+        var before = await p.Models.GetAsync();
+        Assert.Null(before!.Copies);
+        Assert.Same(before, await p.Models.GetAsync()); // nothing changed: the held model stays
+
+        Assert.Equal(version, await p.Registry.PublishAsync(TinyModel.Directory));
+        var after = await p.Models.GetAsync();
+        Assert.Equal(version, after!.ModelVersion);
+        Assert.NotNull(after.Copies);
+        Assert.Same(after, await p.Models.GetAsync());
+    }
+
+    [Fact]
     public async Task PublishRefusesToChangeAStoredFileOfAVersion()
     {
         var storage = await Azurite.FreshAsync();

@@ -13,6 +13,7 @@ public sealed class ShardSegment
     private readonly byte[] _codes;
     private readonly byte[]? _copyCodes;
     private ShardSegment? _copyView;
+    private ShardSegment? _missingView;
 
     internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes, byte[]? copyCodes = null,
         ushort fileVersion = ShardSegmentFormat.CurrentVersion)
@@ -49,6 +50,11 @@ public sealed class ShardSegment
     public ShardSegment CopyCodesOrMissing()
     {
         if (CopyCodes is { } view) return view;
+        return _missingView ??= MissingView();
+    }
+
+    private ShardSegment MissingView()
+    {
         var missing = new byte[(long)Count * Copies.CopyCodec.CodeBytes];
         for (int i = 0; i < Count; i++) Copies.CopyCodec.WriteMissing(missing.AsSpan(i * Copies.CopyCodec.CodeBytes));
         return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion);

@@ -315,6 +315,9 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
         int upgraded = 0;
         foreach (var entry in entries.Where(e => e.Kind == SegmentKind.Sealed))
         {
+            // The version from the file's first bytes: only older files are downloaded whole.
+            if (await _segments.ReadFormatVersionAsync(entry.BlobName, cancellationToken) is not { } fileVersion
+                || fileVersion >= ShardSegmentFormat.CurrentVersion) continue;
             var (loaded, _) = await LoadAsync(modelVersion, [entry], format, cancellationToken);
             if (loaded is null || loaded[0].FileVersion == ShardSegmentFormat.CurrentVersion) continue;
             var added = await UploadSealedAsync(modelVersion, entry.ShardCount, [(entry.Shard, IndexSegments.Merge(format, modelVersion, loaded))], cancellationToken);

@@ -65,6 +65,23 @@ public sealed class SegmentStore(BlobContainerClient container)
         }
     }
 
+    /// <summary>The file's format version from its first bytes alone (a range read); null when the file is gone or is not a segment file.</summary>
+    public async Task<ushort?> ReadFormatVersionAsync(string blobName, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var download = await container.GetBlobClient(blobName).DownloadContentAsync(
+                new BlobDownloadOptions { Range = new HttpRange(0, ShardSegmentFormat.PreambleLength) }, cancellationToken);
+            var bytes = download.Value.Content.ToMemory().Span;
+            if (bytes.Length < ShardSegmentFormat.PreambleLength || !bytes[..ShardSegmentFormat.Magic.Length].SequenceEqual(ShardSegmentFormat.Magic)) return null;
+            return System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(bytes[ShardSegmentFormat.FieldLocations.FormatVersion..]);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 416)
+        {
+            return null;
+        }
+    }
+
     public Task DeleteAsync(string blobName, CancellationToken cancellationToken = default) =>
         container.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
 

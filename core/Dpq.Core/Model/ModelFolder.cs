@@ -36,7 +36,7 @@ public static class ModelFolder
             : manifest.Files.Onnx is { } o && (o.Path is null || o.Sha256 is null) ? "files.onnx"
             : manifest.Onnx is { } c && (c.Input is null || c.Feature is null || c.Logits is null) ? "onnx"
             : manifest.Files.Copies is { } f && (f.Path is null || f.Sha256 is null) ? "files.copies"
-            : (manifest.Files.Copies is null) != (manifest.Copies is null) || manifest.Copies is { CrossTerms: null } ? "copies"
+            : (manifest.Files.Copies is null) != (manifest.Copies is null) || manifest.Copies is { CrossTerms: null } or { Calibration: null } or { Fingerprint: null } ? "copies"
             : null;
         if (missing is not null) throw new InvalidDataException($"{manifestPath}: '{missing}' is missing or incomplete");
         if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
@@ -68,6 +68,11 @@ public static class ModelFolder
     public static Copies.CopyCodec? ReadCopyCodec(string directory, ModelManifest manifest)
     {
         if (manifest.Files.Copies is not { } file || manifest.Copies is not { } info) return null;
+        var manifestPath = Path.Combine(directory, ModelManifest.FileName);
+        if (info.Fingerprint != CopyInfo.FingerprintName)
+            throw new InvalidDataException($"{manifestPath}: copy codes of fingerprint '{info.Fingerprint}'; this build computes '{CopyInfo.FingerprintName}'");
+        if (info.RerankCandidates < 1)
+            throw new InvalidDataException($"{manifestPath}: copies.rerankCandidates must be at least 1 (got {info.RerankCandidates})");
         var path = VerifiedPath(directory, file);
         try
         {

@@ -43,6 +43,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
     private readonly ModelRegistry _registry = new(storage.Container(storage.Names.ModelsContainer));
     private readonly SemaphoreSlim _gate = new(1, 1);
     private LoadedModel? _current;
+    private string? _currentStamp; // model.json's ETag when _current was downloaded
     private ModelLoadFailure? _failure;
     private DateTimeOffset _checkedAt = DateTimeOffset.MinValue;
     private int _refreshing;
@@ -110,8 +111,23 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
             if (active is null) return _current;
             if (active.Version == _current?.ModelVersion)
             {
-                Volatile.Write(ref _failure, null);
-                return _current;
+                // The same version republished with more files (copy codes): the worker and the query
+                // side must serve the same ones, so model.json's ETag decides too.
+                string? stamp;
+                try
+                {
+                    stamp = await _registry.ManifestStampAsync(active.Version, cancellationToken);
+                }
+                catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
+                {
+                    logger.LogWarning(e, "Could not check model.json of {ModelVersion}; still serving the held one", _current.ModelVersion);
+                    return _current;
+                }
+                if (stamp is null || stamp == _currentStamp) Volatile.Write(ref _failure, null);
+                if (stamp is null || stamp == _currentStamp || _currentStamp is null) return _current;
+                if (_failure is { } same && same.Version == active.Version && now - same.At < options.FailedLoadRetryInterval) return _current;
+                logger.LogInformation("model.json of {ModelVersion} changed; loading it again", active.Version);
+                return await LoadAsync(active.Version, now, cancellationToken);
             }
             if (_failure is { } failed && failed.Version == active.Version && now - failed.At < options.FailedLoadRetryInterval) return _current;
             return await LoadAsync(active.Version, now, cancellationToken);
@@ -150,6 +166,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
         logger.LogInformation("Model {ModelVersion} loaded on {Provider} ({Reason}); first forward pass {WarmUpMs:F1} ms",
             version, loaded.Provider.Name, loaded.Provider.Reason, warmUpMs);
         // The previous model is left to the GC: a query may still be using it.
+        _currentStamp = ModelRegistry.StampOf(loaded.Directory);
         Volatile.Write(ref _current, loaded);
         Volatile.Write(ref _failure, null);
         return loaded;

@@ -165,6 +165,23 @@ public sealed class ModelRegistry(BlobContainerClient container)
         }
     }
 
+    /// <summary>The ETag of a version's stored model.json (it changes when a republish adds files, such as the copy codes); null when there is none.</summary>
+    public async Task<string?> ManifestStampAsync(string version, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(version);
+        try
+        {
+            return (await container.GetBlobClient($"{version}/{ModelManifest.FileName}").GetPropertiesAsync(cancellationToken: cancellationToken)).Value.ETag.ToString();
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The model.json ETag a folder made by <see cref="DownloadAsync"/> was downloaded at.</summary>
+    public static string? StampOf(string folder) => Stamp(folder);
+
     private static string? Stamp(string folder)
     {
         var marker = Path.Combine(folder, CompleteMarker);

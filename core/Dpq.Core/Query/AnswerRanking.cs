@@ -42,7 +42,7 @@ public static class AnswerRanking
         var similar = snapshot.Search(tables, k + duplicates.Count, scan, cancellationToken);
         var hits = new List<RankedHit>(k);
         foreach (var (segment, item, distance) in duplicates)
-            hits.Add(new RankedHit(segment, item, ceiling + 1 - distance / copies!.CopyDistance, distance));
+            hits.Add(new RankedHit(segment, item, MathF.Max(ceiling, (float)(ceiling + 1.0 - distance / copies!.CopyDistance)), distance));
         var taken = duplicates.Select(d => (d.Segment, d.Item)).ToHashSet();
         foreach (var hit in similar)
         {

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Dpq.Formats;
 using Dpq.Scan;
 
@@ -12,21 +14,26 @@ namespace Dpq.Query;
 public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegment> Segments, ItemExclusions Hidden,
     DateTimeOffset CheckedAt, int SegmentsRead = 0)
 {
-    // With the segments they were made of: a copy made by `with` keeps them only while its segments are the same.
-    private (ImmutableArray<ShardSegment> Of, ImmutableArray<ShardSegment> Views)? _copyViews;
+    // Kept per segments array, outside the record: copies made by `with` share it, equality ignores it,
+    // and concurrent first queries get one set (ConditionalWeakTable publishes one value per key).
+    private static readonly ConditionalWeakTable<ShardSegment[], CopyViewSet> CopyViewSets = new();
+
+    private sealed class CopyViewSet(ImmutableArray<ShardSegment> views)
+    {
+        public ImmutableArray<ShardSegment> Views { get; } = views;
+    }
 
     /// <summary>
     /// The segments' copy codes for the copy scan, in segment order (<see cref="ShardSegment.CopyCodesOrMissing"/>);
-    /// empty when no segment has any. Made on first use and kept with the snapshot.
+    /// empty when no segment has any. Made on first use and kept while the segments are.
     /// </summary>
     public ImmutableArray<ShardSegment> CopyViews
     {
         get
         {
-            if (_copyViews is { } cached && cached.Of == Segments) return cached.Views;
-            ImmutableArray<ShardSegment> views = Segments.Any(s => s.HasCopyCodes) ? [.. Segments.Select(s => s.CopyCodesOrMissing())] : [];
-            _copyViews = (Segments, views);
-            return views;
+            if (Segments.IsDefaultOrEmpty) return [];
+            return CopyViewSets.GetValue(ImmutableCollectionsMarshal.AsArray(Segments)!, static segments =>
+                new CopyViewSet(segments.Any(s => s.HasCopyCodes) ? [.. segments.Select(s => s.CopyCodesOrMissing())] : [])).Views;
         }
     }
 
