@@ -7,35 +7,35 @@ namespace Dpq.Copies;
 /// <summary>
 /// Copy codes: a <see cref="CopyFingerprint"/> as <see cref="Levels"/> residual levels of 256
 /// codewords plus one byte for the cross terms of its first <see cref="ScannedLevels"/> levels'
-/// reconstruction, laid out [l1 l2 l3 l4 cross l5 l6 l7 l8]. With r4 = c1 + c2 + c3 + c4,
-/// ||r4||² = sum ||c_l||² + 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt;: the first part goes into the level tables
-/// exactly (2&lt;q, c&gt; - ||c||²) and only the cross terms are quantized, in the norm byte, whose table
-/// is their negation. So the scan reads the first five bytes as a code of five levels and an item scores
-/// 2&lt;q, r4&gt; - ||r4||² = ||q||² - ||q - r4||²: by squared distance, with the scanner's own kernels.
+/// reconstruction, laid out [l1 l2 l3 cross l4 l5 l6 l7 l8]. With r3 = c1 + c2 + c3,
+/// ||r3||² = sum ||c_l||² + 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt;: the first part goes into the level tables
+/// exactly (2&lt;q, c&gt; - ||c||²) and only the cross terms are quantized, in the cross byte, whose table
+/// is their negation. So the scan reads the first four bytes as a 32-bit code of four levels, with the
+/// scanner's fastest kernels, and an item scores 2&lt;q, r3&gt; - ||r3||² = ||q||² - ||q - r3||².
 /// The best <see cref="RerankCandidates"/> are then ranked by the squared distance to all eight levels,
 /// and <see cref="NearDuplicates"/> picks the matches that lead an answer.
 /// </summary>
 public sealed class CopyCodec
 {
     public const int Levels = 8;
-    public const int ScannedLevels = 4;
+    public const int ScannedLevels = 3;
     public const int Codewords = 256;
     public const int CodeBytes = Levels + 1;
 
-    /// <summary>Position of the norm byte (the quantized cross terms): right after the scanned levels.</summary>
+    /// <summary>Position of the cross byte (the quantized cross terms): right after the scanned levels.</summary>
     public const int NormByte = ScannedLevels;
 
-    /// <summary>Norm byte of an item without a fingerprint (indexed before its model had one): never a copy.</summary>
+    /// <summary>Bytes the scan reads: the scanned levels and the cross byte.</summary>
+    public const int ScanBytes = ScannedLevels + 1;
+
+    /// <summary>Cross byte of an item without a fingerprint (indexed before its model had one): the scan leaves it out, never a copy.</summary>
     public const byte Missing = 255;
 
     /// <summary>Quantized cross terms: byte values 0..254.</summary>
     public const int NormValues = 255;
 
-    /// <summary>Scan table entry of <see cref="Missing"/>: far below any real score, finite as the scanner requires.</summary>
-    private const float MissingScore = -1e28f;
-
-    /// <summary>The scan's view of copy codes: five levels of K = 256, one byte each, one code after another.</summary>
-    public static CodeFormat Format { get; } = new(Codewords, CodeBytes);
+    /// <summary>The scan's view of copy codes: their first <see cref="ScanBytes"/> bytes as codes of K = 256, one after another.</summary>
+    public static CodeFormat Format { get; } = new(Codewords, ScanBytes);
 
     private readonly float[] _crossTerms;
 
@@ -140,7 +140,8 @@ public sealed class CopyCodec
         return VectorMath.SquaredDistance(fingerprint, reconstruction);
     }
 
-    /// <summary>The scan's five tables for a query fingerprint: 2&lt;q, c&gt; - ||c||² per scanned level, then the negated cross terms.</summary>
+    /// <summary>The scan's tables for a query fingerprint: 2&lt;q, c&gt; - ||c||² per scanned level, then the negated cross terms
+    /// (the entry of <see cref="Missing"/> is a plain value: those items are excluded from the scan, not scored away).</summary>
     public LookupTables ScanTables(ReadOnlySpan<float> fingerprint)
     {
         var values = new float[(ScannedLevels + 1) * Codewords];
@@ -148,7 +149,7 @@ public sealed class CopyCodec
         for (int i = 0; i < ScannedLevels * Codewords; i++) values[i] = 2 * values[i] - _wordNorms[i];
         var cross = values.AsSpan(ScannedLevels * Codewords);
         for (int b = 0; b < NormValues; b++) cross[b] = -_crossTerms[b];
-        cross[Missing] = MissingScore;
+        cross[Missing] = cross[Missing - 1];
         return new LookupTables(Codewords, ScannedLevels + 1, values);
     }
 

@@ -39,13 +39,24 @@ public sealed class ShardSegment
 
     public bool HasCopyCodes => _copyCodes is not null;
 
-    /// <summary>The copy codes as a segment of <see cref="Copies.CopyCodec.Format"/> with the same ids and labels; null without them.</summary>
-    public ShardSegment? CopyCodes => _copyCodes is null ? null
-        : _copyView ??= new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, _copyCodes, fileVersion: FileVersion);
+    /// <summary>
+    /// The copy codes' scanned bytes (<see cref="Copies.CopyCodec.ScanBytes"/> per item) as a segment of
+    /// <see cref="Copies.CopyCodec.Format"/> with the same ids and labels, made on first use; null without copy codes.
+    /// </summary>
+    public ShardSegment? CopyCodes => _copyCodes is null ? null : _copyView ??= ScanView(_copyCodes);
+
+    private ShardSegment ScanView(byte[] copyCodes)
+    {
+        const int C = Copies.CopyCodec.CodeBytes, S = Copies.CopyCodec.ScanBytes;
+        var scan = new byte[(long)Count * S];
+        for (int i = 0; i < Count; i++) copyCodes.AsSpan(i * C, S).CopyTo(scan.AsSpan(i * S));
+        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, scan, fileVersion: FileVersion);
+    }
 
     /// <summary>
     /// <see cref="CopyCodes"/>, or for a segment without copy codes a view of the same items whose codes
-    /// are all <see cref="Copies.CopyCodec.Missing"/>, so that one copy scan covers every segment of an index.
+    /// are all <see cref="Copies.CopyCodec.Missing"/>, so that one copy scan covers every segment of an index
+    /// (the scan excludes missing items: see IndexSnapshot.SearchCopies).
     /// </summary>
     public ShardSegment CopyCodesOrMissing()
     {
@@ -55,8 +66,9 @@ public sealed class ShardSegment
 
     private ShardSegment MissingView()
     {
-        var missing = new byte[(long)Count * Copies.CopyCodec.CodeBytes];
-        for (int i = 0; i < Count; i++) Copies.CopyCodec.WriteMissing(missing.AsSpan(i * Copies.CopyCodec.CodeBytes));
+        const int S = Copies.CopyCodec.ScanBytes;
+        var missing = new byte[(long)Count * S];
+        for (int i = 0; i < Count; i++) missing[(long)i * S + Copies.CopyCodec.NormByte] = Copies.CopyCodec.Missing;
         return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion);
     }
 
@@ -87,7 +99,7 @@ public sealed class ShardSegment
     internal byte[] CodeArray => _codes;
 
     /// <summary>Managed bytes held by codes, labels and ids, for memory accounting.</summary>
-    public long HeldBytes => _codes.LongLength + _labels.LongLength + (_copyCodes?.LongLength ?? 0) + Ids.HeldBytes;
+    public long HeldBytes => _codes.LongLength + _labels.LongLength + (_copyCodes?.LongLength ?? 0) + (_copyView?.CodeArray.LongLength ?? 0) + Ids.HeldBytes;
 
     /// <summary>Copies item <paramref name="item"/>'s packed code (<see cref="CodeFormat.BytesPerCode"/> bytes) to <paramref name="code"/>.</summary>
     public void CopyCode(int item, Span<byte> code)

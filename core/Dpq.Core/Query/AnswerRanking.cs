@@ -73,12 +73,10 @@ public static class AnswerRanking
     {
         var candidates = snapshot.SearchCopies(copies.ScanTables(fingerprint), Math.Max(copies.RerankCandidates, k), scan, cancellationToken);
         var ranked = new List<(int Segment, int Item, float Distance)>(candidates.Length);
-        var views = snapshot.CopyViews;
-        Span<byte> code = stackalloc byte[CopyCodec.CodeBytes];
         foreach (var c in candidates)
         {
-            views[c.Segment].CopyCode(c.Item, code);
-            float d = copies.SquaredDistance(fingerprint, code);
+            // The scan left out items without a copy code; the full code is in the segment itself.
+            float d = copies.SquaredDistance(fingerprint, snapshot.Segments[c.Segment].CopyCodeOf(c.Item));
             if (float.IsFinite(d)) ranked.Add((c.Segment, c.Item, d));
         }
         ranked.Sort((a, b) => a.Distance != b.Distance ? a.Distance.CompareTo(b.Distance)

@@ -18,23 +18,32 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     // and concurrent first queries get one set (ConditionalWeakTable publishes one value per key).
     private static readonly ConditionalWeakTable<ShardSegment[], CopyViewSet> CopyViewSets = new();
 
-    private sealed class CopyViewSet(ImmutableArray<ShardSegment> views)
+    /// <summary>The copy scan's segments and what it leaves out: the hidden items and every item without a copy code.</summary>
+    private sealed class CopyViewSet(ImmutableArray<ShardSegment> views, ItemExclusions? exclude)
     {
         public ImmutableArray<ShardSegment> Views { get; } = views;
+        public ItemExclusions? Exclude { get; } = exclude;
     }
 
     /// <summary>
     /// The segments' copy codes for the copy scan, in segment order (<see cref="ShardSegment.CopyCodesOrMissing"/>);
     /// empty when no segment has any. Made on first use and kept while the segments are.
     /// </summary>
-    public ImmutableArray<ShardSegment> CopyViews
+    public ImmutableArray<ShardSegment> CopyViews => CopySet().Views;
+
+    private CopyViewSet CopySet()
     {
-        get
+        if (Segments.IsDefaultOrEmpty) return new CopyViewSet([], null);
+        return CopyViewSets.GetValue(ImmutableCollectionsMarshal.AsArray(Segments)!, segments =>
         {
-            if (Segments.IsDefaultOrEmpty) return [];
-            return CopyViewSets.GetValue(ImmutableCollectionsMarshal.AsArray(Segments)!, static segments =>
-                new CopyViewSet(segments.Any(s => s.HasCopyCodes) ? [.. segments.Select(s => s.CopyCodesOrMissing())] : [])).Views;
-        }
+            if (!segments.Any(s => s.HasCopyCodes)) return new CopyViewSet([], null);
+            ImmutableArray<ShardSegment> views = [.. segments.Select(s => s.CopyCodesOrMissing())];
+            var excluded = new List<(int Segment, int Item)>();
+            for (int s = 0; s < segments.Length; s++)
+                for (int i = 0; i < segments[s].Count; i++)
+                    if (Hidden.Contains(s, i) || !segments[s].HasCopyCodes || Copies.CopyCodec.IsMissing(segments[s].CopyCodeOf(i))) excluded.Add((s, i));
+            return new CopyViewSet(views, excluded.Count == 0 ? null : ItemExclusions.Create(views, excluded));
+        });
     }
 
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
@@ -54,14 +63,14 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
         return SegmentScanner.Search(Segments, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
     }
 
-    /// <summary>As <see cref="Search"/>, over <see cref="CopyViews"/> with copy-scan tables; empty without copy codes.</summary>
+    /// <summary>As <see cref="Search"/>, over <see cref="CopyViews"/> with copy-scan tables, hidden items and items without a copy code left out; empty without copy codes.</summary>
     public ScanHit[] SearchCopies(LookupTables tables, int k, ScanOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Exclude is not null)
             throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
-        var views = CopyViews;
-        if (views.IsEmpty) return [];
-        return SegmentScanner.Search(views, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
+        var set = CopySet();
+        if (set.Views.IsEmpty) return [];
+        return SegmentScanner.Search(set.Views, tables, k, set.Exclude is null ? options : options with { Exclude = set.Exclude }, cancellationToken);
     }
 }

@@ -53,11 +53,11 @@ public static class ScanBenchmark
             }
         }
 
-        // The copy scan every image query adds (Copies/CopyCodec): the first 5 of 9 bytes per item, float tables.
+        // The copy scan every image query adds (Copies/CopyCodec): the first 4 of 9 bytes per item, as a 32-bit code.
         progress?.Invoke($"building {items:N0} random copy codes");
         var copies = RandomSegment(Copies.CopyCodec.Format, items, seed);
-        var copyTables = RandomTables(new CodeFormat(Copies.CopyCodec.Codewords, Copies.CopyCodec.ScannedLevels + 1), queries, seed);
-        var copyPath = SegmentScanner.Resolve(ScanPath.Auto, Copies.CopyCodec.Codewords, Copies.CopyCodec.CodeBytes);
+        var copyTables = RandomTables(Copies.CopyCodec.Format, queries, seed);
+        var copyPath = SegmentScanner.Resolve(ScanPath.Auto, Copies.CopyCodec.Codewords, Copies.CopyCodec.ScanBytes);
         progress?.Invoke($"timing the copy scan ({copyPath})");
         results.Add(Time($"CopyScan{copyPath}", copies, copyTables, copyPath, Math.Max(k, 100), threads, cancellationToken));
         return results;

@@ -183,13 +183,16 @@ public sealed class ShardSegmentTests
         Assert.True(Dpq.Copies.CopyCodec.IsMissing(segment.CopyCodeOf(0)));
         Assert.Equal(copy, segment.CopyCodeOf(1).ToArray());
 
+        // The scan's view: the first four bytes of each, same ids and labels.
         var view = segment.CopyCodes!;
         Assert.Equal(Dpq.Copies.CopyCodec.Format, view.Format);
         Assert.Equal(["a", "b"], Enumerable.Range(0, 2).Select(i => view.Ids[i]));
         Assert.Equal([7, 3], view.Labels.ToArray());
-        var code = new byte[9];
+        var code = new byte[Dpq.Copies.CopyCodec.ScanBytes];
         view.CopyCode(1, code);
-        Assert.Equal(copy, code);
+        Assert.Equal(copy[..Dpq.Copies.CopyCodec.ScanBytes], code);
+        view.CopyCode(0, code);
+        Assert.Equal(Dpq.Copies.CopyCodec.Missing, code[Dpq.Copies.CopyCodec.NormByte]);
     }
 
     [Fact]

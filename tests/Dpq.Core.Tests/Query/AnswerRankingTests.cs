@@ -43,7 +43,7 @@ public sealed class AnswerRankingTests
     }
 
     /// <summary>Two shards; with <paramref name="withoutCopyCodes"/> the items it names are stored without copy codes.</summary>
-    private static IndexSnapshot Index(Func<int, bool>? withoutCopyCodes = null, Func<IReadOnlyList<ShardSegment>, ItemExclusions>? hidden = null)
+    private static IndexSnapshot Index(Func<int, bool>? withoutCopyCodes = null, Func<IReadOnlyList<ShardSegment>, ItemExclusions>? hidden = null, bool oneSegment = false)
     {
         var images = Enumerable.Range(0, Stored.Count).Select(i =>
         {
@@ -56,7 +56,7 @@ public sealed class AnswerRankingTests
             return new IndexedImage(ImageId.FromBlobName(Name(i)), Name(i), Stored.Labels[i], Books.EncodeHard(Features.AsSpan(i * D, D)), null, copyCode);
         }).ToList();
         var format = new CodeFormat(K, M);
-        ShardSegment[] segments = [.. images.GroupBy(i => withoutCopyCodes?.Invoke(int.Parse(i.BlobName[7..12])) == true).OrderBy(g => g.Key)
+        ShardSegment[] segments = [.. images.GroupBy(i => !oneSegment && withoutCopyCodes?.Invoke(int.Parse(i.BlobName[7..12])) == true).OrderBy(g => g.Key)
             .Select(g => IndexSegments.FromImages(format, "m", g))];
         return new IndexSnapshot("m", [.. segments], hidden?.Invoke(segments) ?? ItemExclusions.Create(segments, []), DateTimeOffset.UtcNow);
     }
@@ -117,6 +117,19 @@ public sealed class AnswerRankingTests
         Assert.False(index.Segments[1].HasCopyCodes);
         var answer = Answer(index, image, CopyVariant.Exact, k: 50);
         Assert.DoesNotContain(answer.Hits, h => h.IsNearDuplicate && NameOf(index, h) == Name(image));
+    }
+
+    [Fact]
+    public void AnItemWithoutACopyCodeInASegmentWithThemIsLeftOutOfTheCopyScan()
+    {
+        int image = Copy(6);
+        var index = Index(withoutCopyCodes: i => i == image, oneSegment: true);
+        Assert.Single(index.Segments);
+        Assert.True(index.Segments[0].HasCopyCodes);
+        var answer = Answer(index, image, CopyVariant.Exact, k: 50);
+        Assert.DoesNotContain(answer.Hits, h => h.IsNearDuplicate && NameOf(index, h) == Name(image));
+        Assert.DoesNotContain(index.SearchCopies(Codec.ScanTables(Fingerprint(image, CopyVariant.Exact)), Stored.Count, new ScanOptions()),
+            h => NameOf(index, new RankedHit(h.Segment, h.Item, h.Score, null)) == Name(image));
     }
 
     [Fact]
