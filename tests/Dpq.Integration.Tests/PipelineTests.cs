@@ -88,6 +88,11 @@ public sealed class PipelineTests
             Assert.True(response.Results.Zip(response.Results.Skip(1)).All(x => x.First.Score >= x.Second.Score), "results are not sorted by score");
         }
 
+        // A query image is decoded with the query limits: a PNG too large to decode for a query is a 400, not a 500 or 100 MB.
+        var big = Imaging.ImagePreprocessor.EncodePng(new byte[2400 * 2400], 2400, 2400);
+        var refused = await Assert.ThrowsAsync<QueryValidationException>(() => p.Queries.QueryAsync(new QueryRequest(big, null, null, 10, 8, null)));
+        Assert.Contains("send a smaller image", refused.Detail);
+
         // A vector query has no fingerprint: no near-duplicates, no floor.
         var vector = await p.Queries.QueryAsync(new QueryRequest(null, null, new float[(await p.Models.GetAsync())!.FeatureDimension], 5, 32, null));
         Assert.Null(vector.NearDuplicateScoreFloor);

@@ -9,8 +9,20 @@ public sealed record ImageLimits
     /// <summary>Largest accepted width or height, in pixels.</summary>
     public int MaxSide { get; init; } = 8192;
 
-    /// <summary>Largest accepted width x height, in pixels (what the decoder would allocate).</summary>
+    /// <summary>Largest accepted width x height, in pixels, as the header claims it.</summary>
     public long MaxPixels { get; init; } = 24_000_000;
 
+    /// <summary>
+    /// Largest image the decoder may allocate, in pixels, after it scales at decode (JPEG decodes at 1/2,
+    /// 1/4 or 1/8 when that still covers the model input; PNG and others decode at full size).
+    /// </summary>
+    public long MaxDecodedPixels { get; init; } = 24_000_000;
+
     public static ImageLimits Default { get; } = new();
+
+    /// <summary>
+    /// Query images: what the upload limits accept in the header, but at most 4 Mpx decoded (16 MB), since
+    /// a query's pixels are only ever shrunk to the model input and every query host decodes one per request.
+    /// </summary>
+    public static ImageLimits Query { get; } = new() { MaxDecodedPixels = 2048 * 2048 };
 }

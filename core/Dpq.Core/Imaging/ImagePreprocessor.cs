@@ -10,7 +10,9 @@ public sealed class ImageRejectedException(string reason) : Exception(reason)
 
 /// <summary>
 /// Turns uploaded bytes into the model's input: one grayscale plane of the model's height x width,
-/// values in [0, 1]. Checks limits on the header before decoding anything.
+/// values in [0, 1]. Checks limits on the header before decoding anything, and decodes at the smallest
+/// scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a large photo
+/// costs a fraction of its full size in memory.
 /// </summary>
 public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null)
 {
@@ -36,7 +38,7 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     {
         if (destination.Length != PixelCount) throw new ArgumentException($"destination must hold {PixelCount} floats", nameof(destination));
         Check(data);
-        using var decoded = DecodeFully(data);
+        using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels);
         using var image = SKImage.FromBitmap(decoded);
         var info = new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque);
         using var bitmap = new SKBitmap(info);
@@ -58,15 +60,20 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     }
 
     /// <summary>
-    /// Decodes at full size and insists on complete success: a truncated file would otherwise
-    /// decode "incompletely" into a partly blank image and be indexed as if it were whole.
+    /// Decodes at the smallest supported scale that still covers <paramref name="width"/> x <paramref name="height"/>
+    /// and insists on complete success: a truncated file would otherwise decode "incompletely" into a
+    /// partly blank image and be indexed as if it were whole.
     /// </summary>
-    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data)
+    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels)
     {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageRejectedException("the image data is corrupt and could not be decoded");
-        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var size = DecodeSize(codec, width, height);
+        if ((long)size.Width * size.Height > maxDecodedPixels)
+            throw new ImageRejectedException($"the image is {codec.Info.Width}x{codec.Info.Height} pixels; decoding it takes {size.Width}x{size.Height}, "
+                + $"over the limit of {maxDecodedPixels} pixels here: send a smaller image");
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
         if (result != SKCodecResult.Success)
@@ -77,6 +84,18 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
                 : $"the image data is corrupt and could not be decoded ({result})");
         }
         return bitmap;
+    }
+
+    /// <summary>The smallest size the codec decodes to (scales 1/8, 1/4, 1/2, else full) that is at least the target on both sides.</summary>
+    private static SKSizeI DecodeSize(SKCodec codec, int width, int height)
+    {
+        var best = new SKSizeI(codec.Info.Width, codec.Info.Height);
+        foreach (var scale in new[] { 0.125f, 0.25f, 0.5f })
+        {
+            var size = codec.GetScaledDimensions(scale);
+            if (size.Width >= width && size.Height >= height && (long)size.Width * size.Height < (long)best.Width * best.Height) best = size;
+        }
+        return best;
     }
 
     /// <summary>Image <paramref name="index"/> of a data set as a PNG file.</summary>

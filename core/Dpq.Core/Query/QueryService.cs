@@ -89,7 +89,7 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
             }
             return (reconstructed, print);
         }
-        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight);
+        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, ImageLimits.Query);
         var pixels = new float[pre.PixelCount];
         try
         {

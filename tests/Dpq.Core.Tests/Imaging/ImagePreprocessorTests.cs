@@ -13,6 +13,48 @@ public sealed class ImagePreprocessorTests
         return bytes;
     }
 
+    /// <summary>A smooth picture (a lit disc on a gradient), so that JPEG and scaled decoding keep it close.</summary>
+    private static byte[] Picture(int side)
+    {
+        var gray = new byte[side * side];
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++)
+            {
+                double dx = x - side * 0.55, dy = y - side * 0.45;
+                bool disc = dx * dx + dy * dy < side * side * 0.06;
+                gray[y * side + x] = (byte)(disc ? 230 : 40 + 120 * x / side);
+            }
+        return gray;
+    }
+
+    [Fact]
+    public void ALargeJpegDecodesScaledDownToNearlyWhatItsFullDecodeGives()
+    {
+        const int Side = 2400;
+        var gray = Picture(Side);
+        var jpeg = ImagePreprocessor.EncodeGray(gray, Side, Side, SKEncodedImageFormat.Jpeg, 90);
+        var png = ImagePreprocessor.EncodePng(gray, Side, Side); // PNG decodes at full size
+        var pre = new ImagePreprocessor(28, 28, ImageLimits.Query);
+        var fromJpeg = new float[784];
+        var fromPng = new float[784];
+        pre.Decode(jpeg, fromJpeg); // 5.76 Mpx: over the query limit unless scaled at decode
+        new ImagePreprocessor(28, 28).Decode(png, fromPng);
+        Assert.True(fromJpeg.Zip(fromPng).Average(p => Math.Abs(p.First - p.Second)) < 0.02);
+    }
+
+    [Fact]
+    public void QueriesRefuseAnImageTheyWouldDecodeAtFullSizeOverTheirLimitAndUploadsTakeIt()
+    {
+        const int Side = 2400;
+        var png = ImagePreprocessor.EncodePng(Picture(Side), Side, Side);
+        var pixels = new float[784];
+        var e = Assert.Throws<ImageRejectedException>(() => new ImagePreprocessor(28, 28, ImageLimits.Query).Decode(png, pixels));
+        Assert.Contains("2400x2400", e.Reason);
+        Assert.Contains($"limit of {ImageLimits.Query.MaxDecodedPixels} pixels", e.Reason);
+        new ImagePreprocessor(28, 28).Decode(png, pixels);
+        Assert.True(pixels.Max() > 0.5f);
+    }
+
     [Fact]
     public void PngRoundTripIsLossless()
     {
