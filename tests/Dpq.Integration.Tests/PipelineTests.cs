@@ -100,6 +100,27 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task ARequestForAVersionOverwrittenSinceIsDoneWithoutReadingTheNewBytes()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await IngestAsync(p, [4]); // request for the first version, still queued
+        // Overwritten after intake with a file far over the size limit (its own notification lost): the
+        // queued request names the old ETag, so the worker gets a 412 and never downloads the new bytes.
+        var huge = new byte[(int)p.Options.Limits.MaxBytes + 1];
+        await images.GetBlobClient(Images.Name(4)).UploadAsync(BinaryData.FromBytes(huge), overwrite: true);
+        var drained = await p.DrainAllAsync();
+        Assert.Equal(0, drained.Indexed);
+        Assert.Equal(0, drained.Failed);
+        Assert.Empty(await p.CodeRowsAsync());
+        Assert.Empty(await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync());
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
+
+        // The overwrite's own notification goes through intake, which refuses it by size; nothing is lost.
+        Assert.NotEqual(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(4))));
+    }
+
+    [Fact]
     public async Task ImageQueriesFindTheirOwnClassFarMoreOftenThanChance()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

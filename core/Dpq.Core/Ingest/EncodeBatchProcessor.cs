@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Azure;
+using Azure.Storage.Blobs.Models;
 using Dpq.Formats;
 using Dpq.Imaging;
 using Dpq.Indexing;
@@ -13,7 +14,8 @@ namespace Dpq.Ingest;
 public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyList<EncodeRequest> Retry, int Indexed, int Failed);
 
 /// <summary>
-/// Encodes one batch of upload requests: downloads the blobs in parallel, decodes and encodes them
+/// Encodes one batch of upload requests: downloads the blobs in parallel (the version each request names,
+/// by If-Match on its ETag; a file over the size limit is refused from the answer's headers), decodes and encodes them
 /// (<see cref="BatchEncoder"/>: limits first, every good image in one forward pass) and stores the codes with <see cref="IndexWriter"/>
 /// (table rows, a delta segment, the manifest). An image that can never decode is recorded in the failures table and is
 /// done; anything that may work next time (storage faults) is left for a retry.
@@ -30,6 +32,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
         var done = new ConcurrentBag<EncodeRequest>();
         var retry = new ConcurrentBag<EncodeRequest>();
         var downloaded = new ConcurrentBag<Downloaded>();
+        var tooLarge = new ConcurrentBag<(EncodeRequest Request, string Reason)>();
         int failed = 0, indexedCount = 0;
 
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken }, async (request, ct) =>
@@ -37,12 +40,29 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             try
             {
                 var (container, blobName) = ImageLocation.Locate(storage.Names, request.BlobName);
-                var result = await storage.Container(container).GetBlobClient(blobName).DownloadContentAsync(ct);
-                downloaded.Add(new Downloaded(request, result.Value.Content, result.Value.Details.ETag, ParseLabel(result.Value.Details.Metadata)));
+                // The version the request names (If-Match on its ETag): a blob overwritten since has its own
+                // request, so a stale one never overwrites a newer code, and the new bytes are not read here.
+                var conditions = request.ETag is { } etag ? new BlobRequestConditions { IfMatch = new ETag(etag) } : null;
+                var result = await storage.Container(container).GetBlobClient(blobName).DownloadStreamingAsync(new BlobDownloadOptions { Conditions = conditions }, ct);
+                await using var stream = result.Value.Content;
+                var length = result.Value.Details.ContentLength;
+                if (length > options.Limits.MaxBytes)
+                {
+                    // Refused from the answer's headers, before its body is read.
+                    tooLarge.Add((request, $"the file has {length} bytes; the limit is {options.Limits.MaxBytes}"));
+                    return;
+                }
+                var content = await BinaryData.FromStreamAsync(stream, ct);
+                downloaded.Add(new Downloaded(request, content, result.Value.Details.ETag, ParseLabel(result.Value.Details.Metadata)));
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
                 logger.LogInformation("Blob {BlobName} is gone; nothing to encode", request.BlobName);
+                done.Add(request);
+            }
+            catch (RequestFailedException e) when (e.Status == 412)
+            {
+                logger.LogInformation("Blob {BlobName} changed since its request; the newer upload's own request encodes it", request.BlobName);
                 done.Add(request);
             }
             catch (Exception e) when (IsStorageFault(e, ct))
@@ -53,25 +73,25 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             }
         });
 
-        // Decode and encode (BatchEncoder); rejected images leave the batch here.
+        // Decode and encode (BatchEncoder); rejected images leave the batch here, with those too large to read.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
         var encoded = BatchEncoder.Encode([.. items.Select(d => d.Content.ToMemory())], encoder, options.Limits, cancellationToken);
-        for (var i = 0; i < items.Length; i++)
+        var refusals = tooLarge.Concat(items.Select((d, i) => (d.Request, Reason: encoded.Rejected[i])).Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!)));
+        foreach (var (request, reason) in refusals)
         {
-            if (encoded.Rejected[i] is not { } reason) continue;
-            logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", items[i].Request.BlobName, reason);
+            logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", request.BlobName, reason);
             try
             {
-                await _failures.RecordAsync(new FailureRecord(items[i].Request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+                await _failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
             }
             catch (Exception e) when (IsStorageFault(e, cancellationToken))
             {
                 // The record could not be written: only this request is tried again, so the refusal is not lost.
-                logger.LogWarning(e, "Recording the failure of {BlobName} failed; it will be retried", items[i].Request.BlobName);
-                retry.Add(items[i].Request);
+                logger.LogWarning(e, "Recording the failure of {BlobName} failed; it will be retried", request.BlobName);
+                retry.Add(request);
                 continue;
             }
-            done.Add(items[i].Request);
+            done.Add(request);
             failed++;
         }
 
