@@ -230,7 +230,7 @@ public static class QueryBenchCommand
                 // A random copy code too (cross byte below Missing), so image queries pay for the copy scan as real ones do.
                 var copyCode = new byte[Copies.CopyCodec.CodeBytes];
                 random.NextBytes(copyCode);
-                copyCode[Copies.CopyCodec.NormByte] = (byte)random.Next(Copies.CopyCodec.NormValues);
+                copyCode[Copies.CopyCodec.CrossByte] = (byte)random.Next(Copies.CopyCodec.CrossValues);
                 images[i] = new IndexedImage(ImageId.FromBlobName(name), name, random.Next(10), code, SourceETag: null, copyCode);
             }
             await writer.WriteAsync(version, format, shardCount, images, ct);

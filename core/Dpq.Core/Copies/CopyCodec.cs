@@ -23,7 +23,7 @@ public sealed class CopyCodec
     public const int CodeBytes = Levels + 1;
 
     /// <summary>Position of the cross byte (the quantized cross terms): right after the scanned levels.</summary>
-    public const int NormByte = ScannedLevels;
+    public const int CrossByte = ScannedLevels;
 
     /// <summary>Bytes the scan reads: the scanned levels and the cross byte.</summary>
     public const int ScanBytes = ScannedLevels + 1;
@@ -32,7 +32,7 @@ public sealed class CopyCodec
     public const byte Missing = 255;
 
     /// <summary>Quantized cross terms: byte values 0..254.</summary>
-    public const int NormValues = 255;
+    public const int CrossValues = 255;
 
     /// <summary>The scan's view of copy codes: their first <see cref="ScanBytes"/> bytes as codes of K = 256, one after another.</summary>
     public static CodeFormat Format { get; } = new(Codewords, ScanBytes);
@@ -40,7 +40,7 @@ public sealed class CopyCodec
     private readonly float[] _crossTerms;
 
     /// <param name="codebooks">Levels x 256 x <see cref="CopyFingerprint.Dimension"/>.</param>
-    /// <param name="crossTerms"><see cref="NormValues"/> ascending values of 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; over the scanned levels, that the norm byte indexes.</param>
+    /// <param name="crossTerms"><see cref="CrossValues"/> ascending values of 2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; over the scanned levels, that the cross byte indexes.</param>
     /// <param name="copyDistance">Squared distance (query fingerprint to an item's eight-level reconstruction) beyond which nothing is a near-duplicate.</param>
     /// <param name="typicalCopyDistance">The median squared distance of a re-encoded copy to its own code.</param>
     /// <param name="duplicateRatio">Matches up to this many times the best one's distance (or the typical copy distance, if larger) lead the answer with it.</param>
@@ -50,8 +50,8 @@ public sealed class CopyCodec
         ArgumentNullException.ThrowIfNull(crossTerms);
         if (codebooks.M != Levels || codebooks.K != Codewords || codebooks.D != CopyFingerprint.Dimension)
             throw new InvalidDataException($"copy codebooks are {codebooks.M}x{codebooks.K}x{codebooks.D}; expected {Levels}x{Codewords}x{CopyFingerprint.Dimension}");
-        if (crossTerms.Length != NormValues || crossTerms.Any(v => !float.IsFinite(v)) || crossTerms.Zip(crossTerms.Skip(1)).Any(p => p.First > p.Second))
-            throw new InvalidDataException($"copy cross terms must be {NormValues} finite, ascending values");
+        if (crossTerms.Length != CrossValues || crossTerms.Any(v => !float.IsFinite(v)) || crossTerms.Zip(crossTerms.Skip(1)).Any(p => p.First > p.Second))
+            throw new InvalidDataException($"copy cross terms must be {CrossValues} finite, ascending values");
         if (!(copyDistance > 0 && float.IsFinite(copyDistance)))
             throw new InvalidDataException($"copy distance must be positive and finite, not {copyDistance}");
         if (!(typicalCopyDistance >= 0 && typicalCopyDistance <= copyDistance))
@@ -78,7 +78,7 @@ public sealed class CopyCodec
     public IReadOnlyList<float> CrossTerms => _crossTerms;
     public const float DefaultDuplicateRatio = 1.0f;
 
-    /// <summary>Scan candidates re-ranked by the full code (docs/model.md compares 100 and 400).</summary>
+    /// <summary>Scan candidates re-ranked by the full code: a copy's three-level distance puts it among the best few, so 100 leave room (docs/model.md).</summary>
     public const int DefaultRerankCandidates = 100;
 
     public float CopyDistance { get; }
@@ -101,25 +101,25 @@ public sealed class CopyCodec
         return count;
     }
 
-    /// <summary>Greedy residual assignment of all levels, then the norm byte of the scanned prefix.</summary>
+    /// <summary>Greedy residual assignment of all levels, then the cross byte of the scanned prefix.</summary>
     public void Encode(ReadOnlySpan<float> fingerprint, Span<byte> code)
     {
         if (code.Length != CodeBytes) throw new ArgumentException($"a copy code has {CodeBytes} bytes", nameof(code));
         Span<byte> levels = stackalloc byte[Levels];
         Codebooks.EncodeHard(fingerprint, levels);
         levels[..ScannedLevels].CopyTo(code);
-        code[NormByte] = (byte)NearestCrossTerm(CrossTerm(levels[..ScannedLevels]));
-        levels[ScannedLevels..].CopyTo(code[(NormByte + 1)..]);
+        code[CrossByte] = (byte)NearestCrossTerm(CrossTerm(levels[..ScannedLevels]));
+        levels[ScannedLevels..].CopyTo(code[(CrossByte + 1)..]);
     }
 
     /// <summary>The code of an item that has no fingerprint.</summary>
     public static void WriteMissing(Span<byte> code)
     {
         code[..CodeBytes].Clear();
-        code[NormByte] = Missing;
+        code[CrossByte] = Missing;
     }
 
-    public static bool IsMissing(ReadOnlySpan<byte> code) => code[NormByte] == Missing;
+    public static bool IsMissing(ReadOnlySpan<byte> code) => code[CrossByte] == Missing;
 
     /// <summary>The eight-level reconstruction of a code.</summary>
     public void Decode(ReadOnlySpan<byte> code, Span<float> fingerprint)
@@ -127,7 +127,7 @@ public sealed class CopyCodec
         if (code.Length < CodeBytes) throw new ArgumentException($"a copy code has {CodeBytes} bytes", nameof(code));
         Span<byte> levels = stackalloc byte[Levels];
         code[..ScannedLevels].CopyTo(levels);
-        code[(NormByte + 1)..CodeBytes].CopyTo(levels[ScannedLevels..]);
+        code[(CrossByte + 1)..CodeBytes].CopyTo(levels[ScannedLevels..]);
         Codebooks.Decode(levels, fingerprint);
     }
 
@@ -148,18 +148,21 @@ public sealed class CopyCodec
         Codebooks.LookupTables(fingerprint, ScannedLevels, values.AsSpan(0, ScannedLevels * Codewords));
         for (int i = 0; i < ScannedLevels * Codewords; i++) values[i] = 2 * values[i] - _wordNorms[i];
         var cross = values.AsSpan(ScannedLevels * Codewords);
-        for (int b = 0; b < NormValues; b++) cross[b] = -_crossTerms[b];
+        for (int b = 0; b < CrossValues; b++) cross[b] = -_crossTerms[b];
         cross[Missing] = cross[Missing - 1];
         return new LookupTables(Codewords, ScannedLevels + 1, values);
     }
 
-    /// <summary>2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; of the scanned levels of a code: ||r4||² less the codewords' own squared norms.</summary>
-    public float CrossTerm(ReadOnlySpan<byte> scannedLevels)
+    /// <summary>2 sum_{l&lt;l'} &lt;c_l, c_l'&gt; of the scanned levels of a code: ||r3||² less the codewords' own squared norms.</summary>
+    public float CrossTerm(ReadOnlySpan<byte> scannedLevels) => CrossTerm(Codebooks, scannedLevels);
+
+    /// <summary><see cref="CrossTerm(ReadOnlySpan{byte})"/> for copy codebooks not yet wrapped in a codec (training).</summary>
+    public static float CrossTerm(Codebooks codebooks, ReadOnlySpan<byte> scannedLevels)
     {
         float sum = 0;
         for (int a = 0; a < ScannedLevels; a++)
             for (int b = a + 1; b < ScannedLevels; b++)
-                sum += 2 * VectorMath.Dot(Codebooks.Codeword(a, scannedLevels[a]), Codebooks.Codeword(b, scannedLevels[b]));
+                sum += 2 * VectorMath.Dot(codebooks.Codeword(a, scannedLevels[a]), codebooks.Codeword(b, scannedLevels[b]));
         return sum;
     }
 

@@ -19,7 +19,7 @@ public sealed record TrainedCopyCodec(CopyCodec Codec, CopyCalibration Calibrati
 /// <summary>
 /// Trains the copy codes on a model's training images, as serving computes them (PNG bytes decoded at
 /// the model's input): residual k-means of the fingerprints (8 levels of 256) on all but the
-/// calibration images (<see cref="CalibrationSample"/>), the norm byte's values
+/// calibration images (<see cref="CalibrationSample"/>), the cross byte's values
 /// (quantiles of the scanned levels' cross terms), and the copy distance: <see cref="CopyMargin"/> times the largest squared
 /// distance of a sampled image's re-encoded copies (every <see cref="CopyVariant"/>) to its own code,
 /// and their median as the typical copy distance. The nearest other image is often closer than the
@@ -50,16 +50,15 @@ public static class CopyCodecTrainer
         cancellationToken.ThrowIfCancellationRequested();
 
         // Cross-term values: the midpoints of 255 equal-count bins over the training images.
-        var measure = new CopyCodec(books, new float[CopyCodec.NormValues], copyDistance: 1, typicalCopyDistance: 0);
         var crossTerms = new float[n];
         Parallel.For(0, n, i =>
         {
             Span<byte> levels = stackalloc byte[CopyCodec.Levels];
             books.EncodeHard(prints.AsSpan(i * F, F), levels);
-            crossTerms[i] = measure.CrossTerm(levels[..CopyCodec.ScannedLevels]);
+            crossTerms[i] = CopyCodec.CrossTerm(books, levels[..CopyCodec.ScannedLevels]);
         });
         Array.Sort(crossTerms);
-        var norms = new float[CopyCodec.NormValues];
+        var norms = new float[CopyCodec.CrossValues];
         for (int b = 0; b < norms.Length; b++) norms[b] = crossTerms[(int)((b + 0.5) * n / norms.Length)];
 
         var provisional = new CopyCodec(books, norms, copyDistance: 1, typicalCopyDistance: 0);

@@ -48,6 +48,14 @@ public static class CopyFingerprint
         }
     }
 
+    /// <summary>Fingerprints of <paramref name="count"/> model inputs laid one after another, in parallel: count x <see cref="Dimension"/> values.</summary>
+    public static float[] ComputeAll(float[] pixels, int count, Model.InputShape shape)
+    {
+        var prints = new float[count * Dimension];
+        Parallel.For(0, count, i => Compute(pixels.AsSpan(i * shape.Pixels, shape.Pixels), shape, prints.AsSpan(i * Dimension, Dimension)));
+        return prints;
+    }
+
     /// <summary>The fingerprint of one model input (channels x height x width, values in [0, 1]).</summary>
     public static void Compute(ReadOnlySpan<float> pixels, Model.InputShape shape, Span<float> destination)
     {

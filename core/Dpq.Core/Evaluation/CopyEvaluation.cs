@@ -69,7 +69,7 @@ public static class CopyEvaluation
             if (fingerprint is not null)
             {
                 // The fingerprint does not depend on the code length: one result, listed under every length.
-                var prints = Fingerprints(pixels, copies);
+                var prints = CopyFingerprint.ComputeAll(pixels, copies, model.Input);
                 foreach (var (name, levels, scoring) in new[] { ("Fingerprint4", 4, CopyScoring.SquaredDistance), ("Fingerprint4Reranked8", 4, CopyScoring.Reranked), ("FingerprintFloat", 4, CopyScoring.FloatFeature) })
                 {
                     var result = fingerprint.Evaluate(prints, levels, scoring);
@@ -141,7 +141,7 @@ public static class CopyEvaluation
         var pixels = new float[n * P];
         database.CopyUnitPixels(0, database.Count, pixels);
         DecodeFiles(model, queries, copies, CopyVariant.Exact).CopyTo(pixels, database.Count * P);
-        var prints = Fingerprints(pixels, n);
+        var prints = CopyFingerprint.ComputeAll(pixels, n, model.Input);
         var books = ResidualKMeans.Train(prints.AsSpan(0, database.Count * F).ToArray(), database.Count, F, 8, 256, seed, iterations: 15).Codebooks;
         var codes = new byte[n * 8];
         Parallel.For(0, n, i => books.EncodeHard(prints.AsSpan(i * F, F), codes.AsSpan(i * 8, 8)));
@@ -171,15 +171,6 @@ public static class CopyEvaluation
             pre.Decode(file, pixels.AsSpan(i * pre.PixelCount, pre.PixelCount));
         });
         return pixels;
-    }
-
-    /// <summary><see cref="CopyFingerprint"/> of each 28x28 image in <paramref name="pixels"/>.</summary>
-    private static float[] Fingerprints(float[] pixels, int count)
-    {
-        const int P = CopyFingerprint.Side * CopyFingerprint.Side, F = CopyFingerprint.Dimension;
-        var fingerprints = new float[count * F];
-        Parallel.For(0, count, i => CopyFingerprint.Compute(pixels.AsSpan(i * P, P), fingerprints.AsSpan(i * F, F)));
-        return fingerprints;
     }
 
     /// <summary>x - r_M for every item: what the model's M levels leave.</summary>

@@ -152,7 +152,7 @@ public static class Evaluator
                     data.Codebooks.LookupTables(query, used, tables);
                     CodeScoring.ScoreCodes(tables, used, k, data.DatabaseCodes, data.M, scores);
                     float ceiling = Query.AnswerRanking.Ceiling(data.Codebooks, query, used);
-                    foreach (var (item, distance) in served.PerQuery[q]) scores[item] = ceiling + 1 - distance / served.CopyDistance;
+                    foreach (var (item, distance) in served.PerQuery[q]) scores[item] = Query.AnswerRanking.NearDuplicateScore(ceiling, distance, served.CopyDistance);
                 }, data.QueryLabels, data.DatabaseLabels);
                 seconds[$"map_served_{levels * levelBits}"] = Lap(clock);
                 log?.Report($"served ranking (near-duplicates first) {levels * levelBits} bits: mAP {servedMaps[levels * levelBits].Map:F4}");

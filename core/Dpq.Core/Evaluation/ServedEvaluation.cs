@@ -79,11 +79,7 @@ public sealed class ServedEvaluation
             int count = Math.Min(Batch, files.Count - start);
             _model.EncodeFeatures(pixels.AsSpan(start * pre.PixelCount, count * pre.PixelCount), count).CopyTo(features, start * _model.FeatureDimension);
         }
-        var prints = _model.Copies is null ? [] : new float[files.Count * CopyFingerprint.Dimension];
-        if (_model.Copies is not null)
-            Parallel.For(0, files.Count, i => CopyFingerprint.Compute(pixels.AsSpan(i * pre.PixelCount, pre.PixelCount), _model.Input,
-                prints.AsSpan(i * CopyFingerprint.Dimension, CopyFingerprint.Dimension)));
-        return (features, prints);
+        return (features, _model.Copies is null ? [] : CopyFingerprint.ComputeAll(pixels, files.Count, _model.Input));
     }
 
     /// <summary>The index positions (order of <see cref="Store"/>) of the answer to one query, best first, and how many lead as near-duplicates.</summary>

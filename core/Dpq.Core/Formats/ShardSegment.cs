@@ -68,7 +68,7 @@ public sealed class ShardSegment
     {
         const int S = Copies.CopyCodec.ScanBytes;
         var missing = new byte[(long)Count * S];
-        for (int i = 0; i < Count; i++) missing[(long)i * S + Copies.CopyCodec.NormByte] = Copies.CopyCodec.Missing;
+        for (int i = 0; i < Count; i++) missing[(long)i * S + Copies.CopyCodec.CrossByte] = Copies.CopyCodec.Missing;
         return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion);
     }
 

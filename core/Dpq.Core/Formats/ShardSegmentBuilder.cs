@@ -29,8 +29,6 @@ public sealed class ShardSegmentBuilder
         _copyCodes = withCopyCodes ? [] : null;
     }
 
-    public bool WithCopyCodes => _copyCodes is not null;
-
     public CodeFormat Format { get; }
 
     public string ModelVersion { get; }

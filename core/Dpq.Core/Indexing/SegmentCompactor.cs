@@ -319,7 +319,7 @@ public sealed class SegmentCompactor(StorageClients storage, TimeProvider time, 
             if (await _segments.ReadFormatVersionAsync(entry.BlobName, cancellationToken) is not { } fileVersion
                 || fileVersion >= ShardSegmentFormat.CurrentVersion) continue;
             var (loaded, _) = await LoadAsync(modelVersion, [entry], format, cancellationToken);
-            if (loaded is null || loaded[0].FileVersion == ShardSegmentFormat.CurrentVersion) continue;
+            if (loaded is null) continue; // gone or unreadable: lost files are the repair's
             var added = await UploadSealedAsync(modelVersion, entry.ShardCount, [(entry.Shard, IndexSegments.Merge(format, modelVersion, loaded))], cancellationToken);
             if (!await CommitAsync(modelVersion, [entry], added, firstSeal: false, cancellationToken)) continue;
             await DeleteAsync([entry], cancellationToken);

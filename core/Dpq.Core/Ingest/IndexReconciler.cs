@@ -58,8 +58,7 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
                 if (needsCopyCodes && !segment.HasCopyCodes) continue;
                 // A hidden item was replaced by a later one of the same id, which decides.
                 for (var i = 0; i < segment.Count && candidates.Count > 0; i++)
-                    if (!needsCopyCodes || (!snapshot.Hidden.Contains(s, i) && !Copies.CopyCodec.IsMissing(segment.CopyCodeOf(i))))
-                        candidates.Remove(segment.Ids[i]);
+                    if (!needsCopyCodes || snapshot.HasCopyCode(s, i)) candidates.Remove(segment.Ids[i]);
             }
         }
         if (candidates.Count > 0)

@@ -76,7 +76,7 @@ public sealed record ModelFile(string Path, string Sha256, long Bytes);
 public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null, ModelFile? Copies = null);
 
 /// <summary>
-/// The copy codes' settings (Dpq.Copies.CopyCodec): the fingerprint, the norm byte's cross-term values, the squared
+/// The copy codes' settings (Dpq.Copies.CopyCodec): the fingerprint, the cross byte's values, the squared
 /// distances that bound and group the near-duplicates that lead an answer, how many scan candidates are re-ranked, and the calibration
 /// that chose the distance.
 /// </summary>

@@ -112,16 +112,8 @@ public sealed class ModelRegistry(BlobContainerClient container)
     public async Task<string> DownloadAsync(string version, string cacheRoot, CancellationToken cancellationToken = default)
     {
         ModelVersion.Validate(version);
-        string stamp;
-        try
-        {
-            var properties = await container.GetBlobClient($"{version}/{ModelManifest.FileName}").GetPropertiesAsync(cancellationToken: cancellationToken);
-            stamp = properties.Value.ETag.ToString();
-        }
-        catch (RequestFailedException e) when (e.Status == 404)
-        {
-            throw new InvalidOperationException($"model {version} has no {ModelManifest.FileName} in container '{container.Name}'", e);
-        }
+        var stamp = await ManifestStampAsync(version, cancellationToken)
+            ?? throw new InvalidOperationException($"model {version} has no {ModelManifest.FileName} in container '{container.Name}'");
         // One folder per version and model.json ETag: a folder is never changed or deleted once
         // complete, so processes sharing the cache never pull files from under each other.
         var target = Path.Combine(cacheRoot, $"{version}.{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(stamp)))[..12]}");

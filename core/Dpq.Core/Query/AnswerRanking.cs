@@ -42,7 +42,7 @@ public static class AnswerRanking
         var similar = snapshot.Search(tables, k + duplicates.Count, scan, cancellationToken);
         var hits = new List<RankedHit>(k);
         foreach (var (segment, item, distance) in duplicates)
-            hits.Add(new RankedHit(segment, item, MathF.Max(ceiling, (float)(ceiling + 1.0 - distance / copies!.CopyDistance)), distance));
+            hits.Add(new RankedHit(segment, item, NearDuplicateScore(ceiling, distance, copies!.CopyDistance), distance));
         var taken = duplicates.Select(d => (d.Segment, d.Item)).ToHashSet();
         foreach (var hit in similar)
         {
@@ -51,6 +51,10 @@ public static class AnswerRanking
         }
         return new RankedAnswer([.. hits], ceiling, copyMs, clock.Elapsed.TotalMilliseconds);
     }
+
+    /// <summary>A near-duplicate's score: ceiling + 1 - d / copyDistance, never below the ceiling (d is at most copyDistance, but float rounding).</summary>
+    public static float NearDuplicateScore(float ceiling, float distance, float copyDistance) =>
+        MathF.Max(ceiling, (float)(ceiling + 1.0 - distance / copyDistance));
 
     /// <summary>
     /// An upper bound of &lt;q, r_m&gt; over every code: ||q||_inf times the sum over the first m levels of

@@ -41,10 +41,14 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
             var excluded = new List<(int Segment, int Item)>();
             for (int s = 0; s < segments.Length; s++)
                 for (int i = 0; i < segments[s].Count; i++)
-                    if (Hidden.Contains(s, i) || !segments[s].HasCopyCodes || Copies.CopyCodec.IsMissing(segments[s].CopyCodeOf(i))) excluded.Add((s, i));
+                    if (!HasCopyCode(s, i)) excluded.Add((s, i));
             return new CopyViewSet(views, excluded.Count == 0 ? null : ItemExclusions.Create(views, excluded));
         });
     }
+
+    /// <summary>Whether item <paramref name="item"/> of segment <paramref name="segment"/> is visible (not hidden) and has a copy code.</summary>
+    public bool HasCopyCode(int segment, int item) =>
+        !Hidden.Contains(segment, item) && Segments[segment].HasCopyCodes && !Copies.CopyCodec.IsMissing(Segments[segment].CopyCodeOf(item));
 
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
     public long Items => Segments.Sum(s => (long)s.Count) - Hidden.Count;

@@ -104,7 +104,7 @@ internal static unsafe class ExactKernels
     }
 
     /// <summary>
-    /// Five levels of wider codes (the copy scan's prefix, Copies/CopyCodec): four items in flight, as in
+    /// Five-level prefixes of wider codes (40 bits of K = 256, which the 32-bit kernels cannot take): four items in flight, as in
     /// <see cref="ScanRows32"/>, so the five dependent additions of one item overlap with the others'.
     /// Same summation order as <see cref="ScoreRow"/> (from 0f, level by level), so the same floats; items
     /// are offered in order, each against the threshold left by the one before.

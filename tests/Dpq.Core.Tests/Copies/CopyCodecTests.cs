@@ -33,7 +33,7 @@ public sealed class CopyCodecTests
             for (int l = 0; l <= CopyCodec.ScannedLevels; l++) score += tables.Level(l)[code[l]];
             codec.Codebooks.Decode(code.AsSpan(0, CopyCodec.ScannedLevels), prefix);
             float exact = VectorMath.Dot(query, query) - VectorMath.SquaredDistance(query, prefix);
-            float crossError = codec.CrossTerm(code.AsSpan(0, CopyCodec.ScannedLevels)) - codec.CrossTerms[code[CopyCodec.NormByte]];
+            float crossError = codec.CrossTerm(code.AsSpan(0, CopyCodec.ScannedLevels)) - codec.CrossTerms[code[CopyCodec.CrossByte]];
             Assert.Equal(exact + crossError, score, 1e-3f);
             Assert.True(Math.Abs(crossError) < 0.05f * VectorMath.Dot(prefix, prefix) + 1e-3f, $"cross-term error {crossError}");
         }
@@ -63,7 +63,7 @@ public sealed class CopyCodecTests
         var query = Fingerprint(TestCopies.TrainingImages.Pixels.AsSpan(0, 784));
         Assert.Equal(float.PositiveInfinity, codec.SquaredDistance(query, code));
         // The scan excludes missing items instead of scoring them away: an extreme entry would wreck the quantized tables' scale.
-        var cross = codec.ScanTables(query).Level(CopyCodec.NormByte).ToArray();
+        var cross = codec.ScanTables(query).Level(CopyCodec.CrossByte).ToArray();
         Assert.InRange(cross[CopyCodec.Missing], cross.Min(), cross.Max());
         Assert.Equal(-codec.CrossTerms[^1], cross[CopyCodec.Missing]);
     }

@@ -192,7 +192,7 @@ public sealed class ShardSegmentTests
         view.CopyCode(1, code);
         Assert.Equal(copy[..Dpq.Copies.CopyCodec.ScanBytes], code);
         view.CopyCode(0, code);
-        Assert.Equal(Dpq.Copies.CopyCodec.Missing, code[Dpq.Copies.CopyCodec.NormByte]);
+        Assert.Equal(Dpq.Copies.CopyCodec.Missing, code[Dpq.Copies.CopyCodec.CrossByte]);
     }
 
     [Fact]
