@@ -10,7 +10,7 @@ namespace Dpq.Cli;
 internal sealed record IndexState(string? ModelVersion, long Items, IReadOnlyList<int> CodeLengths);
 
 /// <summary>One POST /api/query answer as the demo and the benchmark read it.</summary>
-internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<int?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs,
+internal sealed record QueryAnswer(double ClientMs, IReadOnlyList<string?> Labels, double ServerTotalMs, double EncodeMs, double ScanMs,
     double ModelMs = double.NaN, double IndexMs = double.NaN, double CopyScanMs = double.NaN, string? FirstBlobName = null, string? FirstMatch = null);
 
 /// <summary>The client side of the query function's HTTP API, shared by the demo and the query benchmark.</summary>
@@ -48,7 +48,7 @@ internal static class QueryClient
         if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"query failed with {(int)response.StatusCode}: {body}");
         using var doc = JsonDocument.Parse(body);
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
-        var labels = results.Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.Number } l ? l.GetInt32() : (int?)null).ToList();
+        var labels = results.Select(r => r.GetProperty("label") is { ValueKind: JsonValueKind.String } l ? l.GetString() : null).ToList();
         var t = doc.RootElement.GetProperty("timingsMs");
         double Get(string name) => t.TryGetProperty(name, out var v) ? v.GetDouble() : double.NaN;
         string? First(string name) => results.Count > 0 && results[0].TryGetProperty(name, out var v) ? v.GetString() : null;

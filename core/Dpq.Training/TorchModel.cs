@@ -63,9 +63,12 @@ public sealed class TorchModel : IDisposable
     public EncodedBatch Encode(ReadOnlySpan<float> pixels, int count) => Network.EncodeBatch(pixels, count);
 
     /// <summary>Writes a model folder from a trained network. Returns the manifest written.</summary>
+    /// <param name="classNames">The name of each class index (null: their decimal text).</param>
     public static ModelManifest Save(string directory, DpqNetwork network, QuantizerInfo quantizer, TrainingInfo training,
-        Dictionary<string, double> metrics, DateTime createdUtc)
+        Dictionary<string, double> metrics, DateTime createdUtc, IReadOnlyList<string>? classNames = null)
     {
+        if (classNames is not null && classNames.Count != network.Config.Classes)
+            throw new ArgumentException($"{classNames.Count} class names for {network.Config.Classes} classes", nameof(classNames));
         System.IO.Directory.CreateDirectory(directory);
         var config = network.Config;
         network.Encoder.save(Path.Combine(directory, WeightsFileName));
@@ -80,6 +83,7 @@ public sealed class TorchModel : IDisposable
             M = config.M,
             D = config.D,
             Classes = config.Classes,
+            ClassNames = classNames,
             Input = config.Input,
             Normalisation = new NormalisationInfo(config.Mean, config.Std),
             Backbone = config.Backbone,

@@ -29,8 +29,8 @@ public sealed class BulkImportTests
         Assert.Equal(n, rows.Count);
         Assert.All(rows, r => Assert.StartsWith(ImageLocation.ImportsPrefix, r.GetString("BlobName"), StringComparison.Ordinal));
         Assert.All(rows, r => Assert.Equal(
-            TinyModel.TestImages.Labels[int.Parse(r.GetString("BlobName")[(ImageLocation.ImportsPrefix.Length + 12)..^4], System.Globalization.CultureInfo.InvariantCulture)],
-            r.GetInt32("Label")));
+            TinyModel.TestImages.ClassNameOf(int.Parse(r.GetString("BlobName")[(ImageLocation.ImportsPrefix.Length + 12)..^4], System.Globalization.CultureInfo.InvariantCulture)),
+            r.GetString("Label")));
 
         // Found by its import name, and named that way in answers.
         var name = ImageLocation.ForImport(Images.Name(5));
@@ -117,7 +117,7 @@ public sealed class BulkImportTests
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
-        await Images.UploadAsync(images, "imports/" + Images.Name(1), Images.Png(TinyModel.TestImages, 1), 3);
+        await Images.UploadAsync(images, "imports/" + Images.Name(1), Images.Png(TinyModel.TestImages, 1), "3");
         Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleBlobAsync(images.GetBlobClient("imports/" + Images.Name(1))));
         Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleAsync("elsewhere", "a.png", 100, "image/png", null));
 

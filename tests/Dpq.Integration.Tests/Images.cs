@@ -14,12 +14,12 @@ public static class Images
         ImagePreprocessor.EncodePng(set, index);
 
     public static Task UploadAsync(BlobContainerClient container, ImageSet set, int index) =>
-        UploadAsync(container, Name(index), Png(set, index), set.Labels[index]);
+        UploadAsync(container, Name(index), Png(set, index), set.ClassNameOf(index));
 
-    public static async Task UploadAsync(BlobContainerClient container, string name, byte[] bytes, int? label)
+    public static async Task UploadAsync(BlobContainerClient container, string name, byte[] bytes, string? label)
     {
         var options = new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "image/png" } };
-        if (label is { } l) options.Metadata = new Dictionary<string, string> { ["label"] = l.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (label is { } l) options.Metadata = new Dictionary<string, string> { ["label"] = Dpq.Indexing.ClassLabel.ToMetadata(l) };
         await container.GetBlobClient(name).UploadAsync(BinaryData.FromBytes(bytes), options);
     }
 }

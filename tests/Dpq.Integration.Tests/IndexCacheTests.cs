@@ -13,8 +13,9 @@ public sealed class IndexCacheTests
     internal static readonly CodeFormat Format = new(256, 4);
     internal const int Shards = 4;
 
+    /// <summary>An image whose class is an integer label, which is a class name like any other.</summary>
     internal static IndexedImage Image(string name, byte seed, int? label) =>
-        new(ImageId.FromBlobName(name), name, label, [seed, (byte)(seed + 1), (byte)(seed + 2), (byte)(seed + 3)], null);
+        new(ImageId.FromBlobName(name), name, label?.ToString(System.Globalization.CultureInfo.InvariantCulture), [seed, (byte)(seed + 1), (byte)(seed + 2), (byte)(seed + 3)], null);
 
     internal static Task WriteAsync(StorageClients storage, string version, IReadOnlyList<IndexedImage> images) =>
         new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, images);
@@ -23,9 +24,9 @@ public sealed class IndexCacheTests
         new(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false }, TimeProvider.System, NullLogger<IndexCache>.Instance);
 
     /// <summary>Every visible item of the snapshot: name -> (code, label); fails on a name seen twice.</summary>
-    internal static Dictionary<string, (byte[] Code, byte Label)> Items(IndexSnapshot snapshot)
+    internal static Dictionary<string, (byte[] Code, string? Label)> Items(IndexSnapshot snapshot)
     {
-        var items = new Dictionary<string, (byte[], byte)>();
+        var items = new Dictionary<string, (byte[], string?)>();
         for (var s = 0; s < snapshot.Segments.Length; s++)
         {
             var segment = snapshot.Segments[s];
@@ -34,7 +35,7 @@ public sealed class IndexCacheTests
                 if (snapshot.Hidden.Contains(s, i)) continue;
                 var code = new byte[Format.BytesPerCode];
                 segment.CopyCode(i, code);
-                items.Add(segment.Ids[i], (code, segment.Labels[i]));
+                items.Add(segment.Ids[i], (code, segment.LabelOf(i)));
             }
         }
         Assert.Equal(items.Count, snapshot.Items);
@@ -55,7 +56,7 @@ public sealed class IndexCacheTests
         var cold = Items(coldSnapshot);
         Assert.Equal(40, cold.Count);
         Assert.Equal(first[7].Code, cold["a/007.png"].Code);
-        Assert.Equal(7, cold["a/007.png"].Label);
+        Assert.Equal("7", cold["a/007.png"].Label);
 
         // New images, and image 7 written again with another code and no label: one new file read.
         var second = Enumerable.Range(40, 25).Select(i => Image($"a/{i:000}.png", (byte)i, i % 10)).Append(Image("a/007.png", 200, null)).ToList();
@@ -65,7 +66,7 @@ public sealed class IndexCacheTests
         var warm = Items(warmSnapshot);
         Assert.Equal(65, warm.Count);
         Assert.Equal(new byte[] { 200, 201, 202, 203 }, warm["a/007.png"].Code);
-        Assert.Equal(IndexCache.NoLabel, warm["a/007.png"].Label);
+        Assert.Null(warm["a/007.png"].Label);
         Assert.Equal(first[8].Code, warm["a/008.png"].Code);
 
         // Nothing written: nothing read.
@@ -89,7 +90,7 @@ public sealed class IndexCacheTests
         var after = Items(rewritten);
         Assert.Equal(66, after.Count);
         Assert.Equal(new byte[] { 99, 100, 101, 102 }, after["a/008.png"].Code);
-        Assert.Equal(4, after["a/008.png"].Label);
+        Assert.Equal("4", after["a/008.png"].Label);
 
         // A new cache that loads everything at once agrees; another version's writes are not this version's.
         AssertSame(after, Items(await NewCache(storage).GetAsync(version, Format)));
@@ -149,7 +150,7 @@ public sealed class IndexCacheTests
         await blob.UploadAsync(new BinaryData(bytes), overwrite: true);
     }
 
-    internal static void AssertSame(Dictionary<string, (byte[] Code, byte Label)> expected, Dictionary<string, (byte[] Code, byte Label)> actual)
+    internal static void AssertSame(Dictionary<string, (byte[] Code, string? Label)> expected, Dictionary<string, (byte[] Code, string? Label)> actual)
     {
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
         Assert.All(expected, kv =>

@@ -33,7 +33,7 @@ public sealed class PipelineTests
         Assert.Equal(n, rows.Select(r => r.GetString("BlobName")).Distinct().Count());
         var model = (await p.Models.GetAsync())!;
         Assert.All(rows, r => Assert.StartsWith(model.ModelVersion + "_s", r.PartitionKey, StringComparison.Ordinal));
-        Assert.All(rows, r => Assert.Equal(TinyModel.TestImages.Labels[int.Parse(r.GetString("BlobName")[12..17])], r.GetInt32("Label")));
+        Assert.All(rows, r => Assert.Equal(TinyModel.TestImages.ClassNameOf(int.Parse(r.GetString("BlobName")[12..17])), r.GetString("Label")));
         var manifest = await new ShardManifest(p.Storage.Table(p.Storage.Names.ManifestsTable)).ReadAsync(model.ModelVersion);
         Assert.Equal(rows.Select(r => r.PartitionKey).Distinct().Count(), manifest.Count);
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
@@ -131,7 +131,7 @@ public sealed class PipelineTests
         foreach (var q in queries)
         {
             var response = await p.Queries.QueryAsync(new QueryRequest(Images.Png(TinyModel.TestImages, q), null, null, 10, 32, null));
-            precision += response.Results.Count(h => h.Label == TinyModel.TestImages.Labels[q]) / 10.0;
+            precision += response.Results.Count(h => h.Label == TinyModel.TestImages.ClassNameOf(q)) / 10.0;
         }
         precision /= queries.Count;
         Assert.True(precision > 0.4, $"precision@10 was {precision:F2}; chance is about 0.1");
@@ -143,10 +143,10 @@ public sealed class PipelineTests
         using var p = await Pipeline.CreateAsync(withModel: true);
         await IngestAsync(p, Enumerable.Range(0, 50));
         await p.DrainAllAsync();
-        var label = TinyModel.TestImages.Labels[7];
-        var expected = Enumerable.Range(0, 50).Count(i => TinyModel.TestImages.Labels[i] == label);
+        var label = TinyModel.TestImages.ClassNameOf(7);
+        var expected = Enumerable.Range(0, 50).Count(i => TinyModel.TestImages.ClassNameOf(i) == label);
 
-        var byId = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(7), null, 50, 16, new HashSet<byte> { label }));
+        var byId = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(7), null, 50, 16, new HashSet<string> { label }));
         Assert.Equal(expected, byId.Results.Count);
         Assert.All(byId.Results, h => Assert.Equal(label, h.Label));
         // An indexed image is its own copy: it leads its answer.
@@ -190,8 +190,8 @@ public sealed class PipelineTests
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         await IngestAsync(p, [0, 1, 2]);
         var good = Images.Png(TinyModel.TestImages, 4);
-        await Images.UploadAsync(images, "bad/corrupt.png", [.. good[..40], .. Enumerable.Repeat((byte)0x5A, 300)], 1);
-        await Images.UploadAsync(images, "bad/truncated.png", good[..(good.Length / 2)], 1);
+        await Images.UploadAsync(images, "bad/corrupt.png", [.. good[..40], .. Enumerable.Repeat((byte)0x5A, 300)], "1");
+        await Images.UploadAsync(images, "bad/truncated.png", good[..(good.Length / 2)], "1");
         await Images.UploadAsync(images, "bad/text.png", Encoding.UTF8.GetBytes("this is not an image"), null);
         foreach (var name in new[] { "bad/corrupt.png", "bad/truncated.png", "bad/text.png" })
             Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(name)));
@@ -211,6 +211,42 @@ public sealed class PipelineTests
         Assert.Contains("not a PNG or JPEG", failures["bad/text.png"].Reason);
         Assert.Equal(FailureStage.Intake, failures["bad/empty.png"].Stage);
         Assert.Contains("empty", failures["bad/empty.png"].Reason);
+    }
+
+    [Fact]
+    public async Task ClassNamesTravelFromMetadataToAnswersAndFiltersAndABadOneIsRecorded()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        string?[] labels = ["Écharpe", "Écharpe", "Ankle boot", "Ankle boot", "7"];
+        for (var i = 0; i < labels.Length; i++)
+            await Images.UploadAsync(images, Images.Name(i), Images.Png(TinyModel.TestImages, i), labels[i]);
+        // Metadata set by hand, not through ClassLabel.ToMetadata: a comma is not allowed in a class name.
+        await images.GetBlobClient(Images.Name(5)).UploadAsync(BinaryData.FromBytes(Images.Png(TinyModel.TestImages, 5)),
+            new Azure.Storage.Blobs.Models.BlobUploadOptions { Metadata = new Dictionary<string, string> { ["label"] = "bag,shoe" } });
+        for (var i = 0; i <= 5; i++) Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(i))));
+
+        var drained = await p.DrainAllAsync();
+        Assert.Equal(5, drained.Indexed);
+        Assert.Equal(1, drained.Failed);
+        var failure = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).Single();
+        Assert.Equal(Images.Name(5), failure.BlobName);
+        Assert.Contains("not a class name", failure.Reason);
+
+        var scarves = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(2), null, 10, 32, new HashSet<string> { "Écharpe" }));
+        Assert.Equal([Images.Name(0), Images.Name(1)], scarves.Results.Select(h => h.BlobName).Order(StringComparer.Ordinal));
+        Assert.All(scarves.Results, h => Assert.Equal("Écharpe", h.Label));
+        var seven = await p.Queries.QueryAsync(new QueryRequest(null, Images.Name(2), null, 10, 32, new HashSet<string> { "7", "Ankle boot" }));
+        Assert.Equal(["7", "Ankle boot", "Ankle boot"], seven.Results.Select(h => h.Label).Order(StringComparer.Ordinal));
+
+        // A row written before class names holds an integer label: it reads as its text.
+        var model = (await p.Models.GetAsync())!;
+        var table = p.Storage.Table(p.Storage.Names.CodesTable);
+        var row = (await p.CodeRowsAsync()).Single(r => r.GetString("BlobName") == Images.Name(4));
+        row["Label"] = 3;
+        await table.UpdateEntityAsync(row, Azure.ETag.All, Azure.Data.Tables.TableUpdateMode.Replace);
+        var read = await new CodeTable(table).ReadVersionAsync(model.ModelVersion).SingleAsync(i => i.BlobName == Images.Name(4));
+        Assert.Equal("3", read.Label);
     }
 
     [Fact]

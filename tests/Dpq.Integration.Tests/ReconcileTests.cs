@@ -32,7 +32,7 @@ public sealed class ReconcileTests
         var model = (await p.Models.GetAsync())!;
         var rows = (await p.CodeRowsAsync()).Where(r => int.Parse(r.GetString("BlobName")[12..17]) < 3).ToList();
         await new IndexWriter(p.Storage, TimeProvider.System).WriteAsync(model.ModelVersion, new Dpq.Formats.CodeFormat(model.Codewords, model.Levels), p.Options.ShardCount,
-            [.. rows.Select(r => new IndexedImage(ImageId.Parse(r.RowKey), r.GetString("BlobName"), r.GetInt32("Label"), r.GetBinary("Code"), null))]);
+            [.. rows.Select(r => new IndexedImage(ImageId.Parse(r.RowKey), r.GetString("BlobName"), r.GetString("Label"), r.GetBinary("Code"), null))]);
         Assert.Equal(3, (await p.CodeRowsAsync()).Count(r => r.GetBinary("CopyCode") is null));
 
         var pass = await reconciler.RunAsync();

@@ -212,33 +212,41 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-k";
         var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("k/1.png", 1, 1)]);
-        // As a newer build would write it: format version 3, checksum recomputed, so the file is whole.
+        // As a newer build would write it: format version 4, checksum recomputed, so the file is whole.
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
         await RewriteBlobAsync(blob, bytes =>
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 3);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 4);
             var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
         });
 
         var compactor = NewCompactor(storage);
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
-        Assert.Contains("version 3 is not supported", error.Message);
+        Assert.Contains("version 4 is not supported", error.Message);
         Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
         Assert.Equal([SegmentEntry.BlobNameFor(version, key)], await ListedFilesAsync(storage, version));
     }
 
     /// <summary>A version 2 file without copy codes as the version 1 writer wrote it: no copy-code field, no reserved bytes.</summary>
+    /// <summary>A current file as the version 1 writer wrote it: no copy-code field or reserved bytes, no label names, each label byte its own (integer) name.</summary>
     private static byte[] AsVersionOne(byte[] file)
     {
-        const int Removed = 8; // the copy-code field and the reserved bytes
+        const int Removed = 8; // the copy-code field, the label names length and the reserved bytes
+        var segment = Dpq.Formats.ShardSegmentReader.Read(file);
+        Assert.False(segment.HasCopyCodes);
+        var namesLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.LabelNamesLength));
+        var headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.HeaderLength));
+        var labelsAt = headerLength + Dpq.Formats.FrontCodedIds.BlockCount(segment.Count) * sizeof(int) + segment.Ids.Blob.Length;
+        var withoutNames = file[..(file.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength - namesLength)];
+        for (var i = 0; i < segment.Count; i++)
+            withoutNames[labelsAt + i] = segment.LabelOf(i) is { } name ? byte.Parse(name, System.Globalization.CultureInfo.InvariantCulture) : Dpq.Formats.ShardSegmentFormat.NoLabel;
         var at = Dpq.Formats.ShardSegmentFormat.FieldLocations.ModelVersion1;
-        Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.CopyCodeBytes)));
-        byte[] old = [.. file.AsSpan(0, at), .. file.AsSpan(at + Removed)];
+        byte[] old = [.. withoutNames.AsSpan(0, at), .. withoutNames.AsSpan(at + Removed), .. new byte[Dpq.Formats.ShardSegmentFormat.ChecksumLength]];
         var h = old.AsSpan();
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(h[Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion..], 1);
         var headerAt = Dpq.Formats.ShardSegmentFormat.FieldLocations.HeaderLength;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(h[headerAt..], (ushort)(System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h[headerAt..]) - Removed));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(h[headerAt..], (ushort)(headerLength - Removed));
         var lengthAt = Dpq.Formats.ShardSegmentFormat.FieldLocations.FileLength;
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(h[lengthAt..], old.Length);
         var body = old.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;

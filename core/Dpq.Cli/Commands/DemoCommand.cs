@@ -127,7 +127,7 @@ public static class DemoCommand
             {
                 var answer = await QueryClient.QueryImageAsync(http, pngs[q], bits, 10, cancellationToken);
                 latencies.Add(answer.ClientMs);
-                precision += answer.Labels.Count(l => l == test.Labels[picks[q]]) / 10.0;
+                precision += answer.Labels.Count(l => l == test.ClassNameOf(picks[q])) / 10.0;
                 scans.Add(answer.ScanMs);
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

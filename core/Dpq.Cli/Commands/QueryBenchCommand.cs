@@ -231,7 +231,7 @@ public static class QueryBenchCommand
                 var copyCode = new byte[Copies.CopyCodec.CodeBytes];
                 random.NextBytes(copyCode);
                 copyCode[Copies.CopyCodec.CrossByte] = (byte)random.Next(Copies.CopyCodec.CrossValues);
-                images[i] = new IndexedImage(ImageId.FromBlobName(name), name, random.Next(10), code, SourceETag: null, copyCode);
+                images[i] = new IndexedImage(ImageId.FromBlobName(name), name, FashionMnist.ClassNames[random.Next(FashionMnist.Classes)], code, SourceETag: null, copyCode);
             }
             await writer.WriteAsync(version, format, shardCount, images, ct);
             progress.Report((int)Interlocked.Add(ref done, count));

@@ -62,7 +62,7 @@ public static class TrainCommand
         var created = DateTime.UtcNow;
         var result = DpqTrainer.Train(train, options, device, new ConsoleProgress(), cancellationToken);
         using var network = result.Network;
-        var manifest = TorchModel.Save(output, network, result.Quantizer, result.Training, result.Metrics, created);
+        var manifest = TorchModel.Save(output, network, result.Quantizer, result.Training, result.Metrics, created, train.ClassNames);
         Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {result.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s "
             + $"(running train accuracy {result.Metrics["train_accuracy_running"]:P1})");
         if (train.Count >= Copies.CopyCodec.Codewords) CopyCodesCommand.Add(output, manifest.Input, train, options.Seed, cancellationToken);

@@ -36,7 +36,7 @@ public static class FashionMnist
             throw new InvalidDataException($"{labelsPath}: {labels.Dimensions[0]} labels but {imagesPath} holds {count} images");
         int bad = Array.FindIndex(labels.Data, l => l >= Classes);
         if (bad >= 0) throw new InvalidDataException($"{labelsPath}: label {labels.Data[bad]} at index {bad} is not a class 0..{Classes - 1}");
-        return new ImageSet(count, images.Dimensions[1], images.Dimensions[2], images.Data, labels.Data, Classes);
+        return new ImageSet(count, images.Dimensions[1], images.Dimensions[2], images.Data, labels.Data, Classes, ClassNames);
     }
 
     private static string FindFile(string directory, string stem)

@@ -55,7 +55,7 @@ public sealed class ServedEvaluation
                 {
                     var name = $"{prefix}/{start + j:D6}.png";
                     names.Add(name);
-                    stored.Add(new IndexedImage(ImageId.FromBlobName(name), name, images.Labels[start + j], encoded.Code(j).ToArray(), null, encoded.CopyCode(j)));
+                    stored.Add(new IndexedImage(ImageId.FromBlobName(name), name, images.ClassNameOf(start + j), encoded.Code(j).ToArray(), null, encoded.CopyCode(j)));
                 }
             }
         }

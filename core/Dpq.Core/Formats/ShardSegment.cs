@@ -1,8 +1,8 @@
 namespace Dpq.Formats;
 
 /// <summary>
-/// One shard's items in memory, as the scanner reads them: compact ids, a label byte per item and the
-/// codes in the layout of <see cref="Layout"/>. Item i is the i-th id in UTF-8 byte order. Built by
+/// One shard's items in memory, as the scanner reads them: compact ids, a label byte per item (naming one
+/// of <see cref="LabelNames"/>, or <see cref="ShardSegmentFormat.NoLabel"/>) and the codes in the layout of <see cref="Layout"/>. Item i is the i-th id in UTF-8 byte order. Built by
 /// <see cref="ShardSegmentBuilder"/> or read by <see cref="ShardSegmentReader"/>; immutable.
 /// A segment may also hold a copy code per item (<see cref="Copies.CopyCodec"/>); <see cref="CopyCodes"/>
 /// shows them to the scanner as a segment of their own, with the same ids and labels.
@@ -12,14 +12,20 @@ public sealed class ShardSegment
     private readonly byte[] _labels;
     private readonly byte[] _codes;
     private readonly byte[]? _copyCodes;
+    private readonly string[] _labelNames;
+    private Dictionary<string, byte>? _labelBytes;
     private ShardSegment? _copyView;
     private ShardSegment? _missingView;
 
+    /// <param name="labelNames">The names label bytes index; null for files before version 3, whose byte b is named by its decimal text.</param>
     internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes, byte[]? copyCodes = null,
-        ushort fileVersion = ShardSegmentFormat.CurrentVersion)
+        ushort fileVersion = ShardSegmentFormat.CurrentVersion, string[]? labelNames = null)
     {
         if (labels.Length != ids.Count)
             throw new InvalidDataException($"segment has {ids.Count} ids but {labels.Length} labels");
+        _labelNames = labelNames ?? LabelNameSection.Legacy;
+        if (labelNames is not null && labels.AsSpan().IndexOfAnyInRange((byte)labelNames.Length, (byte)(ShardSegmentFormat.NoLabel - 1)) is >= 0 and var bad)
+            throw new InvalidDataException($"segment item {bad} has label byte {labels[bad]}, but the segment names only {labelNames.Length} labels");
         long expected = BlockedCodes.LayoutLength(format, ids.Count);
         if (codes.LongLength != expected)
             throw new InvalidDataException($"segment has {codes.LongLength} code bytes; {ids.Count} items of {format} need {expected}");
@@ -32,6 +38,31 @@ public sealed class ShardSegment
         _codes = codes;
         _copyCodes = copyCodes;
         FileVersion = fileVersion;
+        LabelNamesStored = labelNames is not null;
+    }
+
+    /// <summary>The class names label bytes stand for: byte b is <c>LabelNames[b]</c>.</summary>
+    public IReadOnlyList<string> LabelNames => _labelNames;
+
+    /// <summary>Whether the names were stored in the file (version 3) rather than implied by the byte values.</summary>
+    internal bool LabelNamesStored { get; }
+
+    internal string[]? StoredLabelNames => LabelNamesStored ? _labelNames : null;
+
+    /// <summary>Item <paramref name="item"/>'s class name; null when it has none.</summary>
+    public string? LabelOf(int item) => _labels[item] == ShardSegmentFormat.NoLabel ? null : _labelNames[_labels[item]];
+
+    /// <summary>The label byte that stands for <paramref name="name"/> here; false when no item of this segment could have it.</summary>
+    public bool TryGetLabelByte(string name, out byte label)
+    {
+        var map = _labelBytes;
+        if (map is null)
+        {
+            map = new Dictionary<string, byte>(_labelNames.Length, StringComparer.Ordinal);
+            for (int b = 0; b < _labelNames.Length; b++) map[_labelNames[b]] = (byte)b;
+            _labelBytes = map;
+        }
+        return map.TryGetValue(name, out label);
     }
 
     /// <summary>The file version this segment was read from (the current one for a built segment): the compactor rewrites older ones.</summary>
@@ -50,7 +81,7 @@ public sealed class ShardSegment
         const int C = Copies.CopyCodec.CodeBytes, S = Copies.CopyCodec.ScanBytes;
         var scan = new byte[(long)Count * S];
         for (int i = 0; i < Count; i++) copyCodes.AsSpan(i * C, S).CopyTo(scan.AsSpan(i * S));
-        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, scan, fileVersion: FileVersion);
+        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, scan, fileVersion: FileVersion, labelNames: StoredLabelNames);
     }
 
     /// <summary>
@@ -69,7 +100,7 @@ public sealed class ShardSegment
         const int S = Copies.CopyCodec.ScanBytes;
         var missing = new byte[(long)Count * S];
         for (int i = 0; i < Count; i++) missing[(long)i * S + Copies.CopyCodec.CrossByte] = Copies.CopyCodec.Missing;
-        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion);
+        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion, labelNames: StoredLabelNames);
     }
 
     /// <summary>Item <paramref name="item"/>'s copy code; empty when the segment has none.</summary>

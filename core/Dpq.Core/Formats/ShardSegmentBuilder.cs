@@ -3,7 +3,7 @@ using System.Text;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Collects (id, packed code, label[, copy code]) items in memory and builds a <see cref="ShardSegment"/> or its
+/// Collects (id, packed code, class name[, copy code]) items in memory and builds a <see cref="ShardSegment"/> or its
 /// file bytes. Items are ordered by id (UTF-8 bytes) whatever the order they were added in, so the same
 /// items always give the same file: writes keyed by content stay idempotent.
 /// </summary>
@@ -12,7 +12,7 @@ public sealed class ShardSegmentBuilder
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly List<byte[]> _ids = [];
-    private readonly List<byte> _labels = [];
+    private readonly List<string?> _labels = [];
     private readonly List<byte> _codes = [];
     private readonly List<byte>? _copyCodes;
 
@@ -36,12 +36,13 @@ public sealed class ShardSegmentBuilder
     public int Count => _ids.Count;
 
     /// <summary>
-    /// Adds one item. <paramref name="label"/> is the byte the scanner can filter on (0 when unused);
+    /// Adds one item. <paramref name="label"/> is its class name (null: none), which scans can filter on;
     /// <paramref name="copyCode"/> is empty or <see cref="Copies.CopyCodec.CodeBytes"/> bytes, and is kept only by a builder made with copy codes.
     /// </summary>
-    public void Add(string id, ReadOnlySpan<byte> packedCode, byte label = 0, ReadOnlySpan<byte> copyCode = default)
+    public void Add(string id, ReadOnlySpan<byte> packedCode, string? label = null, ReadOnlySpan<byte> copyCode = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
+        if (label is not null) LabelNameSection.Check(label);
         Format.CheckPacked(packedCode, nameof(packedCode));
         if (!copyCode.IsEmpty && copyCode.Length != Copies.CopyCodec.CodeBytes)
             throw new ArgumentException($"a copy code has {Copies.CopyCodec.CodeBytes} bytes, got {copyCode.Length}", nameof(copyCode));
@@ -70,10 +71,18 @@ public sealed class ShardSegmentBuilder
         foreach (byte b in copyCode) _copyCodes.Add(b);
     }
 
-    /// <summary>Sorts the items by id and lays the codes out for the scanner. Throws on a duplicate id.</summary>
+    /// <summary>
+    /// Sorts the items by id and lays the codes out for the scanner; label names are numbered in ordinal order.
+    /// Throws on a duplicate id or more than <see cref="ShardSegmentFormat.MaxLabelNames"/> label names.
+    /// </summary>
     public ShardSegment Build()
     {
         int n = _ids.Count, bytes = Format.BytesPerCode;
+        var names = _labels.OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (names.Length > ShardSegmentFormat.MaxLabelNames)
+            throw new InvalidOperationException($"a shard holds at most {ShardSegmentFormat.MaxLabelNames} class names; these items have {names.Length}");
+        var labelBytes = new Dictionary<string, byte>(names.Length, StringComparer.Ordinal);
+        for (int b = 0; b < names.Length; b++) labelBytes[names[b]] = (byte)b;
         var order = new int[n];
         for (int i = 0; i < n; i++) order[i] = i;
         Array.Sort(order, (a, b) => _ids[a].AsSpan().SequenceCompareTo(_ids[b]));
@@ -90,7 +99,7 @@ public sealed class ShardSegmentBuilder
             sortedIds[i] = _ids[source];
             if (i > 0 && sortedIds[i].AsSpan().SequenceEqual(sortedIds[i - 1]))
                 throw new InvalidOperationException($"id '{Encoding.UTF8.GetString(sortedIds[i])}' was added twice");
-            labels[i] = _labels[source];
+            labels[i] = _labels[source] is { } name ? labelBytes[name] : ShardSegmentFormat.NoLabel;
             for (int p = 0; p < bytes; p++)
             {
                 long at = blocked ? BlockedCodes.Offset(i, p, bytes) : (long)i * bytes + p;
@@ -99,7 +108,7 @@ public sealed class ShardSegmentBuilder
             if (copyCodes is not null)
                 for (int p = 0; p < C; p++) copyCodes[(long)i * C + p] = _copyCodes![source * C + p];
         }
-        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes, copyCodes);
+        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes, copyCodes, labelNames: names);
     }
 
     /// <summary>Builds the segment and writes its file bytes to <paramref name="destination"/>.</summary>

@@ -3,9 +3,11 @@ namespace Dpq.Formats;
 /// <summary>
 /// The shard segment file (docs/formats.md has the byte-by-byte table). All integers are
 /// little-endian. A fixed header, the model version, zero padding to a multiple of 8, the sections
-/// (id block starts, id blob, labels, codes, and from version 2 the copy codes) and an XxHash64 of
-/// every byte before it. Version 2 adds one header field (copy code bytes per item, 0 or 9) and six
-/// reserved zero bytes; version 1 files still read, as segments without copy codes.
+/// (id block starts, id blob, labels, codes, from version 2 the copy codes, from version 3 the label
+/// names) and an XxHash64 of every byte before it. Version 2 adds one header field (copy code bytes per
+/// item, 0 or 9) and six reserved zero bytes; version 3 takes four of those for the length of the label
+/// names section, so a label byte names a class instead of being the class. Versions 1 and 2 still read:
+/// their label byte b is the class named by b's decimal text.
 /// </summary>
 public static class ShardSegmentFormat
 {
@@ -14,9 +16,10 @@ public static class ShardSegmentFormat
 
     public const ushort Version1 = 1;
     public const ushort Version2 = 2;
+    public const ushort Version3 = 3;
 
     /// <summary>The version the writer writes.</summary>
-    public const ushort CurrentVersion = Version2;
+    public const ushort CurrentVersion = Version3;
 
     public const int MaxModelVersionBytes = 256;
 
@@ -37,7 +40,11 @@ public static class ShardSegmentFormat
         public const int CodesLength = sizeof(long);
         public const int FileLength = sizeof(long);
         public const int CopyCodeBytes = sizeof(ushort);
-        public const int Reserved = 6;
+        /// <summary>Version 2: six reserved bytes after the copy code bytes.</summary>
+        public const int Reserved2 = 6;
+        public const int LabelNamesLength = sizeof(int);
+        /// <summary>Version 3: two reserved bytes after the label names length.</summary>
+        public const int Reserved3 = 2;
     }
 
     internal static class FieldLocations
@@ -56,10 +63,21 @@ public static class ShardSegmentFormat
         /// <summary>Where the model version starts in version 1.</summary>
         public const int ModelVersion1 = FileLength + FieldLengths.FileLength;
         public const int CopyCodeBytes = ModelVersion1;
-        public const int Reserved = CopyCodeBytes + FieldLengths.CopyCodeBytes;
-        /// <summary>Where the model version starts in version 2.</summary>
-        public const int ModelVersion2 = Reserved + FieldLengths.Reserved;
+        public const int Reserved2 = CopyCodeBytes + FieldLengths.CopyCodeBytes;
+        /// <summary>Where the model version starts in versions 2 and 3.</summary>
+        public const int ModelVersion2 = Reserved2 + FieldLengths.Reserved2;
+        public const int LabelNamesLength = CopyCodeBytes + FieldLengths.CopyCodeBytes;
+        public const int Reserved3 = LabelNamesLength + FieldLengths.LabelNamesLength;
     }
+
+    /// <summary>The label byte of an item without a label; label filters never match it.</summary>
+    public const byte NoLabel = byte.MaxValue;
+
+    /// <summary>Most label names one segment can hold: a label byte names one of them, and 255 means none.</summary>
+    public const int MaxLabelNames = 255;
+
+    /// <summary>Most UTF-8 bytes of one label name (its length is one byte in the names section).</summary>
+    public const int MaxLabelNameBytes = 255;
 
     /// <summary>Bytes of every version's header that tell the rest: the magic and the version.</summary>
     public const int PreambleLength = FieldLocations.HeaderLength;
@@ -67,11 +85,14 @@ public static class ShardSegmentFormat
     /// <summary>Bytes before the model version, by format version.</summary>
     public static int FixedHeaderLength(ushort version) => version == Version1 ? FieldLocations.ModelVersion1 : FieldLocations.ModelVersion2;
 
+    /// <summary>Whether files of <paramref name="version"/> hold label names (else a label byte is its own decimal name).</summary>
+    public static bool HasLabelNames(ushort version) => version >= Version3;
+
     /// <summary>Header length for a model version of <paramref name="modelVersionBytes"/> bytes: padded to 8 so sections start aligned.</summary>
     public static int HeaderLengthFor(ushort version, int modelVersionBytes) => (FixedHeaderLength(version) + modelVersionBytes + 7) & ~7;
 
     /// <summary>Total file length implied by the header fields.</summary>
-    public static long FileLengthFor(int headerLength, int itemCount, int idBlobLength, long codesLength, int copyCodeBytes = 0) =>
+    public static long FileLengthFor(int headerLength, int itemCount, int idBlobLength, long codesLength, int copyCodeBytes = 0, int labelNamesLength = 0) =>
         headerLength + (long)FrontCodedIds.BlockCount(itemCount) * sizeof(int) + idBlobLength + itemCount + codesLength
-        + (long)itemCount * copyCodeBytes + ChecksumLength;
+        + (long)itemCount * copyCodeBytes + labelNamesLength + ChecksumLength;
 }

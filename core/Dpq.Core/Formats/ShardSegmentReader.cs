@@ -8,7 +8,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Reads segment files of version 1 and 2. <see cref="TryRead"/> returns false when the bytes are not a segment
+/// Reads segment files of versions 1 to 3. <see cref="TryRead"/> returns false when the bytes are not a segment
 /// file at all (too short for the magic, or another magic); everything else that is wrong (another
 /// version, impossible fields, truncation, a checksum mismatch, a model or code format other than the
 /// expected one) throws <see cref="InvalidDataException"/> saying what.
@@ -38,8 +38,8 @@ public static class ShardSegmentReader
         long start = source.CanSeek ? source.Position - Magic.Length : 0;
         ReadExactly(source, preamble.AsSpan(Magic.Length), "header");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(preamble.AsSpan(FieldLocations.FormatVersion));
-        if (version is not (Version1 or Version2))
-            throw new InvalidDataException($"segment format version {version} is not supported; this build reads versions {Version1} and {Version2}");
+        if (version is not (Version1 or Version2 or Version3))
+            throw new InvalidDataException($"segment format version {version} is not supported; this build reads versions {Version1} to {Version3}");
         var header = new byte[FixedHeaderLength(version)];
         preamble.CopyTo(header, 0);
         ReadExactly(source, header.AsSpan(PreambleLength), "header");
@@ -72,6 +72,12 @@ public static class ShardSegmentReader
             copyCodes = new byte[(long)fields.ItemCount * fields.CopyCodeBytes];
             ReadSection(source, hash, copyCodes, "copy codes");
         }
+        byte[]? names = null;
+        if (HasLabelNames(version))
+        {
+            names = new byte[fields.LabelNamesLength];
+            ReadSection(source, hash, names, "label names");
+        }
 
         Span<byte> stored = stackalloc byte[ChecksumLength];
         ReadExactly(source, stored, "checksum");
@@ -79,30 +85,39 @@ public static class ShardSegmentReader
         if (expected != actual)
             throw new InvalidDataException($"segment checksum mismatch (stored {expected:x16}, computed {actual:x16}): the file is corrupt");
 
+        // Decoded after the checksum, so a corrupt byte reads as corruption rather than as a bad name.
+        string[]? labelNames = names is null ? null : LabelNameSection.Decode(names);
         if (expectedModelVersion is not null && modelVersion != expectedModelVersion)
             throw new InvalidDataException($"segment was encoded by model '{modelVersion}', but model '{expectedModelVersion}' was expected");
         if (expectedFormat is { } wanted && fields.Format != wanted)
             throw new InvalidDataException($"segment codes are {fields.Format}, but {wanted} was expected");
 
-        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes, copyCodes, version);
+        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes, copyCodes, version, labelNames);
         return true;
     }
 
     private readonly record struct HeaderFields(CodeFormat Format, int HeaderLength, int ModelVersionLength,
-        int ItemCount, int IdBlobLength, int CodesLength, int CopyCodeBytes, long FileLength);
+        int ItemCount, int IdBlobLength, int CodesLength, int CopyCodeBytes, int LabelNamesLength, long FileLength);
 
     /// <summary>Parses a fixed header whose magic and version were checked.</summary>
     private static HeaderFields ParseHeader(ReadOnlySpan<byte> h)
     {
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.FormatVersion..]);
-        int copyCodeBytes = 0;
-        if (version == Version2)
+        int copyCodeBytes = 0, labelNamesLength = 0;
+        if (version >= Version2)
         {
             copyCodeBytes = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.CopyCodeBytes..]);
             if (copyCodeBytes is not (0 or Copies.CopyCodec.CodeBytes))
                 throw new InvalidDataException($"segment header has {copyCodeBytes} copy code bytes per item; expected 0 or {Copies.CopyCodec.CodeBytes}");
-            if (h.Slice(FieldLocations.Reserved, FieldLengths.Reserved).ContainsAnyExcept((byte)0))
+            var reserved = version == Version2 ? h.Slice(FieldLocations.Reserved2, FieldLengths.Reserved2) : h.Slice(FieldLocations.Reserved3, FieldLengths.Reserved3);
+            if (reserved.ContainsAnyExcept((byte)0))
                 throw new InvalidDataException("segment header's reserved bytes are not zero");
+        }
+        if (HasLabelNames(version))
+        {
+            labelNamesLength = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.LabelNamesLength..]);
+            if (labelNamesLength is < 0 or > MaxLabelNames * (1 + MaxLabelNameBytes))
+                throw new InvalidDataException($"segment header says the label names take {labelNamesLength} bytes; at most {MaxLabelNames * (1 + MaxLabelNameBytes)} fit");
         }
         int codewords = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Codewords..]);
         int levels = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Levels..]);
@@ -127,10 +142,10 @@ public static class ShardSegmentReader
             throw new InvalidDataException($"segment header says {codesLength} code bytes; {itemCount} items of {format} need {expectedCodes}");
         if ((long)itemCount * copyCodeBytes > Array.MaxLength)
             throw new InvalidDataException($"segment header says {itemCount} items of {copyCodeBytes} copy code bytes: too large");
-        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength, copyCodeBytes);
+        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength, copyCodeBytes, labelNamesLength);
         if (fileLength != expectedFile)
             throw new InvalidDataException($"segment header says the file is {fileLength} bytes; its fields add up to {expectedFile}");
-        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, copyCodeBytes, fileLength);
+        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, copyCodeBytes, labelNamesLength, fileLength);
     }
 
     private static string DecodeModelVersion(ReadOnlySpan<byte> utf8)

@@ -6,7 +6,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 
 namespace Dpq.Formats;
 
-/// <summary>Writes a <see cref="ShardSegment"/> as a segment file of the current version (2).</summary>
+/// <summary>Writes a <see cref="ShardSegment"/> as a segment file of the current version (3).</summary>
 public static class ShardSegmentWriter
 {
     public static void Write(ShardSegment segment, Stream destination)
@@ -17,6 +17,9 @@ public static class ShardSegmentWriter
         int headerLength = HeaderLengthFor(CurrentVersion, modelVersion.Length);
         var copyCodes = segment.CopyCodeArray;
         int copyCodeBytes = copyCodes is null ? 0 : Copies.CopyCodec.CodeBytes;
+        // A segment read from an older file names its label bytes by their decimal text: written out, only the names in use are kept.
+        var (labels, labelNames) = segment.LabelNamesStored ? (segment.LabelArray, segment.StoredLabelNames!) : RenumberLegacyLabels(segment);
+        byte[] names = LabelNameSection.Encode(labelNames);
         var header = new byte[headerLength];
         Span<byte> h = header;
         Magic.CopyTo(h);
@@ -30,8 +33,9 @@ public static class ShardSegmentWriter
         BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.IdBlobLength..], segment.Ids.Blob.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.CodesLength..], segment.LaidOutCodes.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.FileLength..],
-            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length, copyCodeBytes));
+            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length, copyCodeBytes, names.Length));
         BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.CopyCodeBytes..], (ushort)copyCodeBytes);
+        BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.LabelNamesLength..], names.Length);
         modelVersion.CopyTo(h[FieldLocations.ModelVersion2..]);
 
         var hash = new XxHash64();
@@ -43,9 +47,10 @@ public static class ShardSegmentWriter
         Section(header);
         Section(BlockStartsLittleEndian(segment.Ids.BlockStarts));
         Section(segment.Ids.Blob);
-        Section(segment.Labels);
+        Section(labels);
         Section(segment.LaidOutCodes);
         if (copyCodes is not null) Section(copyCodes);
+        Section(names);
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         BinaryPrimitives.WriteUInt64LittleEndian(checksum, hash.GetCurrentHashAsUInt64());
         destination.Write(checksum);
@@ -56,6 +61,20 @@ public static class ShardSegmentWriter
         using var stream = new MemoryStream();
         Write(segment, stream);
         return stream.ToArray();
+    }
+
+    /// <summary>Label bytes and names for a segment whose bytes are their own decimal names: the names in use, in ordinal order.</summary>
+    private static (byte[] Labels, string[] Names) RenumberLegacyLabels(ShardSegment segment)
+    {
+        var used = new bool[MaxLabelNames];
+        foreach (byte b in segment.Labels) if (b != NoLabel) used[b] = true;
+        var names = Enumerable.Range(0, MaxLabelNames).Where(b => used[b]).Select(b => segment.LabelNames[b]).Order(StringComparer.Ordinal).ToArray();
+        var renumber = new byte[256];
+        renumber[NoLabel] = NoLabel;
+        for (int i = 0; i < names.Length; i++) renumber[int.Parse(names[i], System.Globalization.CultureInfo.InvariantCulture)] = (byte)i;
+        var labels = new byte[segment.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = renumber[segment.Labels[i]];
+        return (labels, names);
     }
 
     private static ReadOnlySpan<byte> BlockStartsLittleEndian(ReadOnlySpan<int> starts)

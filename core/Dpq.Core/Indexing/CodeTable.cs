@@ -63,7 +63,15 @@ public sealed class CodeTable(TableClient table)
     }
 
     private static IndexedImage FromEntity(TableEntity e) => new(
-        ImageId.Parse(e.RowKey), e.GetString("BlobName"), e.GetInt32("Label"),
+        ImageId.Parse(e.RowKey), e.GetString("BlobName"), LabelOf(e),
         e.GetBinary("Code") ?? throw new InvalidDataException($"code row {e.PartitionKey}/{e.RowKey} has no Code"),
         e.GetString("SourceETag"), e.GetBinary("CopyCode") is { Length: Copies.CopyCodec.CodeBytes } copyCode ? copyCode : null);
+
+    /// <summary>The row's class name: a string, or in rows written before class names an integer, read as its text.</summary>
+    private static string? LabelOf(TableEntity e) => e.TryGetValue("Label", out var value) switch
+    {
+        false => null,
+        true when value is int number => number.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        true => value as string,
+    };
 }

@@ -6,7 +6,7 @@ namespace Dpq.Indexing;
 public static class IndexSegments
 {
     /// <summary>Label byte of images without a label; label filters never match it.</summary>
-    public const byte NoLabel = byte.MaxValue;
+    public const byte NoLabel = ShardSegmentFormat.NoLabel;
 
     /// <summary>A segment of <paramref name="images"/>, codes packed for <paramref name="format"/>; of two images with one name the later wins.</summary>
     public static ShardSegment FromImages(CodeFormat format, string modelVersion, IEnumerable<IndexedImage> images)
@@ -22,7 +22,7 @@ public static class IndexSegments
                 throw new InvalidDataException($"the code of {image.BlobName} has {image.Code.Length} levels; model {modelVersion} has {format.Levels}");
             for (var l = 0; l < levels.Length; l++) levels[l] = image.Code[l];
             format.Pack(levels, packed);
-            builder.Add(image.BlobName, packed, image.Label is >= 0 and < NoLabel ? (byte)image.Label.Value : NoLabel, image.CopyCode);
+            builder.Add(image.BlobName, packed, image.Label, image.CopyCode);
         }
         return builder.Build();
     }
@@ -51,7 +51,7 @@ public static class IndexSegments
         foreach (var (id, item) in latest)
         {
             item.Segment.CopyCode(item.Item, packed);
-            builder.Add(id, packed, item.Segment.Labels[item.Item], item.Segment.CopyCodeOf(item.Item));
+            builder.Add(id, packed, item.Segment.LabelOf(item.Item), item.Segment.CopyCodeOf(item.Item));
         }
         return builder.Build();
     }

@@ -33,7 +33,7 @@ public static class BulkUploader
             var options = new BlobUploadOptions
             {
                 HttpHeaders = new BlobHttpHeaders { ContentType = "image/png" },
-                Metadata = new Dictionary<string, string> { ["label"] = images.Labels[index].ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                Metadata = new Dictionary<string, string> { ["label"] = Indexing.ClassLabel.ToMetadata(images.ClassNameOf(index)) },
                 Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
             };
             try

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using Azure;
 using Azure.Storage.Blobs.Models;
 using Dpq.Formats;
@@ -25,14 +24,14 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
     private readonly IndexWriter _index = new(storage, time);
     private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
 
-    private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, int? Label);
+    private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
     public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<EncodeRequest> batch, IImageEncoder encoder, CancellationToken cancellationToken = default)
     {
         var done = new ConcurrentBag<EncodeRequest>();
         var retry = new ConcurrentBag<EncodeRequest>();
         var downloaded = new ConcurrentBag<Downloaded>();
-        var tooLarge = new ConcurrentBag<(EncodeRequest Request, string Reason)>();
+        var refusedUnread = new ConcurrentBag<(EncodeRequest Request, string Reason)>(); // refused from the answer's headers, body unread
         int failed = 0, indexedCount = 0;
 
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken }, async (request, ct) =>
@@ -49,11 +48,17 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 if (length > options.Limits.MaxBytes)
                 {
                     // Refused from the answer's headers, before its body is read.
-                    tooLarge.Add((request, $"the file has {length} bytes; the limit is {options.Limits.MaxBytes}"));
+                    refusedUnread.Add((request, $"the file has {length} bytes; the limit is {options.Limits.MaxBytes}"));
+                    return;
+                }
+                var label = ClassLabel.FromMetadata(result.Value.Details.Metadata);
+                if (label is not null && ClassLabel.Check(label) is { } problem)
+                {
+                    refusedUnread.Add((request, $"its metadata label is not a class name: {problem}"));
                     return;
                 }
                 var content = await BinaryData.FromStreamAsync(stream, ct);
-                downloaded.Add(new Downloaded(request, content, result.Value.Details.ETag, ParseLabel(result.Value.Details.Metadata)));
+                downloaded.Add(new Downloaded(request, content, result.Value.Details.ETag, label));
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
@@ -73,13 +78,13 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             }
         });
 
-        // Decode and encode (BatchEncoder); rejected images leave the batch here, with those too large to read.
+        // Decode and encode (BatchEncoder); rejected images leave the batch here, with those refused unread.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
         var encoded = BatchEncoder.Encode([.. items.Select(d => d.Content.ToMemory())], encoder, options.Limits, cancellationToken);
-        var refusals = tooLarge.Concat(items.Select((d, i) => (d.Request, Reason: encoded.Rejected[i])).Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!)));
+        var refusals = refusedUnread.Concat(items.Select((d, i) => (d.Request, Reason: encoded.Rejected[i])).Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!)));
         foreach (var (request, reason) in refusals)
         {
-            logger.LogWarning("Image {BlobName} cannot be decoded: {Reason}", request.BlobName, reason);
+            logger.LogWarning("Image {BlobName} cannot be indexed: {Reason}", request.BlobName, reason);
             try
             {
                 await _failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
@@ -125,8 +130,4 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
     private static bool IsStorageFault(Exception e, CancellationToken cancellationToken) =>
         e is RequestFailedException or AggregateException or IOException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    /// <summary>The image's class label from blob metadata "label", when it is a whole number.</summary>
-    private static int? ParseLabel(IDictionary<string, string> metadata) =>
-        metadata.TryGetValue("label", out var s) && int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 }

@@ -42,6 +42,16 @@ public sealed record ModelManifest
     /// <summary>The ONNX file's contract (names, layout, opset); null in format 1.</summary>
     public OnnxInfo? Onnx { get; init; }
 
+    /// <summary>
+    /// The name of each class index the model was trained on (what its training images' labels said); null in
+    /// models trained before class names, whose classes are named by their index's decimal text (<see cref="ClassNameList"/>).
+    /// </summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    /// <summary><see cref="ClassNames"/>, or for older models the decimal text of each class index.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> ClassNameList => ClassNames ?? [.. Enumerable.Range(0, Classes).Select(c => c.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     /// <summary>The copy codes (files.copies) that rank copies of a query image first; null in models trained before them.</summary>
     public CopyInfo? Copies { get; init; }
 

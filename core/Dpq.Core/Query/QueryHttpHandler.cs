@@ -11,12 +11,12 @@ public sealed record HttpAnswer(int Status, string ContentType, byte[] Body, Tim
 public sealed record ProblemDetails(string Type, string Title, int Status, string Detail);
 
 /// <summary>
-/// What GET /api/index reports: the model being served, where its forward passes run, how many
-/// images its index holds, and (<see cref="ModelError"/>) a newer active version that could not be
+/// What GET /api/index reports: the model being served, the classes it was trained on, where its forward
+/// passes run, how many images its index holds, and (<see cref="ModelError"/>) a newer active version that could not be
 /// loaded, with the reason, while the previous one keeps serving.
 /// </summary>
 public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards,
-    string? Runtime = null, Models.ModelLoadFailure? ModelError = null);
+    string? Runtime = null, Models.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null);
 
 /// <summary>
 /// The HTTP functions' logic, shared by the Azure Functions app and the local Kestrel host: both
@@ -60,7 +60,7 @@ public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCac
         {
             var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
             return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length,
-                $"onnxruntime {model.Provider.Name}", failure), HttpJson.Default.IndexStatus);
+                $"onnxruntime {model.Provider.Name}", failure, model.Manifest.ClassNameList), HttpJson.Default.IndexStatus);
         }
         catch (IndexUnavailableException e)
         {

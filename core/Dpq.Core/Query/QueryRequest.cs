@@ -4,7 +4,7 @@ namespace Dpq.Query;
 /// One similarity query: exactly one of an image, the id (or blob name) of an indexed image, or a
 /// feature vector; how many results; which code length; which labels to keep (null: all).
 /// </summary>
-public sealed record QueryRequest(byte[]? Image, string? Id, float[]? Vector, int K, int? Bits, IReadOnlySet<byte>? Labels);
+public sealed record QueryRequest(byte[]? Image, string? Id, float[]? Vector, int K, int? Bits, IReadOnlySet<string>? Labels);
 
 /// <summary>A query the caller must change: a 400 with <see cref="Title"/> and <see cref="Detail"/>.</summary>
 public sealed class QueryValidationException(string title, string detail) : Exception(detail)

@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
+using Dpq.Indexing;
 
 namespace Dpq.Query;
 
 /// <summary>
 /// Reads a query from an HTTP request's parts without depending on any host: the content type,
-/// the body, and the query-string parameters. Image bodies (image/png, image/jpeg,
+/// the body, and the query-string parameters. Image bodies (image/png, image/jpeg, image/gif, image/webp, image/bmp,
 /// application/octet-stream) take k, bits and labels from the query string; JSON bodies carry
-/// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": [1, 2]}.
+/// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": ["Bag", "Sandal"]} (labels are class names; numbers are read as their text).
 /// Everything wrong throws <see cref="QueryValidationException"/> saying what to fix.
 /// </summary>
 public static class QueryRequestParser
@@ -16,16 +17,16 @@ public static class QueryRequestParser
 
     public static QueryRequest Parse(string? contentType, ReadOnlyMemory<byte> body, Func<string, string?> queryParameter, QueryOptions options)
     {
-        if (body.Length == 0) throw Invalid("Empty request", "POST an image (image/png or image/jpeg) or a JSON body with \"id\" or \"vector\".");
+        if (body.Length == 0) throw Invalid("Empty request", "POST an image (PNG, JPEG, GIF, WebP or BMP) or a JSON body with \"id\" or \"vector\".");
         if (body.Length > options.MaxBodyBytes) throw Invalid("Request too large", $"the body has {body.Length} bytes; the limit is {options.MaxBodyBytes}");
         var mediaType = contentType?.Split(';')[0].Trim().ToLowerInvariant();
         return mediaType switch
         {
             "application/json" => ParseJson(body, options),
-            "image/png" or "image/jpeg" or "application/octet-stream" or null or "" => new QueryRequest(
+            "image/png" or "image/jpeg" or "image/gif" or "image/webp" or "image/bmp" or "image/x-ms-bmp" or "application/octet-stream" or null or "" => new QueryRequest(
                 body.ToArray(), null, null,
                 ParseK(queryParameter("k"), options), ParseBits(queryParameter("bits")), ParseLabels(queryParameter("labels"))),
-            _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, application/octet-stream or application/json"),
+            _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, image/gif, image/webp, image/bmp, application/octet-stream or application/json"),
         };
     }
 
@@ -63,12 +64,11 @@ public static class QueryRequestParser
             if ((id is null) == (vector is null)) throw Invalid("Malformed query", "give exactly one of \"id\" and \"vector\" (or POST an image)");
             var k = root.TryGetProperty("k", out var kElement) ? ParseK(ReadNumberText(kElement, "k"), options) : DefaultK;
             var bits = root.TryGetProperty("bits", out var b) ? ParseBits(ReadNumberText(b, "bits")) : null;
-            IReadOnlySet<byte>? labels = null;
+            IReadOnlySet<string>? labels = null;
             if (root.TryGetProperty("labels", out var l))
             {
-                if (l.ValueKind != JsonValueKind.Array) throw Invalid("Invalid labels", "\"labels\" must be an array of whole numbers 0-254");
-                labels = l.EnumerateArray().Select(e => ParseLabel(ReadNumberText(e, "labels"))).ToHashSet();
-                if (labels.Count == 0) throw Invalid("Invalid labels", "\"labels\" must not be empty (leave it out to search every label)");
+                if (l.ValueKind != JsonValueKind.Array) throw Invalid("Invalid labels", "\"labels\" must be an array of class names");
+                labels = CheckLabels(l.EnumerateArray().Select(ReadLabel).ToList());
             }
             return new QueryRequest(null, id, vector, k, bits, labels);
         }
@@ -131,13 +131,36 @@ public static class QueryRequestParser
             : throw Invalid("Invalid bits", $"bits must be a positive whole number (got '{text}')");
     }
 
-    private static IReadOnlySet<byte>? ParseLabels(string? text) =>
-        text is null ? null : text.Split(',', StringSplitOptions.TrimEntries).Select(ParseLabel).ToHashSet();
+    /// <summary>Most class names one query may filter on.</summary>
+    public const int MaxLabels = 255;
 
-    private static byte ParseLabel(string text) =>
-        byte.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) && b < byte.MaxValue
-            ? b
-            : throw Invalid("Invalid labels", $"labels are whole numbers from 0 to 254 (got '{text}')");
+    private static IReadOnlySet<string>? ParseLabels(string? text) =>
+        text is null ? null : CheckLabels([.. text.Split(',', StringSplitOptions.TrimEntries)]);
+
+    /// <summary>A class name given as a JSON string, or as a whole number (integer labels are names too).</summary>
+    private static string ReadLabel(JsonElement e)
+    {
+        if (e.ValueKind == JsonValueKind.Number)
+            return e.TryGetInt64(out var n) ? n.ToString(CultureInfo.InvariantCulture) : throw Invalid("Invalid labels", $"label {e.GetRawText()} is not a whole number or a name");
+        if (e.ValueKind != JsonValueKind.String) throw Invalid("Invalid labels", "\"labels\" must hold class names (strings)");
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid("Invalid labels", "a label is not valid text (it holds a lone surrogate escape)");
+        }
+    }
+
+    private static IReadOnlySet<string> CheckLabels(IReadOnlyList<string> names)
+    {
+        if (names.Count == 0) throw Invalid("Invalid labels", "\"labels\" must not be empty (leave it out to search every class)");
+        if (names.Count > MaxLabels) throw Invalid("Invalid labels", $"at most {MaxLabels} labels per query (got {names.Count})");
+        foreach (var name in names)
+            if (ClassLabel.Check(name) is { } problem) throw Invalid("Invalid labels", problem);
+        return names.ToHashSet(StringComparer.Ordinal);
+    }
 
     private static QueryValidationException Invalid(string title, string detail) => new(title, detail);
 }

@@ -3,12 +3,12 @@ using System.Text.Json.Serialization;
 namespace Dpq.Query;
 
 /// <summary>
-/// One result: its image id, blob name, score (higher is closer) and label, if any. Match is
+/// One result: its image id, blob name, score (higher is closer) and class name (label), if any. Match is
 /// "near-duplicate" for the results that lead the answer because they look like the query pixel by pixel
 /// (a copy of it, when the index holds one; CopyDistance is the squared distance of the copy fingerprints),
 /// and "similar" for the class neighbours after them.
 /// </summary>
-public sealed record QueryHit(string Id, string BlobName, float Score, int? Label, string Match = QueryHit.Similar,
+public sealed record QueryHit(string Id, string BlobName, float Score, string? Label, string Match = QueryHit.Similar,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] float? CopyDistance = null)
 {
     public const string NearDuplicate = "near-duplicate";

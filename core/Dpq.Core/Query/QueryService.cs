@@ -45,15 +45,14 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
         var scan = new ScanOptions
         {
             Threads = options.ScanThreads,
-            Labels = request.Labels is null ? null : new LabelFilter(request.Labels),
+            Labels = request.Labels is null ? null : LabelFilter.Named(request.Labels),
         };
         var answer = AnswerRanking.Rank(snapshot, model.Codebooks, model.Copies, feature, fingerprint, levels, request.K, scan, cancellationToken);
         var results = answer.Hits.Select(h =>
         {
             var segment = snapshot.Segments[h.Segment];
             var blobName = segment.Ids[h.Item];
-            var label = segment.Labels[h.Item];
-            return new QueryHit(ImageId.FromBlobName(blobName).ToString(), blobName, h.Score, label == IndexCache.NoLabel ? null : label,
+            return new QueryHit(ImageId.FromBlobName(blobName).ToString(), blobName, h.Score, segment.LabelOf(h.Item),
                 h.IsNearDuplicate ? QueryHit.NearDuplicate : QueryHit.Similar, h.CopyDistance);
         }).ToList();
         bool copyChannel = fingerprint is not null && model.Copies is not null && !snapshot.CopyViews.IsEmpty;

@@ -167,6 +167,8 @@ public static class ScanBenchmark
     }
 
     /// <summary>A segment of <paramref name="items"/> uniformly random codes with ids "images/0000000.png" onwards.</summary>
+    private static readonly string[] BenchLabels = [.. Enumerable.Range(0, 10).Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     public static ShardSegment RandomSegment(CodeFormat format, int items, int seed)
     {
         var rng = new Random(seed);
@@ -177,7 +179,7 @@ public static class ScanBenchmark
         {
             for (int l = 0; l < levels.Length; l++) levels[l] = rng.Next(format.Codewords);
             format.Pack(levels, code);
-            builder.Add($"images/{i:D7}.png", code, (byte)(i % 10));
+            builder.Add($"images/{i:D7}.png", code, BenchLabels[i % BenchLabels.Length]);
         }
         return builder.Build();
     }

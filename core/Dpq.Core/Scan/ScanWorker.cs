@@ -15,7 +15,7 @@ internal sealed unsafe class ScanWorker(IReadOnlyList<ShardSegment> segments, Lo
     public void Scan(ScanChunk chunk)
     {
         var segment = segments[chunk.Segment];
-        var filter = new ItemFilter(segment.LabelArray, labels, exclude?.For(chunk.Segment));
+        var filter = new ItemFilter(segment.LabelArray, labels?.For(segment), exclude?.For(chunk.Segment));
         if (_candidates is null)
         {
             var handler = new TopKHandler(_topK, chunk.Segment, filter);

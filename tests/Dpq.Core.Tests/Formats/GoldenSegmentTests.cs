@@ -5,8 +5,8 @@ namespace Dpq.Tests.Formats;
 
 /// <summary>
 /// golden/segment-v1.dpqs was written once by the version 1 writer, golden/segment-v2.dpqs by the
-/// version 2 writer. Reading them proves old files stay readable; rebuilding the current one byte for
-/// byte proves the writer did not drift. Never regenerate a golden file for a format change: add the
+/// version 2 writer, golden/segment-v3.dpqs by the version 3 writer. Reading them proves old files stay
+/// readable; rebuilding the current one byte for byte proves the writer did not drift. Never regenerate a golden file for a format change: add the
 /// next version's file beside them.
 /// </summary>
 public sealed class GoldenSegmentTests
@@ -15,30 +15,31 @@ public sealed class GoldenSegmentTests
         Path.Combine(Path.GetDirectoryName(source)!, "golden", $"segment-v{version}.dpqs");
 
     /// <summary>
-    /// Three 4-bit items with five levels (odd, so one unused nibble), labels 0, 9 and 255, as in the
-    /// version 1 file, plus copy codes: one item has one, one has none, one a code of zeros.
+    /// Three 4-bit items with five levels (odd, so one unused nibble) as in the older files, with copy codes
+    /// (one item has one, one has none, one a code of zeros) as in version 2, and class names: "Ankle boot",
+    /// one outside ASCII, and none.
     /// </summary>
-    private static ShardSegmentBuilder GoldenBuilderWithCopyCodes()
+    private static ShardSegmentBuilder GoldenBuilder()
     {
         var format = new CodeFormat(16, 5);
-        var builder = new ShardSegmentBuilder(format, "golden-model-2", withCopyCodes: true);
+        var builder = new ShardSegmentBuilder(format, "golden-model-3", withCopyCodes: true);
         var code = new byte[format.BytesPerCode];
         format.Pack([1, 2, 3, 4, 5], code);
-        builder.Add("images/000002.png", code, 9, [9, 8, 7, 6, 254, 5, 4, 3, 2]);
+        builder.Add("images/000002.png", code, "Ankle boot", [9, 8, 7, 6, 254, 5, 4, 3, 2]);
         format.Pack([15, 0, 15, 0, 15], code);
-        builder.Add("images/000001.png", code, 0);
+        builder.Add("images/000001.png", code, "Écharpe");
         format.Pack([0, 1, 0, 1, 0], code);
-        builder.Add("images/é.png", code, 255, new byte[9]);
+        builder.Add("images/é.png", code, null, new byte[9]);
         return builder;
     }
 
-    /// <summary>What both golden files hold: three 4-bit items with five levels under <paramref name="modelVersion"/>.</summary>
-    private static void AssertGoldenItems(ShardSegment segment, string modelVersion)
+    /// <summary>What the golden files hold: three 4-bit items with five levels under <paramref name="modelVersion"/>, of classes <paramref name="labels"/>.</summary>
+    private static void AssertGoldenItems(ShardSegment segment, string modelVersion, string?[] labels)
     {
         Assert.Equal(new CodeFormat(16, 5), segment.Format);
         Assert.Equal(modelVersion, segment.ModelVersion);
         Assert.Equal(["images/000001.png", "images/000002.png", "images/é.png"], Enumerable.Range(0, 3).Select(i => segment.Ids[i]));
-        Assert.Equal([0, 9, 255], segment.Labels.ToArray());
+        Assert.Equal(labels, Enumerable.Range(0, 3).Select(segment.LabelOf));
         var code = new byte[3];
         segment.CopyCode(0, code);
         Assert.Equal([0x0F, 0x0F, 0x0F], code);
@@ -52,7 +53,7 @@ public sealed class GoldenSegmentTests
         var segment = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath()));
         Assert.Equal(1, segment.FileVersion);
         Assert.False(segment.HasCopyCodes);
-        AssertGoldenItems(segment, "golden-model-1");
+        AssertGoldenItems(segment, "golden-model-1", ["0", "9", null]);
     }
 
     [Fact]
@@ -60,7 +61,22 @@ public sealed class GoldenSegmentTests
     {
         var segment = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath(2)));
         Assert.Equal(2, segment.FileVersion);
-        AssertGoldenItems(segment, "golden-model-2");
+        AssertGoldenItems(segment, "golden-model-2", ["0", "9", null]);
+        AssertGoldenCopyCodes(segment);
+    }
+
+    [Fact]
+    public void VersionThreeGoldenFileReads()
+    {
+        var segment = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath(3)));
+        Assert.Equal(3, segment.FileVersion);
+        AssertGoldenItems(segment, "golden-model-3", ["Écharpe", "Ankle boot", null]);
+        Assert.Equal(["Ankle boot", "Écharpe"], segment.LabelNames);
+        AssertGoldenCopyCodes(segment);
+    }
+
+    private static void AssertGoldenCopyCodes(ShardSegment segment)
+    {
         Assert.True(Dpq.Copies.CopyCodec.IsMissing(segment.CopyCodeOf(0)));
         Assert.Equal([9, 8, 7, 6, 254, 5, 4, 3, 2], segment.CopyCodeOf(1).ToArray());
         Assert.Equal(new byte[9], segment.CopyCodeOf(2).ToArray());
@@ -69,23 +85,33 @@ public sealed class GoldenSegmentTests
     [Fact]
     public void WriterStillProducesTheGoldenBytes()
     {
-        if (Environment.GetEnvironmentVariable("DPQ_WRITE_GOLDEN") == "1") File.WriteAllBytes(GoldenPath(2), GoldenBuilderWithCopyCodes().ToArray());
-        Assert.Equal(File.ReadAllBytes(GoldenPath(2)), GoldenBuilderWithCopyCodes().ToArray());
+        if (Environment.GetEnvironmentVariable("DPQ_WRITE_GOLDEN") == "1") File.WriteAllBytes(GoldenPath(3), GoldenBuilder().ToArray());
+        Assert.Equal(File.ReadAllBytes(GoldenPath(3)), GoldenBuilder().ToArray());
     }
 
-    [Fact]
-    public void AVersionOneFileRewrittenIsCurrentWithTheSameItems()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AnOlderFileRewrittenIsCurrentWithTheSameItemsAndItsLabelsAsNames(int version)
     {
-        var old = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath()));
-        var rewritten = ShardSegmentReader.Read(ShardSegmentWriter.ToArray(Dpq.Indexing.IndexSegments.Merge(old.Format, old.ModelVersion, [old])));
+        var old = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath(version)));
+        // Merged (compaction) and written as read (the upgrade of sealed files).
+        foreach (var again in new[] { Dpq.Indexing.IndexSegments.Merge(old.Format, old.ModelVersion, [old]), old })
+            AssertRewritten(old, ShardSegmentReader.Read(ShardSegmentWriter.ToArray(again)));
+    }
+
+    private static void AssertRewritten(ShardSegment old, ShardSegment rewritten)
+    {
         Assert.Equal(ShardSegmentFormat.CurrentVersion, rewritten.FileVersion);
+        Assert.Equal(["0", "9"], rewritten.LabelNames);
         Assert.Equal(old.Count, rewritten.Count);
         var a = new byte[3];
         var b = new byte[3];
         for (int i = 0; i < old.Count; i++)
         {
             Assert.Equal(old.Ids[i], rewritten.Ids[i]);
-            Assert.Equal(old.Labels[i], rewritten.Labels[i]);
+            Assert.Equal(old.LabelOf(i), rewritten.LabelOf(i));
+            Assert.Equal(old.CopyCodeOf(i).ToArray(), rewritten.CopyCodeOf(i).ToArray());
             old.CopyCode(i, a);
             rewritten.CopyCode(i, b);
             Assert.Equal(a, b);

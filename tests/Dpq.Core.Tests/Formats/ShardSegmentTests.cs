@@ -27,7 +27,7 @@ public sealed class ShardSegmentTests
         for (int i = 0; i < count; i++)
         {
             Assert.Equal($"images/{i:D6}.png", read.Ids[i]);
-            Assert.Equal(i % 10, read.Labels[i]);
+            Assert.Equal(SegmentFiles.Label(i), read.LabelOf(i));
             built.CopyCode(i, expected);
             read.CopyCode(i, actual);
             Assert.Equal(expected, actual);
@@ -43,10 +43,10 @@ public sealed class ShardSegmentTests
         var a = new ShardSegmentBuilder(format, "m");
         var b = new ShardSegmentBuilder(format, "m");
         byte[] x = [1, 2, 3, 4], y = [5, 6, 7, 8];
-        a.Add("x", x, 1);
-        a.Add("y", y, 2);
-        b.Add("y", y, 2);
-        b.Add("x", x, 1);
+        a.Add("x", x, "shoe");
+        a.Add("y", y, "bag");
+        b.Add("y", y, "bag");
+        b.Add("x", x, "shoe");
         Assert.Equal(a.ToArray(), b.ToArray());
     }
 
@@ -164,9 +164,9 @@ public sealed class ShardSegmentTests
     public void AnotherFormatVersionIsNamedInTheError()
     {
         var file = SmallBuilder(new CodeFormat(256, 4), 2).ToArray();
-        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 3);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 4);
         Reseal(file);
-        Assert.Contains("version 3 is not supported", ReadFails(file).Message);
+        Assert.Contains("version 4 is not supported", ReadFails(file).Message);
     }
 
     [Fact]
@@ -175,8 +175,8 @@ public sealed class ShardSegmentTests
         var format = new CodeFormat(256, 2);
         var builder = new ShardSegmentBuilder(format, "m", withCopyCodes: true);
         byte[] copy = [1, 2, 3, 4, 5, 6, 7, 8, 9];
-        builder.Add("b", [20, 21], 3, copy);
-        builder.Add("a", [10, 11], 7);
+        builder.Add("b", [20, 21], "hat", copy);
+        builder.Add("a", [10, 11], "coat");
         var segment = ShardSegmentReader.Read(builder.ToArray());
         Assert.True(segment.HasCopyCodes);
         Assert.Equal(ShardSegmentFormat.CurrentVersion, segment.FileVersion);
@@ -187,7 +187,7 @@ public sealed class ShardSegmentTests
         var view = segment.CopyCodes!;
         Assert.Equal(Dpq.Copies.CopyCodec.Format, view.Format);
         Assert.Equal(["a", "b"], Enumerable.Range(0, 2).Select(i => view.Ids[i]));
-        Assert.Equal([7, 3], view.Labels.ToArray());
+        Assert.Equal(["coat", "hat"], Enumerable.Range(0, 2).Select(view.LabelOf));
         var code = new byte[Dpq.Copies.CopyCodec.ScanBytes];
         view.CopyCode(1, code);
         Assert.Equal(copy[..Dpq.Copies.CopyCodec.ScanBytes], code);
@@ -208,7 +208,7 @@ public sealed class ShardSegmentTests
     public void ACopyCodeOfTheWrongLengthIsRefused()
     {
         var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m", withCopyCodes: true);
-        Assert.Throws<ArgumentException>(() => builder.Add("a", [1], 0, [1, 2, 3]));
+        Assert.Throws<ArgumentException>(() => builder.Add("a", [1], null, [1, 2, 3]));
     }
 
     [Fact]
@@ -223,9 +223,55 @@ public sealed class ShardSegmentTests
         Assert.Contains("5 copy code bytes", ReadFails(badBytes).Message);
 
         var badReserved = (byte[])file.Clone();
-        badReserved[43] = 1;
+        badReserved[47] = 1;
         Reseal(badReserved);
         Assert.Contains("reserved", ReadFails(badReserved).Message);
+    }
+
+    [Fact]
+    public void LabelNamesRoundTripAndImpossibleOnesBehindAValidChecksumAreRejected()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+        builder.Add("c", [3], "shoe");
+        builder.Add("a", [1], "bag");
+        builder.Add("b", [2]);
+        builder.Add("d", [4], "bag");
+        var file = builder.ToArray();
+        var segment = ShardSegmentReader.Read(file);
+        Assert.Equal(["bag", "shoe"], segment.LabelNames);
+        Assert.Equal(["bag", null, "shoe", "bag"], Enumerable.Range(0, 4).Select(segment.LabelOf));
+        Assert.True(segment.TryGetLabelByte("shoe", out var shoe));
+        Assert.Equal(1, shoe);
+        Assert.False(segment.TryGetLabelByte("hat", out _));
+
+        // Names section "\x03bag\x04shoe" ends just before the checksum; labels are the N bytes after the id blob.
+        int names = file.Length - ShardSegmentFormat.ChecksumLength - 9;
+        var unsorted = (byte[])file.Clone();
+        "zag"u8.CopyTo(unsorted.AsSpan(names + 1));
+        Reseal(unsorted);
+        Assert.Contains("not unique and in order", ReadFails(unsorted).Message);
+
+        var pastTheEnd = (byte[])file.Clone();
+        pastTheEnd[names + 4] = 9;
+        Reseal(pastTheEnd);
+        Assert.Contains("past the end of the names section", ReadFails(pastTheEnd).Message);
+
+        var unnamedByte = (byte[])file.Clone();
+        int labels = names - 4; // the codes (one byte each) sit between labels and names
+        Assert.Equal([0, 255, 1, 0], unnamedByte[(labels - 4)..labels]);
+        unnamedByte[labels - 4] = 7;
+        Reseal(unnamedByte);
+        Assert.Contains("label byte 7", ReadFails(unnamedByte).Message);
+    }
+
+    [Fact]
+    public void MoreClassNamesThanAShardHoldsAreRefusedWhenBuilding()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+        for (int i = 0; i <= ShardSegmentFormat.MaxLabelNames; i++) builder.Add($"i{i}", [1], $"class {i}");
+        Assert.Contains("at most 255 class names", Assert.Throws<InvalidOperationException>(() => builder.Build()).Message);
+        Assert.Throws<ArgumentException>(() => builder.Add("x", [1], new string('a', 256)));
+        Assert.Throws<ArgumentException>(() => builder.Add("x", [1], ""));
     }
 
     [Fact]

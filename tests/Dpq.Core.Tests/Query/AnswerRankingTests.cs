@@ -53,7 +53,7 @@ public sealed class AnswerRankingTests
                 copyCode = new byte[CopyCodec.CodeBytes];
                 Codec.Encode(Fingerprint(i, CopyVariant.Exact), copyCode);
             }
-            return new IndexedImage(ImageId.FromBlobName(Name(i)), Name(i), Stored.Labels[i], Books.EncodeHard(Features.AsSpan(i * D, D)), null, copyCode);
+            return new IndexedImage(ImageId.FromBlobName(Name(i)), Name(i), Stored.ClassNameOf(i), Books.EncodeHard(Features.AsSpan(i * D, D)), null, copyCode);
         }).ToList();
         var format = new CodeFormat(K, M);
         ShardSegment[] segments = [.. images.GroupBy(i => !oneSegment && withoutCopyCodes?.Invoke(int.Parse(i.BlobName[7..12])) == true).OrderBy(g => g.Key)
@@ -137,7 +137,7 @@ public sealed class AnswerRankingTests
     {
         int image = Copy(2);
         var index = Index();
-        var otherLabels = new LabelFilter(Enumerable.Range(0, 10).Where(l => l != Stored.Labels[image]).Select(l => (byte)l).ToHashSet());
+        var otherLabels = LabelFilter.Named(Stored.ClassNames.Where(l => l != Stored.ClassNameOf(image)));
         var filtered = Answer(index, image, CopyVariant.Exact, scan: new ScanOptions { Labels = otherLabels });
         Assert.DoesNotContain(filtered.Hits, h => NameOf(index, h) == Name(image));
 

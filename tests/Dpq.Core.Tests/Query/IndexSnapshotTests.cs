@@ -25,7 +25,7 @@ public sealed class IndexSnapshotTests
         foreach (var id in rewritten.Concat(Enumerable.Range(0, 50).Select(i => $"tail/{i}")))
         {
             format.Pack(Enumerable.Range(0, m).Select(_ => rng.Next(k)).ToArray(), code);
-            builder.Add(id, code, (byte)rng.Next(4));
+            builder.Add(id, code, ScanData.Classes[rng.Next(4)]);
         }
         var tail = builder.Build();
         var hidden = ItemExclusions.Create([.. sealedSegments, tail],
@@ -36,7 +36,7 @@ public sealed class IndexSnapshotTests
         foreach (var (topK, seed) in new[] { (1, 1), (10, 2), (100, 3), (1000, 4) })
         {
             var tables = ScanData.RandomTables(k, m, seed);
-            foreach (var labels in new[] { null, LabelFilter.Of(1) })
+            foreach (var labels in new[] { null, LabelFilter.Named(["coat"]) })
             {
                 var expected = Visible(snapshot, tables, labels).Take(topK).ToList();
                 var actual = snapshot.Search(tables, topK, new ScanOptions { Threads = 1, Labels = labels });
@@ -52,16 +52,17 @@ public sealed class IndexSnapshotTests
     {
         var format = new CodeFormat(256, 2);
         var older = new ShardSegmentBuilder(format, "v");
-        older.Add("a", [1, 1], 1);
-        older.Add("b", [2, 2], 2);
+        older.Add("a", [1, 1], "bag");
+        older.Add("b", [2, 2], "coat");
         var newer = new ShardSegmentBuilder(format, "v");
-        newer.Add("b", [9, 9], IndexSegments.NoLabel);
-        newer.Add("c", [3, 3], 3);
+        newer.Add("b", [9, 9], null);
+        newer.Add("c", [3, 3], "hat");
         var merged = IndexSegments.Merge(format, "v", [older.Build(), newer.Build()]);
         Assert.Equal(["a", "b", "c"], Enumerable.Range(0, merged.Count).Select(i => merged.Ids[i]));
         var b = new byte[2];
         merged.CopyCode(1, b);
         Assert.Equal(new byte[] { 9, 9 }, b);
+        Assert.Equal(["bag", null, "hat"], Enumerable.Range(0, 3).Select(merged.LabelOf));
         Assert.Equal(IndexSegments.NoLabel, merged.Labels[1]);
         Assert.Throws<InvalidDataException>(() => IndexSegments.Merge(format, "other", [older.Build()]));
     }
@@ -76,7 +77,7 @@ public sealed class IndexSnapshotTests
             var code = new byte[segment.Format.BytesPerCode];
             for (var i = 0; i < segment.Count; i++)
             {
-                if (snapshot.Hidden.Contains(s, i) || (labels is not null && !labels.Allows(segment.Labels[i]))) continue;
+                if (snapshot.Hidden.Contains(s, i) || (labels is not null && !labels.Names!.Contains(segment.LabelOf(i)))) continue;
                 segment.CopyCode(i, code);
                 var score = 0f;
                 for (var l = 0; l < tables.Levels; l++) score += tables.Values[l * tables.Codewords + segment.Format.GetLevel(code, l)];

@@ -3,10 +3,15 @@ using Dpq.Scan;
 
 namespace Dpq.Tests.Scan;
 
-/// <summary>Random segments that remember each item's level indices by id, and a naive reference scan.</summary>
+/// <summary>
+/// Random segments that remember each item's level indices and class by id, and a naive reference scan.
+/// Segment s draws its classes from <see cref="Classes"/>[s..s+3], so the same class has another label byte in each segment.
+/// </summary>
 internal sealed class ScanData
 {
-    private readonly Dictionary<string, (int[] Levels, byte Label)> _items = new(StringComparer.Ordinal);
+    public static readonly string[] Classes = ["bag", "coat", "hat", "shoe", "sock", "tie", "vest"];
+
+    private readonly Dictionary<string, (int[] Levels, string Label)> _items = new(StringComparer.Ordinal);
 
     public List<ShardSegment> Segments { get; } = [];
 
@@ -22,7 +27,7 @@ internal sealed class ScanData
             {
                 var levels = Enumerable.Range(0, format.Levels).Select(_ => rng.Next(format.Codewords)).ToArray();
                 string id = $"s{s}/{rng.Next():x8}/{i}";
-                byte label = (byte)rng.Next(4);
+                string label = Classes[(s + rng.Next(4)) % Classes.Length];
                 format.Pack(levels, code);
                 builder.Add(id, code, label);
                 data._items[id] = (levels, label);
@@ -50,7 +55,7 @@ internal sealed class ScanData
             for (int i = 0; i < Segments[s].Count; i++)
             {
                 var (levels, label) = _items[Segments[s].Ids[i]];
-                if (labels is not null && !labels.Allows(label)) continue;
+                if (labels is not null && !(labels.Names is { } names ? names.Contains(label) : labels.Allows(Segments[s].Labels[i]))) continue;
                 if (exclude is not null && exclude.Contains(s, i)) continue;
                 float score = 0f;
                 for (int l = 0; l < tables.Levels; l++) score += tables.Values[l * tables.Codewords + levels[l]];

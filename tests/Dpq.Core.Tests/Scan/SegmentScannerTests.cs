@@ -91,8 +91,14 @@ public sealed class SegmentScannerTests
         data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(2));
         data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(1, 3));
         data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Of(200));
-        foreach (var hit in SegmentScanner.Search(data.Segments, tables, 20, new ScanOptions { Labels = LabelFilter.Of(2) }))
-            Assert.Equal(2, data.Segments[hit.Segment].Labels[hit.Item]);
+        // Class names: "coat" is label byte 1 of segment 0 and byte 0 of segment 1; "bag" is only in segment 0.
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Named(["coat"]));
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Named(["bag", "shoe", "tie"]));
+        data.AssertAllPathsMatch(tables, k: 20, LabelFilter.Named(["no such class"]));
+        var coats = SegmentScanner.Search(data.Segments, tables, 200, new ScanOptions { Labels = LabelFilter.Named(["coat"]) });
+        Assert.Contains(coats, hit => hit.Segment == 0);
+        Assert.Contains(coats, hit => hit.Segment == 1);
+        Assert.All(coats, hit => Assert.Equal("coat", data.Segments[hit.Segment].LabelOf(hit.Item)));
     }
 
     [Theory]

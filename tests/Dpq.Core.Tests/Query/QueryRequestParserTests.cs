@@ -1,0 +1,44 @@
+using System.Text;
+using Dpq.Query;
+
+namespace Dpq.Tests.Query;
+
+public sealed class QueryRequestParserTests
+{
+    private static QueryRequest Json(string body) =>
+        QueryRequestParser.Parse("application/json", Encoding.UTF8.GetBytes(body), _ => null, new QueryOptions());
+
+    private static QueryRequest Image(string labels) =>
+        QueryRequestParser.Parse("image/png", new byte[] { 1 }, p => p == "labels" ? labels : null, new QueryOptions());
+
+    [Fact]
+    public void LabelsAreClassNamesAndWholeNumbersReadAsTheirText()
+    {
+        var request = Json("{\"id\": \"a.png\", \"labels\": [\"Ankle boot\", \"T-shirt/top\", 3, \"\\u00c9charpe\"]}");
+        Assert.Equal(["3", "Ankle boot", "T-shirt/top", "Écharpe"], request.Labels!.Order(StringComparer.Ordinal));
+        Assert.Equal(["Bag", "Sandal"], Image("Bag, Sandal")!.Labels!.Order(StringComparer.Ordinal));
+        Assert.Null(Json("{\"id\": \"a.png\"}").Labels);
+    }
+
+    [Theory]
+    [InlineData("{\"id\": \"a.png\", \"labels\": \"Bag\"}", "array of class names")]
+    [InlineData("{\"id\": \"a.png\", \"labels\": []}", "must not be empty")]
+    [InlineData("{\"id\": \"a.png\", \"labels\": [1.5]}", "not a whole number")]
+    [InlineData("{\"id\": \"a.png\", \"labels\": [true]}", "class names (strings)")]
+    [InlineData("{\"id\": \"a.png\", \"labels\": [\"b\\ud800\"]}", "lone surrogate")]
+    [InlineData("{\"id\": \"a.png\", \"labels\": [\"100%\"]}", "contains '%'")]
+    public void BadLabelsAreRefusedWithTheReason(string body, string reason)
+    {
+        var e = Assert.Throws<QueryValidationException>(() => Json(body));
+        Assert.Equal("Invalid labels", e.Title);
+        Assert.Contains(reason, e.Detail);
+    }
+
+    [Fact]
+    public void BadLabelsInTheQueryStringAreRefused()
+    {
+        Assert.Contains("is empty", Assert.Throws<QueryValidationException>(() => Image("Bag,,Sandal")).Detail);
+        var many = string.Join(",", Enumerable.Range(0, QueryRequestParser.MaxLabels + 1));
+        Assert.Contains($"at most {QueryRequestParser.MaxLabels}", Assert.Throws<QueryValidationException>(() => Image(many)).Detail);
+    }
+}
