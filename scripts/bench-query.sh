@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N]: HTTP query latency
+# ./dpq bench query runs this (its options: ./dpq bench query --help): HTTP query latency
 # of the local stack with N items indexed. Publishes the model (default: .build/models/default,
 # trained by ./dpq demo or ./dpq train), starts the stack, fills the index with synthetic images up to
 # N (rows and segment files, as the worker writes them), compacts them, times a cold index load and
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --model) [ $# -ge 2 ] || die "--model needs a value"; model_dir="$2"; own_model=1; shift ;;
     --n|--queries|--json|--seed|--shards|--throughput-queries) [ $# -ge 2 ] || die "$1 needs a value"; args+=("$1" "$2"); shift ;;
-    *) die "unknown option '$1' (try: ./dpq bench query [--model DIR] [--n N] [--queries Q] [--json FILE] [--keep] [--seed S] [--shards N] [--throughput-queries T])" ;;
+    *) die "unexpected option '$1' (./dpq bench query --help lists them)" ;;
   esac
   shift
 done
@@ -31,5 +31,5 @@ if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 "$REPO_ROOT/scripts/stack.sh" start
 cs="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"
 DpqStorage="$cs" "$cli" publish --model "$model_dir"
-DpqStorage="$cs" "$cli" bench-query --url "$("$REPO_ROOT/scripts/stack.sh" url)" \
+DpqStorage="$cs" "$cli" bench-query-run --url "$("$REPO_ROOT/scripts/stack.sh" url)" \
   --host "$("$REPO_ROOT/scripts/stack.sh" host-binary)" "${args[@]}"

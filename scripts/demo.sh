@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q] [--seed S]: the main job, run locally.
+# ./dpq demo runs this (its options: ./dpq demo --help): the main job, run locally.
 #  1. a trained model: the default one is trained once into .build/models/default (progress shown);
 #  2. the local stack: Azurite, the functions host (blob trigger + HTTP query) and the encode worker;
 #  3. Fashion-MNIST images stored as PNG blobs with their class as metadata and indexed: U (20)
@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --retrain) retrain=1 ;;
     --count|--uploads|--queries|--seed) [ $# -ge 2 ] || die "$1 needs a value"; demo_args+=("$1" "$2"); shift ;;
-    *) die "unknown demo option '$1' (try: ./dpq demo [--keep] [--retrain] [--count N] [--uploads U] [--queries Q] [--seed S])" ;;
+    *) die "unexpected option '$1' (./dpq demo --help lists them)" ;;
   esac
   shift
 done

@@ -61,6 +61,45 @@ public sealed class BulkImportTests
     }
 
     [Fact]
+    public async Task AFolderImportIsIndexedWithItsClassNamesTheTrackerSeesEveryFateAndASecondRunSkipsIt()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var folder = TestScratch.NewDirectory("import");
+        string[] classes = ["Ankle boot", "Écharpe"];
+        for (var i = 0; i < 6; i++)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(folder, classes[i % 2]));
+            File.WriteAllBytes(Path.Combine(dir.FullName, $"{i}.png"), Images.Png(TinyModel.TestImages, i));
+        }
+        // A whole header but a corrupt body: only the worker's decode can refuse it.
+        var png = Images.Png(TinyModel.TestImages, 9);
+        File.WriteAllBytes(Path.Combine(folder, "Écharpe", "broken.png"), [.. png[..40], .. Enumerable.Repeat((byte)0x5A, 300)]);
+        File.WriteAllBytes(Path.Combine(folder, "loose.png"), png);
+
+        var plan = ImportFolder.Scan(folder, FolderLabels.Folders, prefix: "shop");
+        Assert.Equal(7, plan.Files.Count);
+        Assert.Single(plan.Refused);
+        var started = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var uploaded = await BulkImporter.ImportAsync(p.Storage, ImportFolder.Items(plan), 4, null, TimeProvider.System);
+        Assert.Equal(7, uploaded.Count);
+        var model = (await p.Models.GetAsync())!;
+        var tracker = new ImportTracker(p.Storage, model.ModelVersion, started);
+        Assert.Equal(7, (await tracker.CheckAsync(uploaded)).Pending.Count); // nothing indexed before the worker runs
+
+        await p.DrainAllAsync();
+        var status = await tracker.CheckAsync(uploaded);
+        Assert.Empty(status.Pending);
+        Assert.Equal(6, status.Indexed.Count);
+        var failure = Assert.Single(status.Failed);
+        Assert.Equal(ImageLocation.ForImport("shop/Écharpe/broken.png"), failure.BlobName);
+        var rows = await p.CodeRowsAsync();
+        Assert.Equal(["Ankle boot", "Ankle boot", "Ankle boot", "Écharpe", "Écharpe", "Écharpe"], rows.Select(r => r.GetString("Label")).Order(StringComparer.Ordinal));
+        Assert.Contains(rows, r => r.GetString("BlobName") == ImageLocation.ForImport("shop/Écharpe/1.png"));
+
+        Assert.Empty(await BulkImporter.ImportAsync(p.Storage, ImportFolder.Items(ImportFolder.Scan(folder, FolderLabels.Folders, prefix: "shop")), 4, null, TimeProvider.System));
+    }
+
+    [Fact]
     public async Task NamesIntakeWouldRefuseAreRefusedBeforeAnythingIsStored()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -7,29 +8,33 @@ using Dpq.Scan;
 namespace Dpq.Cli;
 
 /// <summary>
-/// dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]:
-/// times every scan path on N random codes of B bits (8-bit and 4-bit levels where B allows both),
+/// dpq bench scan: times every scan path on N random codes of B bits (8-bit and 4-bit levels where B allows both),
 /// measures a loaded segment's memory, prints a table and optionally writes the numbers as JSON.
 /// </summary>
 public static class BenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>dpq bench: scan, encode and (through the local stack) query.</summary>
+    public static Command Create(Command query) => new Command("bench", "benchmarks whose numbers go into docs/")
+        .With(CreateScan(), EncodeBenchCommand.Create(), query);
+
+    private static Command CreateScan()
     {
-        if (args.Length > 0 && args[0] == "encode") return await EncodeBenchCommand.RunAsync(args[1..], cancellationToken);
-        if (args.Length == 0 || args[0] != "scan")
-            throw new UsageException("usage: dpq bench scan --n N --bits B [--k 100] [--threads 1] [--queries 10] [--seed 1] [--json FILE]\n"
-                + "       dpq bench encode --model DIR [--batch 256] [--batches 20] [--queries 2000] [--json FILE]");
-        var options = new Options(args[1..]);
-        int n = options.Int("n", 1_000_000, min: 1);
-        int bits = options.Int("bits", 32, min: 4, max: 256);
-        int k = options.Int("k", 100, min: 1);
-        int threads = options.Int("threads", 1, min: 0);
-        int queries = options.Int("queries", 10, min: 1);
-        int seed = options.Int("seed", 1);
-        string? jsonPath = options.String("json");
-        options.EnsureAllRead();
+        var n = CliOptions.Int("--n", "random codes scanned", 1_000_000, 1);
+        var bits = CliOptions.Int("--bits", "code length (a multiple of 4)", 32, 4, 256);
+        var k = CliOptions.Int("--k", "results per query", 100, 1);
+        var threads = CliOptions.Int("--threads", "scan threads (0: one per core)", 1, 0);
+        var queries = CliOptions.Int("--queries", "queries timed", 10, 1);
+        var seed = CliOptions.Int("--seed", "random codes seed", 1);
+        var json = CliOptions.Text("--json", "where to write the numbers", "FILE");
+        return new Command("scan", "scanner benchmark: every scan path on random codes, and a loaded segment's memory")
+            .With(n, bits, k, threads, queries, seed, json)
+            .Runs((r, ct) => RunScanAsync(r.GetValue(n), r.GetValue(bits), r.GetValue(k), r.GetValue(threads), r.GetValue(queries), r.GetValue(seed), r.GetValue(json), ct));
+    }
+
+    private static async Task<int> RunScanAsync(int n, int bits, int k, int threads, int queries, int seed, string? jsonPath, CancellationToken cancellationToken)
+    {
         if (bits % 4 != 0) throw new UsageException($"--bits must be a multiple of 4 (got {bits})");
 
         var memory = ScanBenchmark.MeasureMemory(n, bits, seed);

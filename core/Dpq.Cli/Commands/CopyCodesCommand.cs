@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Dpq.Copies;
 using Dpq.Data;
 using Dpq.Model;
@@ -13,14 +14,19 @@ namespace Dpq.Cli;
 /// </summary>
 public static class CopyCodesCommand
 {
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var directory = o.Required("model");
-        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
-        int seed = o.Int("seed", 1, 0);
-        bool replace = o.Flag("replace");
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var seed = CliOptions.Int("--seed", "k-means seed", 1, 0);
+        var replace = CliOptions.Flag("--replace", "replace copy codes the model already has (its indexed codes go stale)");
+        return new Command("copy-codes", "add the copy codes (copies of a query rank first) to a model trained before training wrote them")
+            .With(model, data, seed, replace)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetRequiredValue(data), r.GetValue(seed), r.GetValue(replace), ct));
+    }
+
+    private static Task<int> RunAsync(string directory, string dataDirectory, int seed, bool replace, CancellationToken cancellationToken)
+    {
         ModelManifest manifest;
         try
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Dpq.Data;
@@ -16,17 +17,24 @@ namespace Dpq.Cli;
 /// </summary>
 public static class DemoCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var modelDir = o.Required("model");
-        var url = o.Required("url").TrimEnd('/');
-        var count = o.Int("count", 3000, 1, 59000);
-        var uploads = o.Int("uploads", 20, 0, 1000);
-        var queries = o.Int("queries", 200, 1, 10000);
-        var seed = o.Int("seed", 1);
-        var timeout = TimeSpan.FromSeconds(o.Int("timeout", 900, 10));
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        var url = CliOptions.Text("--url", "the functions host", "URL", required: true);
+        var count = CliOptions.Int("--count", "images bulk-imported", 3000, 1, 59000);
+        var uploads = CliOptions.Int("--uploads", "images uploaded through the blob trigger", 20, 0, 1000);
+        var queries = CliOptions.Int("--queries", "test-image queries per code length", 200, 1, 10000);
+        var seed = CliOptions.Int("--seed", "which images are stored and queried", 1);
+        var timeout = CliOptions.Int("--timeout", "seconds to wait for the index", 900, 10);
+        return new Command("demo-run", "the demo against a running stack (./dpq demo runs it)")
+            .With(model, url, count, uploads, queries, seed, timeout)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetRequiredValue(url), r.GetValue(count), r.GetValue(uploads), r.GetValue(queries), r.GetValue(seed), r.GetValue(timeout), ct));
+    }
+
+    private static async Task<int> RunAsync(string modelDir, string urlText, int count, int uploads, int queries, int seed, int timeoutSeconds, CancellationToken cancellationToken)
+    {
+        var url = urlText.TrimEnd('/');
+        var timeout = TimeSpan.FromSeconds(timeoutSeconds);
 
         var storage = Storage.FromEnvironment();
         await storage.EnsureCreatedAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -20,15 +21,20 @@ public static class EncodeBenchCommand
 {
     private sealed record Row(string Runtime, string Measure, double Value, string Unit, string Note);
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var directory = o.Required("model");
-        int batch = o.Int("batch", 256, 1, 4096);
-        int batches = o.Int("batches", 20, 1);
-        int queries = o.Int("queries", 2000, 10);
-        var jsonPath = o.String("json");
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        var batch = CliOptions.Int("--batch", "images per batch", 256, 1, 4096);
+        var batches = CliOptions.Int("--batches", "batches timed", 20, 1);
+        var queries = CliOptions.Int("--queries", "single-image encodes timed", 2000, 10);
+        var json = CliOptions.Text("--json", "where to write the numbers", "FILE");
+        return new Command("encode", "encode compute, storage excluded: ONNX Runtime and TorchSharp side by side")
+            .With(model, batch, batches, queries, json)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetValue(batch), r.GetValue(batches), r.GetValue(queries), r.GetValue(json), ct));
+    }
+
+    private static async Task<int> RunAsync(string directory, int batch, int batches, int queries, string? jsonPath, CancellationToken cancellationToken)
+    {
 
         var images = FashionMnist.Load(DatasetSplit.Test);
         var pngs = Enumerable.Range(0, batch * 4).Select(i => (ReadOnlyMemory<byte>)ImagePreprocessor.EncodePng(images, i % images.Count)).ToArray();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Dpq.Data;
 using Dpq.Evaluation;
@@ -13,19 +14,24 @@ namespace Dpq.Cli;
 /// </summary>
 public static class EvalCommand
 {
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        string modelDirectory = o.Required("model");
-        string jsonPath = o.Required("json");
-        string? export = o.String("export");
-        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
-        int queryLimit = o.Int("queries", int.MaxValue, 1);
-        int databaseLimit = o.Int("database", int.MaxValue, 1);
-        bool noPq = o.Flag("no-pq");
-        int copies = o.Int("copies", 1000, 0, 10_000);
-        int extraLevels = o.Int("extra-levels", 4, 1, 32);
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        var json = CliOptions.Text("--json", "where to write the results; the plots go beside it", "FILE", required: true);
+        var export = CliOptions.Text("--export", "also write the .npy arrays to recompute the numbers", "DIR");
+        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var queries = CliOptions.OptionalInt("--queries", "use the first N test images as queries only", 1);
+        var database = CliOptions.OptionalInt("--database", "use the first N training images as the database only", 1);
+        var noPq = CliOptions.Flag("--no-pq", "skip the product-quantization baseline");
+        var copies = CliOptions.Int("--copies", "images whose copies are queried (0: none)", 1000, 0, 10_000);
+        var extraLevels = CliOptions.Int("--extra-levels", "residual levels of the feature-copy baseline", 4, 1, 32);
+        return new Command("eval", "evaluate a model on the fixed Fashion-MNIST protocol (docs/model.md): JSON and plots")
+            .With(model, json, export, data, queries, database, noPq, copies, extraLevels)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetRequiredValue(json), r.GetValue(export), r.GetRequiredValue(data), r.GetValue(queries) ?? int.MaxValue, r.GetValue(database) ?? int.MaxValue, r.GetValue(noPq), r.GetValue(copies), r.GetValue(extraLevels), ct));
+    }
+
+    private static Task<int> RunAsync(string modelDirectory, string jsonPath, string? export, string dataDirectory, int queryLimit, int databaseLimit, bool noPq, int copies, int extraLevels, CancellationToken cancellationToken)
+    {
 
         var clock = Stopwatch.StartNew();
         using var model = OpenModel(modelDirectory);

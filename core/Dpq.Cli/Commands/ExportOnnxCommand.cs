@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Dpq.Models;
 using Dpq.Training;
 
@@ -10,11 +11,16 @@ namespace Dpq.Cli;
 /// </summary>
 public static class ExportOnnxCommand
 {
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var directory = o.Required("model");
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        return new Command("export-onnx", "add the ONNX feature network to a model trained before training wrote it")
+            .With(model)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), ct));
+    }
+
+    private static Task<int> RunAsync(string directory, CancellationToken cancellationToken)
+    {
         Model.ModelManifest manifest;
         try
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Dpq.Data;
@@ -12,14 +13,19 @@ namespace Dpq.Cli;
 /// </summary>
 public static class ParityCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var directory = o.Required("model");
-        var jsonPath = o.String("json");
-        int limit = o.Int("limit", int.MaxValue, 1);
-        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
-        o.EnsureAllRead();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        var json = CliOptions.Text("--json", "where to write the report", "FILE");
+        var limit = CliOptions.OptionalInt("--limit", "compare the first N images only", 1);
+        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        return new Command("parity", "ONNX Runtime against TorchSharp on the 70,000 Fashion-MNIST images")
+            .With(model, json, limit, data)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetValue(json), r.GetValue(limit) ?? int.MaxValue, r.GetRequiredValue(data), ct));
+    }
+
+    private static async Task<int> RunAsync(string directory, string? jsonPath, int limit, string dataDirectory, CancellationToken cancellationToken)
+    {
 
         var images = FashionMnist.Load(DatasetSplit.Train, dataDirectory).Concat(FashionMnist.Load(DatasetSplit.Test, dataDirectory));
         if (limit < images.Count) images = images.Slice(0, limit);

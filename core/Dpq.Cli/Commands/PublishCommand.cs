@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Dpq.Models;
 using Dpq.Storage;
@@ -6,16 +7,21 @@ namespace Dpq.Cli;
 
 /// <summary>
 /// dpq publish --model DIR: uploads a trained model folder to the models container and makes it
-/// the active version (a conditional write of the pointer). Storage comes from DpqStorage.
+/// the active version (a conditional write of the pointer).
 /// </summary>
 public static class PublishCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var dir = o.Required("model");
-        o.EnsureAllRead();
-        var storage = Storage.FromEnvironment();
+        var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
+        return new Command("publish", "publish a trained model folder and make it the active version (storage: DpqStorage, else the local Azurite, started if needed)")
+            .With(model)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), ct));
+    }
+
+    private static async Task<int> RunAsync(string dir, CancellationToken cancellationToken)
+    {
+        var storage = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
         await storage.EnsureCreatedAsync(cancellationToken);
         var version = await PublishAndActivateAsync(storage, dir, cancellationToken);
         Console.WriteLine($"dpq publish: model {version} is active");
@@ -46,6 +52,20 @@ public static class PublishCommand
 /// <summary>The storage account named by the DpqStorage setting (environment), as every host reads it.</summary>
 internal static class Storage
 {
+    /// <summary>Whether DpqStorage names an account (Azure, or an Azurite the caller runs); else the commands use the local stack.</summary>
+    public static bool IsConfigured => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DpqStorage"))
+        || !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DpqStorage__blobServiceUri"));
+
+    /// <summary>DpqStorage when set; otherwise the local Azurite, started when it is not running.</summary>
+    public static async Task<StorageClients> FromEnvironmentOrLocalAsync(CancellationToken cancellationToken)
+    {
+        if (IsConfigured) return FromEnvironment();
+        if (await Scripts.RunAsync("azurite.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local Azurite did not start (scripts/azurite.sh start)");
+        var connection = await Scripts.OutputAsync("azurite.sh", ["connection-string"], cancellationToken);
+        Environment.SetEnvironmentVariable("DpqStorage", connection);
+        return FromEnvironment();
+    }
+
     public static StorageClients FromEnvironment()
     {
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();

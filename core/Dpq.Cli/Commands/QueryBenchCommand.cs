@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -24,18 +25,24 @@ public static class QueryBenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
-        var url = o.Required("url").TrimEnd('/');
-        var n = o.Int("n", 100_000, 1, 10_000_000);
-        var queries = o.Int("queries", 200, 1, 10_000);
-        var seed = o.Int("seed", 1);
-        var shardCount = o.Int("shards", IndexKeys.DefaultShardCount, 1, 48);
-        var jsonPath = o.String("json");
-        var hostBinary = o.String("host");
-        var throughputQueries = o.Int("throughput-queries", 4000, 0, 1_000_000);
-        o.EnsureAllRead();
+        var url = CliOptions.Text("--url", "the functions host", "URL", required: true);
+        var n = CliOptions.Int("--n", "items in the index", 100_000, 1, 10_000_000);
+        var queries = CliOptions.Int("--queries", "test-image queries per code length", 200, 1, 10_000);
+        var seed = CliOptions.Int("--seed", "synthetic codes seed", 1);
+        var shards = CliOptions.Int("--shards", "index shards", IndexKeys.DefaultShardCount, 1, 48);
+        var json = CliOptions.Text("--json", "where to write the numbers", "FILE");
+        var host = CliOptions.Text("--host", "the functions host binary, for the cold-start measurement", "FILE");
+        var throughput = CliOptions.Int("--throughput-queries", "queries of the throughput run (0: none)", 4000, 0, 1_000_000);
+        return new Command("bench-query-run", "the query benchmark against a running stack (./dpq bench query runs it)")
+            .With(url, n, queries, seed, shards, json, host, throughput)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(url), r.GetValue(n), r.GetValue(queries), r.GetValue(seed), r.GetValue(shards), r.GetValue(json), r.GetValue(host), r.GetValue(throughput), ct));
+    }
+
+    private static async Task<int> RunAsync(string urlText, int n, int queries, int seed, int shardCount, string? jsonPath, string? hostBinary, int throughputQueries, CancellationToken cancellationToken)
+    {
+        var url = urlText.TrimEnd('/');
 
         var storage = Storage.FromEnvironment();
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(10) };

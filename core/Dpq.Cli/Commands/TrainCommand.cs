@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Dpq.Data;
 using Dpq.Model;
@@ -6,43 +7,60 @@ using Dpq.Training;
 namespace Dpq.Cli;
 
 /// <summary>
-/// dpq train --dataset fashion-mnist --out DIR [--epochs N] [--seed S] [tuning options]: trains a
-/// DPQ model on the 60,000 training images and writes a model folder (docs/model-format.md).
+/// dpq train: trains a DPQ model on the 60,000 training images and writes a model folder (docs/model-format.md).
 /// </summary>
 public static class TrainCommand
 {
-    private const string Usage = "usage: dpq train --dataset fashion-mnist --out DIR [--epochs N] [--seed S] [--k K] [--m M] [--d D] "
-        + "[--batch N] [--lr X] [--joint-epochs N] [--quant-to-encoder X] [--refine-epochs N] [--codebook-lr X] "
-        + "[--code-semantic X] [--temperature X] [--no-augment] [--limit N] [--data DIR]";
-
-    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Command Create()
     {
-        var o = new Options(args);
         var defaults = new TrainingOptions();
-        string dataset = o.Required("dataset");
-        string output = o.Required("out");
-        int epochs = o.Int("epochs", defaults.Epochs, 1, 1000);
-        var options = defaults with
-        {
-            Epochs = epochs,
-            Seed = o.Int("seed", defaults.Seed),
-            K = o.Int("k", defaults.K, 2, 256),
-            M = o.Int("m", defaults.M, 1, 64),
-            D = o.Int("d", defaults.D, 1, 4096),
-            BatchSize = o.Int("batch", defaults.BatchSize, 2, 65536),
-            LearningRate = Positive(o, "lr", defaults.LearningRate),
-            JointEpochs = o.Int("joint-epochs", defaults.JointEpochs, 0, epochs),
-            QuantizationToEncoder = o.Double("quant-to-encoder", defaults.QuantizationToEncoder),
-            RefineEpochs = o.Int("refine-epochs", defaults.RefineEpochs, 0, 1000),
-            CodebookLearningRate = Positive(o, "codebook-lr", defaults.CodebookLearningRate),
-            CodeSemanticWeight = o.Double("code-semantic", defaults.CodeSemanticWeight),
-            Temperature = Positive(o, "temperature", defaults.Temperature),
-            Augment = !o.Flag("no-augment"),
-        };
-        int limit = o.Int("limit", int.MaxValue, 2);
-        string dataDirectory = o.String("data") ?? FashionMnist.DefaultDirectory;
-        o.EnsureAllRead();
-        if (dataset != FashionMnist.Name) throw new UsageException($"--dataset '{dataset}' is not supported (supported: {FashionMnist.Name})\n{Usage}");
+        var dataset = CliOptions.Text("--dataset", "the training images: fashion-mnist", "NAME", defaultValue: FashionMnist.Name);
+        dataset.AcceptOnlyFromAmong(FashionMnist.Name);
+        var output = CliOptions.Text("--out", "the model folder to write", "DIR", required: true);
+        var epochs = CliOptions.Int("--epochs", "training epochs", defaults.Epochs, 1, 1000);
+        var seed = CliOptions.Int("--seed", "random seed (weights, batches, k-means)", defaults.Seed);
+        var k = CliOptions.Int("--k", "codewords per level (a power of two: 16 or 256 are served)", defaults.K, 2, 256);
+        var m = CliOptions.Int("--m", "levels: the longest code has m * log2(k) bits", defaults.M, 1, 64);
+        var d = CliOptions.Int("--d", "feature dimension", defaults.D, 1, 4096);
+        var batch = CliOptions.Int("--batch", "images per training step", defaults.BatchSize, 2, 65536);
+        var lr = CliOptions.Positive("--lr", "learning rate", defaults.LearningRate);
+        var jointEpochs = CliOptions.Int("--joint-epochs", "epochs that train the quantizer with the network", defaults.JointEpochs, 0, 1000);
+        var quantToEncoder = CliOptions.Number("--quant-to-encoder", "weight of the quantization loss on the encoder", defaults.QuantizationToEncoder);
+        var refineEpochs = CliOptions.Int("--refine-epochs", "codebook passes after training", defaults.RefineEpochs, 0, 1000);
+        var codebookLr = CliOptions.Positive("--codebook-lr", "codebook learning rate", defaults.CodebookLearningRate);
+        var codeSemantic = CliOptions.Number("--code-semantic", "weight of the class loss on the codes", defaults.CodeSemanticWeight);
+        var temperature = CliOptions.Positive("--temperature", "soft assignment temperature", defaults.Temperature);
+        var noAugment = CliOptions.Flag("--no-augment", "train without shifted and flipped copies");
+        var limit = CliOptions.OptionalInt("--limit", "train on the first N images only", 2);
+        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        return new Command("train", "train a DPQ model and write a model folder (docs/model-format.md)")
+            .With(dataset, output, epochs, seed, k, m, d, batch, lr, jointEpochs, quantToEncoder, refineEpochs, codebookLr, codeSemantic, temperature, noAugment, limit, data)
+            .Runs((r, ct) =>
+            {
+                var options = defaults with
+                {
+                    Epochs = r.GetValue(epochs),
+                    Seed = r.GetValue(seed),
+                    K = r.GetValue(k),
+                    M = r.GetValue(m),
+                    D = r.GetValue(d),
+                    BatchSize = r.GetValue(batch),
+                    LearningRate = r.GetValue(lr),
+                    JointEpochs = r.GetValue(jointEpochs),
+                    QuantizationToEncoder = r.GetValue(quantToEncoder),
+                    RefineEpochs = r.GetValue(refineEpochs),
+                    CodebookLearningRate = r.GetValue(codebookLr),
+                    CodeSemanticWeight = r.GetValue(codeSemantic),
+                    Temperature = r.GetValue(temperature),
+                    Augment = !r.GetValue(noAugment),
+                };
+                return RunAsync(options, r.GetRequiredValue(output), r.GetValue(limit) ?? int.MaxValue, r.GetRequiredValue(data), ct);
+            });
+    }
+
+    private static Task<int> RunAsync(TrainingOptions options, string output, int limit, string dataDirectory, CancellationToken cancellationToken)
+    {
+        if (options.JointEpochs > options.Epochs) throw new UsageException($"--joint-epochs ({options.JointEpochs}) cannot exceed --epochs ({options.Epochs})");
         if ((options.K & (options.K - 1)) != 0) throw new UsageException($"--k must be a power of two (got {options.K})");
         try
         {
@@ -67,12 +85,6 @@ public static class TrainCommand
             + $"(running train accuracy {result.Metrics["train_accuracy_running"]:P1})");
         if (train.Count >= Copies.CopyCodec.Codewords) CopyCodesCommand.Add(output, manifest.Input, train, options.Seed, cancellationToken);
         return Task.FromResult(0);
-    }
-
-    private static double Positive(Options o, string name, double fallback)
-    {
-        double v = o.Double(name, fallback);
-        return v > 0 ? v : throw new UsageException($"--{name} must be positive (got {v})");
     }
 
     /// <summary>A single updating line on a terminal; one plain line per epoch otherwise.</summary>

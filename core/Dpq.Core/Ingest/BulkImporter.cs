@@ -19,16 +19,24 @@ public static class BulkImporter
     /// <summary>Longest time a partly filled message waits for more uploads.</summary>
     public static readonly TimeSpan FlushAfter = TimeSpan.FromSeconds(1);
 
-    public static async Task<IReadOnlyList<UploadedBlob>> ImportAsync(StorageClients storage, ImageSet images, IReadOnlyList<int> indices,
+    public static Task<IReadOnlyList<UploadedBlob>> ImportAsync(StorageClients storage, ImageSet images, IReadOnlyList<int> indices,
         Func<int, string> blobName, int parallelism, IProgress<UploadProgress>? progress, TimeProvider time,
+        int requestsPerMessage = 64, CancellationToken cancellationToken = default) =>
+        ImportAsync(storage, BulkUploader.Items(images, indices, blobName), parallelism, progress, time, requestsPerMessage, cancellationToken);
+
+    /// <summary>Uploads <paramref name="items"/> into the imports container (skipping names stored there already) and enqueues their encode requests.</summary>
+    public static async Task<IReadOnlyList<UploadedBlob>> ImportAsync(StorageClients storage, IReadOnlyList<UploadItem> items,
+        int parallelism, IProgress<UploadProgress>? progress, TimeProvider time,
         int requestsPerMessage = 64, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(requestsPerMessage, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(requestsPerMessage, EncodeMessage.MaxRequests);
-        foreach (var index in indices)
+        foreach (var item in items)
         {
-            if (UploadPolicy.Default.CheckName(blobName(index)) is { } problem)
-                throw new ArgumentException($"image {index} would be named '{blobName(index)}': {problem}", nameof(blobName));
+            if (UploadPolicy.Default.CheckName(item.Name) is { } problem)
+                throw new ArgumentException($"'{item.Name}' cannot be imported: {problem}", nameof(items));
+            if (item.Label is { } label && ClassLabel.Check(label) is { } bad)
+                throw new ArgumentException($"'{item.Name}' cannot be imported: {bad}", nameof(items));
         }
 
         // A failed send stops the uploads: their blobs would wait for the reconciler one by one.
@@ -37,7 +45,7 @@ public static class BulkImporter
         var sender = SendAsync(storage.Queue(storage.Names.EncodeQueue), requests.Reader, requestsPerMessage, time, stop);
         try
         {
-            return await BulkUploader.UploadAsync(storage.Container(storage.Names.ImportsContainer), images, indices, blobName, parallelism, progress,
+            return await BulkUploader.UploadAsync(storage.Container(storage.Names.ImportsContainer), items, parallelism, progress,
                 (blob, ct) => requests.Writer.WriteAsync(EncodeRequest.For(ImageLocation.ForImport(blob.Name), blob.ETag, blob.Length, time.GetUtcNow()), ct),
                 stop.Token);
         }
