@@ -9,18 +9,23 @@ public sealed class ImageRejectedException(string reason) : Exception(reason)
 }
 
 /// <summary>
-/// Turns uploaded bytes into the model's input: one grayscale plane of the model's height x width,
-/// values in [0, 1]. Checks limits on the header before decoding anything, and decodes at the smallest
-/// scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a large photo
-/// costs a fraction of its full size in memory.
+/// Turns uploaded bytes into the model's input: <see cref="Channels"/> planes (1: gray; 3: R, G, B) of the
+/// model's height x width, values in [0, 1]. Checks limits on the header before decoding anything, and decodes
+/// at the smallest scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a
+/// large photo costs a fraction of its full size in memory.
 /// </summary>
-public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null)
+public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null, int channels = 1)
 {
     private readonly ImageLimits _limits = limits ?? ImageLimits.Default;
 
     public int Width { get; } = width > 0 ? width : throw new ArgumentOutOfRangeException(nameof(width));
     public int Height { get; } = height > 0 ? height : throw new ArgumentOutOfRangeException(nameof(height));
-    public int PixelCount => Width * Height;
+
+    /// <summary>1 for one gray plane, 3 for R, G and B planes.</summary>
+    public int Channels { get; } = channels is 1 or 3 ? channels : throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (gray) or 3 (RGB)");
+
+    /// <summary>The floats one image decodes to: Channels x Height x Width.</summary>
+    public int PixelCount => Channels * Width * Height;
 
     /// <summary>Checks size and header; throws <see cref="ImageRejectedException"/> with the reason.</summary>
     public ImageHeader Check(ReadOnlySpan<byte> data)
@@ -33,14 +38,19 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         return header;
     }
 
-    /// <summary>Decodes <paramref name="data"/> into <paramref name="destination"/> (Height*Width floats in [0,1]).</summary>
+    /// <summary>
+    /// Decodes <paramref name="data"/> into <paramref name="destination"/> (<see cref="PixelCount"/> floats in [0,1],
+    /// plane after plane). Transparent pixels are composited onto black.
+    /// </summary>
     public void Decode(ReadOnlySpan<byte> data, Span<float> destination)
     {
         if (destination.Length != PixelCount) throw new ArgumentException($"destination must hold {PixelCount} floats", nameof(destination));
         Check(data);
         using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels);
         using var image = SKImage.FromBitmap(decoded);
-        var info = new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque);
+        var info = Channels == 1
+            ? new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque)
+            : new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         using var bitmap = new SKBitmap(info);
         using (var canvas = new SKCanvas(bitmap))
         {
@@ -52,10 +62,15 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         }
         var pixels = bitmap.GetPixelSpan();
         var rowBytes = bitmap.RowBytes;
+        var plane = Width * Height;
         for (var y = 0; y < Height; y++)
         {
-            var row = pixels.Slice(y * rowBytes, Width);
-            for (var x = 0; x < Width; x++) destination[y * Width + x] = row[x] / 255f;
+            var row = pixels.Slice(y * rowBytes, Width * info.BytesPerPixel);
+            if (Channels == 1)
+                for (var x = 0; x < Width; x++) destination[y * Width + x] = row[x] / 255f;
+            else
+                for (var x = 0; x < Width; x++)
+                    for (var c = 0; c < 3; c++) destination[c * plane + y * Width + x] = row[4 * x + c] / 255f;
         }
     }
 

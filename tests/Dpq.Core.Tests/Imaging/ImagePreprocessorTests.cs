@@ -105,6 +105,57 @@ public sealed class ImagePreprocessorTests
         Assert.True(allocated < 1_000_000, $"allocated {allocated} bytes while refusing");
     }
 
+    private static float[] DecodeAt(byte[] file, int width, int height, int channels = 1, ImageLimits? limits = null)
+    {
+        var pixels = new float[channels * width * height];
+        new ImagePreprocessor(width, height, limits, channels).Decode(file, pixels);
+        return pixels;
+    }
+
+    private static float MeanAbsDiff(float[] a, float[] b) => a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
+
+    [Fact]
+    public void WithThreeChannelsAColourImageDecodesIntoItsRedGreenAndBluePlanes()
+    {
+        var rgb = new byte[3 * 28 * 28];
+        new Random(6).NextBytes(rgb);
+        var pixels = DecodeAt(PngWriter.Write(rgb, 28, 28, PngColor.Rgb), 28, 28, channels: 3);
+        for (int i = 0; i < 28 * 28; i++)
+            for (int c = 0; c < 3; c++) Assert.Equal(rgb[3 * i + c] / 255f, pixels[c * 784 + i]);
+
+        // Red, green and blue bands, resized from 56x56, stay in their planes.
+        var bands = new byte[3 * 56 * 56];
+        for (int y = 0; y < 56; y++) for (int x = 0; x < 56; x++) bands[3 * (y * 56 + x) + x * 3 / 56] = 255;
+        var small = DecodeAt(PngWriter.Write(bands, 56, 56, PngColor.Rgb), 28, 28, channels: 3);
+        foreach (var (x, band) in new[] { (4, 0), (14, 1), (24, 2) })
+            for (int c = 0; c < 3; c++)
+                Assert.Equal(c == band ? 1f : 0f, small[c * 784 + 14 * 28 + x], 0.02f);
+    }
+
+    [Fact]
+    public void WithThreeChannelsAGrayImageGivesThreeEqualPlanesOfItsGray()
+    {
+        var gray = RandomGray(28, 28, 7);
+        var png = ImagePreprocessor.EncodePng(gray, 28, 28);
+        var planes = DecodeAt(png, 28, 28, channels: 3);
+        var one = DecodeAt(png, 28, 28);
+        for (int c = 0; c < 3; c++) Assert.Equal(one, planes[(c * 784)..((c + 1) * 784)]);
+
+        var jpeg = ImagePreprocessor.EncodeGray(Picture(64), 64, 64, SKEncodedImageFormat.Jpeg, 90);
+        var jpegPlanes = DecodeAt(jpeg, 28, 28, channels: 3);
+        Assert.Equal(jpegPlanes[..784], jpegPlanes[784..1568]);
+        Assert.Equal(jpegPlanes[..784], jpegPlanes[1568..]);
+    }
+
+    [Fact]
+    public void ThePixelCountIsChannelsTimesHeightTimesWidth()
+    {
+        Assert.Equal(784, new ImagePreprocessor(28, 28).PixelCount);
+        Assert.Equal(3 * 32 * 24, new ImagePreprocessor(24, 32, channels: 3).PixelCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImagePreprocessor(28, 28, channels: 2));
+        Assert.Throws<ArgumentException>(() => new ImagePreprocessor(28, 28, channels: 3).Decode(ImagePreprocessor.EncodePng(RandomGray(28, 28, 8), 28, 28), new float[784]));
+    }
+
     [Fact]
     public void EmptyFileIsRejectedWithAReason()
     {
