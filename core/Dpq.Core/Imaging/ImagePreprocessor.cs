@@ -9,10 +9,10 @@ public sealed class ImageRejectedException(string reason) : Exception(reason)
 }
 
 /// <summary>
-/// Turns uploaded bytes into the model's input: <see cref="Channels"/> planes (1: gray; 3: R, G, B) of the
-/// model's height x width, values in [0, 1]. Checks limits on the header before decoding anything, and decodes
-/// at the smallest scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a
-/// large photo costs a fraction of its full size in memory.
+/// Turns uploaded bytes (PNG, JPEG, GIF's first frame, WebP, BMP) into the model's input: <see cref="Channels"/>
+/// planes (1: gray; 3: R, G, B) of the model's height x width, values in [0, 1]. Checks limits on the header
+/// before decoding anything, and decodes at the smallest scale the codec offers that still covers the model
+/// input (JPEG: 1/2, 1/4 or 1/8), so a large photo costs a fraction of its full size in memory.
 /// </summary>
 public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null, int channels = 1)
 {
@@ -32,7 +32,7 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     {
         if (data.Length == 0) throw new ImageRejectedException("the file is empty");
         if (data.Length > _limits.MaxBytes) throw new ImageRejectedException($"the file has {data.Length} bytes; the limit is {_limits.MaxBytes}");
-        if (!ImageHeader.TryRead(data, out var header)) throw new ImageRejectedException("not a PNG or JPEG image (unrecognised or truncated header)");
+        if (!ImageHeader.TryRead(data, out var header)) throw new ImageRejectedException($"not a {ImageHeader.AcceptedFormats} image (unrecognised or truncated header)");
         if (header.Width > _limits.MaxSide || header.Height > _limits.MaxSide || (long)header.Width * header.Height > _limits.MaxPixels)
             throw new ImageRejectedException($"the image is {header.Width}x{header.Height} pixels; the limit is {_limits.MaxSide} per side and {_limits.MaxPixels} in all");
         return header;
@@ -75,9 +75,9 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     }
 
     /// <summary>
-    /// Decodes at the smallest supported scale that still covers <paramref name="width"/> x <paramref name="height"/>
-    /// and insists on complete success: a truncated file would otherwise decode "incompletely" into a
-    /// partly blank image and be indexed as if it were whole.
+    /// Decodes (the first frame, for an animation) at the smallest supported scale that still covers
+    /// <paramref name="width"/> x <paramref name="height"/>, and insists on complete success: a truncated file
+    /// would otherwise decode "incompletely" into a partly blank image and be indexed as if it were whole.
     /// </summary>
     private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels)
     {
@@ -90,7 +90,7 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
                 + $"over the limit of {maxDecodedPixels} pixels here: send a smaller image");
         var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap(info);
-        var result = codec.GetPixels(info, bitmap.GetPixels());
+        var result = codec.GetPixels(info, bitmap.GetPixels()); // frame 0; the codec leaves what it does not cover transparent
         if (result != SKCodecResult.Success)
         {
             bitmap.Dispose();

@@ -167,7 +167,7 @@ public sealed class ImagePreprocessorTests
     public void NonImageBytesAreRejected()
     {
         var e = Assert.Throws<ImageRejectedException>(() => new ImagePreprocessor(28, 28).Decode("hello, not an image"u8, new float[28 * 28]));
-        Assert.Contains("not a PNG or JPEG", e.Reason);
+        Assert.Contains("not a PNG, JPEG, GIF, WebP or BMP image", e.Reason);
     }
 
     [Fact]
