@@ -10,9 +10,10 @@ public sealed class ImageRejectedException(string reason) : Exception(reason)
 
 /// <summary>
 /// Turns uploaded bytes (PNG, JPEG, GIF's first frame, WebP, BMP) into the model's input: <see cref="Channels"/>
-/// planes (1: gray; 3: R, G, B) of the model's height x width, values in [0, 1]. Checks limits on the header
-/// before decoding anything, and decodes at the smallest scale the codec offers that still covers the model
-/// input (JPEG: 1/2, 1/4 or 1/8), so a large photo costs a fraction of its full size in memory.
+/// planes (1: gray; 3: R, G, B) of the model's height x width, values in [0, 1], the picture turned as its
+/// EXIF orientation says a viewer shows it. Checks limits on the header before decoding anything, and decodes
+/// at the smallest scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a
+/// large photo costs a fraction of its full size in memory.
 /// </summary>
 public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null, int channels = 1)
 {
@@ -46,7 +47,7 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     {
         if (destination.Length != PixelCount) throw new ArgumentException($"destination must hold {PixelCount} floats", nameof(destination));
         Check(data);
-        using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels);
+        using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels, out var origin);
         using var image = SKImage.FromBitmap(decoded);
         var info = Channels == 1
             ? new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque)
@@ -55,10 +56,18 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         using (var canvas = new SKCanvas(bitmap))
         {
             canvas.Clear(SKColors.Black);
-            var sampling = image.Width == Width && image.Height == Height
+            var (shownWidth, shownHeight) = SwapsSides(origin) ? (image.Height, image.Width) : (image.Width, image.Height);
+            var sampling = shownWidth == Width && shownHeight == Height
                 ? new SKSamplingOptions(SKFilterMode.Nearest)
                 : new SKSamplingOptions(SKCubicResampler.Mitchell);
-            canvas.DrawImage(image, new SKRect(0, 0, Width, Height), sampling);
+            if (origin == SKEncodedOrigin.TopLeft)
+                canvas.DrawImage(image, new SKRect(0, 0, Width, Height), sampling);
+            else
+            {
+                canvas.Scale((float)Width / shownWidth, (float)Height / shownHeight);
+                canvas.Concat(OrientationMatrix(origin, image.Width, image.Height));
+                canvas.DrawImage(image, 0, 0, sampling);
+            }
         }
         var pixels = bitmap.GetPixelSpan();
         var rowBytes = bitmap.RowBytes;
@@ -76,15 +85,17 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
 
     /// <summary>
     /// Decodes (the first frame, for an animation) at the smallest supported scale that still covers
-    /// <paramref name="width"/> x <paramref name="height"/>, and insists on complete success: a truncated file
-    /// would otherwise decode "incompletely" into a partly blank image and be indexed as if it were whole.
+    /// <paramref name="width"/> x <paramref name="height"/> once turned to <paramref name="origin"/>, and insists
+    /// on complete success: a truncated file would otherwise decode "incompletely" into a partly blank
+    /// image and be indexed as if it were whole.
     /// </summary>
-    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels)
+    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels, out SKEncodedOrigin origin)
     {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageRejectedException("the image data is corrupt and could not be decoded");
-        var size = DecodeSize(codec, width, height);
+        origin = codec.EncodedOrigin;
+        var size = SwapsSides(origin) ? DecodeSize(codec, height, width) : DecodeSize(codec, width, height);
         if ((long)size.Width * size.Height > maxDecodedPixels)
             throw new ImageRejectedException($"the image is {codec.Info.Width}x{codec.Info.Height} pixels; decoding it takes {size.Width}x{size.Height}, "
                 + $"over the limit of {maxDecodedPixels} pixels here: send a smaller image");
@@ -112,6 +123,23 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         }
         return best;
     }
+
+    /// <summary>True for the EXIF orientations that turn the picture a quarter, so that it shows height x width.</summary>
+    private static bool SwapsSides(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+        or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
+    /// <summary>Maps a stored w x h picture to how a viewer shows it for <paramref name="origin"/> (EXIF orientation 1..8).</summary>
+    private static SKMatrix OrientationMatrix(SKEncodedOrigin origin, int w, int h) => origin switch
+    {
+        SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1), // mirrored left to right
+        SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1), // turned 180
+        SKEncodedOrigin.BottomLeft => new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1), // mirrored top to bottom
+        SKEncodedOrigin.LeftTop => new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1), // transposed
+        SKEncodedOrigin.RightTop => new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1), // turned 90 clockwise
+        SKEncodedOrigin.RightBottom => new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1), // transverse
+        SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1), // turned 90 anticlockwise
+        _ => SKMatrix.Identity,
+    };
 
     /// <summary>Image <paramref name="index"/> of a data set as a PNG file.</summary>
     public static byte[] EncodePng(Dpq.Data.ImageSet set, int index) =>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Dpq.Imaging;
 using SkiaSharp;
+using static Dpq.Tests.Imaging.TestImageFiles;
 
 namespace Dpq.Tests.Imaging;
 
@@ -105,6 +106,20 @@ public sealed class ImagePreprocessorTests
         Assert.True(allocated < 1_000_000, $"allocated {allocated} bytes while refusing");
     }
 
+    /// <summary>A smooth picture that no turn or mirror maps onto itself: a gradient and an off-centre disc on a w x h plane.</summary>
+    private static byte[] Asymmetric(int w, int h)
+    {
+        var gray = new byte[w * h];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                double dx = x - w * 0.3, dy = y - h * 0.25;
+                bool disc = dx * dx + dy * dy < w * h * 0.02;
+                gray[y * w + x] = (byte)(disc ? 235 : 30 + 100 * x / w + 60 * y / h);
+            }
+        return gray;
+    }
+
     private static float[] DecodeAt(byte[] file, int width, int height, int channels = 1, ImageLimits? limits = null)
     {
         var pixels = new float[channels * width * height];
@@ -113,6 +128,42 @@ public sealed class ImagePreprocessorTests
     }
 
     private static float MeanAbsDiff(float[] a, float[] b) => a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void AJpegDecodesTurnedAsItsExifOrientationShowsIt(int orientation)
+    {
+        const int W = 48, H = 32;
+        var gray = Asymmetric(W, H);
+        var file = WithExifOrientation(ImagePreprocessor.EncodeGray(gray, W, H, SKEncodedImageFormat.Jpeg, 95), orientation);
+        using (var codec = SKCodec.Create(SKData.CreateCopy(file))) Assert.Equal((SKEncodedOrigin)orientation, codec.EncodedOrigin);
+        var (turned, w, h) = Turn(gray, W, H, orientation);
+        var expected = DecodeAt(ImagePreprocessor.EncodeGray(turned, w, h, SKEncodedImageFormat.Jpeg, 95), w, h);
+        Assert.True(MeanAbsDiff(DecodeAt(file, w, h), expected) < 0.01);
+        // Resized to the model input, too.
+        var expectedSmall = DecodeAt(ImagePreprocessor.EncodeGray(turned, w, h, SKEncodedImageFormat.Jpeg, 95), 28, 28);
+        Assert.True(MeanAbsDiff(DecodeAt(file, 28, 28), expectedSmall) < 0.01);
+    }
+
+    [Fact]
+    public void AQuarterTurnedJpegDecodesAtTheScaleItsShownSizeNeeds()
+    {
+        // Stored 1600x400 and shown 400x1600: a 100x400 input is covered by the 1/4 scale (400x100 stored,
+        // 40,000 pixels). Choosing the scale on the stored sides would need the full 640,000.
+        const int W = 1600, H = 400;
+        var gray = Asymmetric(W, H);
+        var file = WithExifOrientation(ImagePreprocessor.EncodeGray(gray, W, H, SKEncodedImageFormat.Jpeg, 90), 6);
+        var limits = new ImageLimits { MaxDecodedPixels = 100_000 };
+        var (turned, w, h) = Turn(gray, W, H, 6);
+        var expected = DecodeAt(ImagePreprocessor.EncodePng(turned, w, h), 100, 400);
+        Assert.True(MeanAbsDiff(DecodeAt(file, 100, 400, limits: limits), expected) < 0.02);
+    }
 
     [Fact]
     public void WithThreeChannelsAColourImageDecodesIntoItsRedGreenAndBluePlanes()

@@ -4,8 +4,8 @@ using SkiaSharp;
 namespace Dpq.Tests.Imaging;
 
 /// <summary>
-/// Builds image files that SkiaSharp cannot encode (BMP, GIF), byte by byte, and SkiaSharp-encoded
-/// pictures, so the tests know exactly which pixels each file holds.
+/// Builds image files that SkiaSharp cannot encode (BMP, GIF), a JPEG carrying an EXIF orientation, and
+/// SkiaSharp-encoded pictures, byte by byte, so the tests know exactly which pixels each file holds.
 /// </summary>
 internal static class TestImageFiles
 {
@@ -123,6 +123,24 @@ internal static class TestImageFiles
 
     private static void WriteUInt16(Stream stream, int value) => stream.Write([(byte)value, (byte)(value >> 8)]);
 
+    /// <summary>
+    /// <paramref name="jpeg"/> with an APP1 Exif segment after its SOI whose only tag is Orientation
+    /// (1..8, as <see cref="Turn"/> shows them).
+    /// </summary>
+    public static byte[] WithExifOrientation(byte[] jpeg, int orientation)
+    {
+        byte[] tiff =
+        [
+            (byte)'M', (byte)'M', 0, 42, 0, 0, 0, 8, // big-endian TIFF header, first IFD at 8
+            0, 1, // one entry
+            0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (byte)orientation, 0, 0, // Orientation, SHORT, count 1, value
+            0, 0, 0, 0, // no next IFD
+        ];
+        byte[] payload = [.. "Exif\0\0"u8, .. tiff];
+        int length = payload.Length + 2;
+        return [jpeg[0], jpeg[1], 0xFF, 0xE1, (byte)(length >> 8), (byte)length, .. payload, .. jpeg.AsSpan(2)];
+    }
+
     /// <summary>Encodes R, G, B triples with SkiaSharp (WebP at quality 100 is lossless).</summary>
     public static byte[] EncodeRgb(ReadOnlySpan<byte> rgb, int width, int height, SKEncodedImageFormat format, int quality, byte alpha = 255)
     {
@@ -137,5 +155,30 @@ internal static class TestImageFiles
             }
         using var encoded = bitmap.Encode(format, quality);
         return encoded.ToArray();
+    }
+
+    /// <summary>A width x height gray plane as a viewer shows it for EXIF orientation 1..8.</summary>
+    public static (byte[] Gray, int Width, int Height) Turn(ReadOnlySpan<byte> gray, int width, int height, int orientation)
+    {
+        var turned = new byte[gray.Length];
+        var (w, h) = orientation >= 5 ? (height, width) : (width, height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var (tx, ty) = orientation switch
+                {
+                    1 => (x, y),
+                    2 => (width - 1 - x, y), // mirrored
+                    3 => (width - 1 - x, height - 1 - y), // 180
+                    4 => (x, height - 1 - y), // mirrored top to bottom
+                    5 => (y, x), // transposed
+                    6 => (height - 1 - y, x), // 90 clockwise
+                    7 => (height - 1 - y, width - 1 - x), // transverse
+                    8 => (y, width - 1 - x), // 90 anticlockwise
+                    _ => throw new ArgumentOutOfRangeException(nameof(orientation)),
+                };
+                turned[ty * w + tx] = gray[y * width + x];
+            }
+        return (turned, w, h);
     }
 }
