@@ -5,8 +5,8 @@ namespace Dpq.Query;
 
 /// <summary>
 /// Reads a query from an HTTP request's parts without depending on any host: the content type,
-/// the body, and the query-string parameters. Image bodies (image/png, image/jpeg,
-/// application/octet-stream) take k, bits and labels from the query string; JSON bodies carry
+/// the body, and the query-string parameters. Image bodies (image/png, image/jpeg, image/gif, image/webp,
+/// image/bmp, application/octet-stream: the types uploads accept) take k, bits and labels from the query string; JSON bodies carry
 /// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": [1, 2]}.
 /// Everything wrong throws <see cref="QueryValidationException"/> saying what to fix.
 /// </summary>
@@ -16,16 +16,17 @@ public static class QueryRequestParser
 
     public static QueryRequest Parse(string? contentType, ReadOnlyMemory<byte> body, Func<string, string?> queryParameter, QueryOptions options)
     {
-        if (body.Length == 0) throw Invalid("Empty request", "POST an image (image/png or image/jpeg) or a JSON body with \"id\" or \"vector\".");
+        if (body.Length == 0) throw Invalid("Empty request", "POST an image (PNG, JPEG, GIF, WebP or BMP) or a JSON body with \"id\" or \"vector\".");
         if (body.Length > options.MaxBodyBytes) throw Invalid("Request too large", $"the body has {body.Length} bytes; the limit is {options.MaxBodyBytes}");
         var mediaType = contentType?.Split(';')[0].Trim().ToLowerInvariant();
         return mediaType switch
         {
             "application/json" => ParseJson(body, options),
-            "image/png" or "image/jpeg" or "application/octet-stream" or null or "" => new QueryRequest(
+            "image/png" or "image/jpeg" or "image/gif" or "image/webp" or "image/bmp" or "image/x-ms-bmp"
+                or "application/octet-stream" or null or "" => new QueryRequest(
                 body.ToArray(), null, null,
                 ParseK(queryParameter("k"), options), ParseBits(queryParameter("bits")), ParseLabels(queryParameter("labels"))),
-            _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, application/octet-stream or application/json"),
+            _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, image/gif, image/webp, image/bmp, application/octet-stream or application/json"),
         };
     }
 
