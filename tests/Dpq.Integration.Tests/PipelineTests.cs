@@ -208,7 +208,7 @@ public sealed class PipelineTests
         Assert.Equal(4, failures.Count);
         Assert.Contains("corrupt", failures["bad/corrupt.png"].Reason);
         Assert.Contains("truncated", failures["bad/truncated.png"].Reason);
-        Assert.Contains("not a PNG or JPEG", failures["bad/text.png"].Reason);
+        Assert.Contains("not a PNG, JPEG, GIF, WebP or BMP image", failures["bad/text.png"].Reason);
         Assert.Equal(FailureStage.Intake, failures["bad/empty.png"].Stage);
         Assert.Contains("empty", failures["bad/empty.png"].Reason);
     }

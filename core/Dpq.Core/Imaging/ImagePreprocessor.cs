@@ -9,73 +9,99 @@ public sealed class ImageRejectedException(string reason) : Exception(reason)
 }
 
 /// <summary>
-/// Turns uploaded bytes into the model's input: one grayscale plane of the model's height x width,
-/// values in [0, 1]. Checks limits on the header before decoding anything, and decodes at the smallest
-/// scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a large photo
-/// costs a fraction of its full size in memory.
+/// Turns uploaded bytes (PNG, JPEG, GIF's first frame, WebP, BMP) into the model's input: <see cref="Channels"/>
+/// planes (1: gray; 3: R, G, B) of the model's height x width, values in [0, 1], the picture turned as its
+/// EXIF orientation says a viewer shows it. Checks limits on the header before decoding anything, and decodes
+/// at the smallest scale the codec offers that still covers the model input (JPEG: 1/2, 1/4 or 1/8), so a
+/// large photo costs a fraction of its full size in memory.
 /// </summary>
-public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null)
+public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits = null, int channels = 1)
 {
     private readonly ImageLimits _limits = limits ?? ImageLimits.Default;
 
     public int Width { get; } = width > 0 ? width : throw new ArgumentOutOfRangeException(nameof(width));
     public int Height { get; } = height > 0 ? height : throw new ArgumentOutOfRangeException(nameof(height));
-    public int PixelCount => Width * Height;
+
+    /// <summary>1 for one gray plane, 3 for R, G and B planes.</summary>
+    public int Channels { get; } = channels is 1 or 3 ? channels : throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (gray) or 3 (RGB)");
+
+    /// <summary>The floats one image decodes to: Channels x Height x Width.</summary>
+    public int PixelCount => Channels * Width * Height;
 
     /// <summary>Checks size and header; throws <see cref="ImageRejectedException"/> with the reason.</summary>
     public ImageHeader Check(ReadOnlySpan<byte> data)
     {
         if (data.Length == 0) throw new ImageRejectedException("the file is empty");
         if (data.Length > _limits.MaxBytes) throw new ImageRejectedException($"the file has {data.Length} bytes; the limit is {_limits.MaxBytes}");
-        if (!ImageHeader.TryRead(data, out var header)) throw new ImageRejectedException("not a PNG or JPEG image (unrecognised or truncated header)");
+        if (!ImageHeader.TryRead(data, out var header)) throw new ImageRejectedException($"not a {ImageHeader.AcceptedFormats} image (unrecognised or truncated header)");
         if (header.Width > _limits.MaxSide || header.Height > _limits.MaxSide || (long)header.Width * header.Height > _limits.MaxPixels)
             throw new ImageRejectedException($"the image is {header.Width}x{header.Height} pixels; the limit is {_limits.MaxSide} per side and {_limits.MaxPixels} in all");
         return header;
     }
 
-    /// <summary>Decodes <paramref name="data"/> into <paramref name="destination"/> (Height*Width floats in [0,1]).</summary>
+    /// <summary>
+    /// Decodes <paramref name="data"/> into <paramref name="destination"/> (<see cref="PixelCount"/> floats in [0,1],
+    /// plane after plane). Transparent pixels are composited onto black.
+    /// </summary>
     public void Decode(ReadOnlySpan<byte> data, Span<float> destination)
     {
         if (destination.Length != PixelCount) throw new ArgumentException($"destination must hold {PixelCount} floats", nameof(destination));
         Check(data);
-        using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels);
+        using var decoded = DecodeFully(data, Width, Height, _limits.MaxDecodedPixels, out var origin);
         using var image = SKImage.FromBitmap(decoded);
-        var info = new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque);
+        var info = Channels == 1
+            ? new SKImageInfo(Width, Height, SKColorType.Gray8, SKAlphaType.Opaque)
+            : new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         using var bitmap = new SKBitmap(info);
         using (var canvas = new SKCanvas(bitmap))
         {
             canvas.Clear(SKColors.Black);
-            var sampling = image.Width == Width && image.Height == Height
+            var (shownWidth, shownHeight) = SwapsSides(origin) ? (image.Height, image.Width) : (image.Width, image.Height);
+            var sampling = shownWidth == Width && shownHeight == Height
                 ? new SKSamplingOptions(SKFilterMode.Nearest)
                 : new SKSamplingOptions(SKCubicResampler.Mitchell);
-            canvas.DrawImage(image, new SKRect(0, 0, Width, Height), sampling);
+            if (origin == SKEncodedOrigin.TopLeft)
+                canvas.DrawImage(image, new SKRect(0, 0, Width, Height), sampling);
+            else
+            {
+                canvas.Scale((float)Width / shownWidth, (float)Height / shownHeight);
+                canvas.Concat(OrientationMatrix(origin, image.Width, image.Height));
+                canvas.DrawImage(image, 0, 0, sampling);
+            }
         }
         var pixels = bitmap.GetPixelSpan();
         var rowBytes = bitmap.RowBytes;
+        var plane = Width * Height;
         for (var y = 0; y < Height; y++)
         {
-            var row = pixels.Slice(y * rowBytes, Width);
-            for (var x = 0; x < Width; x++) destination[y * Width + x] = row[x] / 255f;
+            var row = pixels.Slice(y * rowBytes, Width * info.BytesPerPixel);
+            if (Channels == 1)
+                for (var x = 0; x < Width; x++) destination[y * Width + x] = row[x] / 255f;
+            else
+                for (var x = 0; x < Width; x++)
+                    for (var c = 0; c < 3; c++) destination[c * plane + y * Width + x] = row[4 * x + c] / 255f;
         }
     }
 
     /// <summary>
-    /// Decodes at the smallest supported scale that still covers <paramref name="width"/> x <paramref name="height"/>
-    /// and insists on complete success: a truncated file would otherwise decode "incompletely" into a
-    /// partly blank image and be indexed as if it were whole.
+    /// Decodes (the first frame, for an animation) at the smallest supported scale that still covers
+    /// <paramref name="width"/> x <paramref name="height"/> once turned to <paramref name="origin"/>, and insists
+    /// on complete success: a truncated file would otherwise decode "incompletely" into a partly blank
+    /// image and be indexed as if it were whole.
     /// </summary>
-    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels)
+    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels, out SKEncodedOrigin origin)
     {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
             ?? throw new ImageRejectedException("the image data is corrupt and could not be decoded");
-        var size = DecodeSize(codec, width, height);
+        origin = codec.EncodedOrigin;
+        var size = SwapsSides(origin) ? DecodeSize(codec, height, width) : DecodeSize(codec, width, height);
         if ((long)size.Width * size.Height > maxDecodedPixels)
             throw new ImageRejectedException($"the image is {codec.Info.Width}x{codec.Info.Height} pixels; decoding it takes {size.Width}x{size.Height}, "
                 + $"over the limit of {maxDecodedPixels} pixels here: send a smaller image");
         var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap(info);
-        var result = codec.GetPixels(info, bitmap.GetPixels());
+        var result = codec.GetPixels(info, bitmap.GetPixels()); // frame 0; the codec leaves what it does not cover transparent
         if (result != SKCodecResult.Success)
         {
             bitmap.Dispose();
@@ -97,6 +123,23 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
         }
         return best;
     }
+
+    /// <summary>True for the EXIF orientations that turn the picture a quarter, so that it shows height x width.</summary>
+    private static bool SwapsSides(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+        or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
+    /// <summary>Maps a stored w x h picture to how a viewer shows it for <paramref name="origin"/> (EXIF orientation 1..8).</summary>
+    private static SKMatrix OrientationMatrix(SKEncodedOrigin origin, int w, int h) => origin switch
+    {
+        SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1), // mirrored left to right
+        SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1), // turned 180
+        SKEncodedOrigin.BottomLeft => new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1), // mirrored top to bottom
+        SKEncodedOrigin.LeftTop => new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1), // transposed
+        SKEncodedOrigin.RightTop => new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1), // turned 90 clockwise
+        SKEncodedOrigin.RightBottom => new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1), // transverse
+        SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1), // turned 90 anticlockwise
+        _ => SKMatrix.Identity,
+    };
 
     /// <summary>Image <paramref name="index"/> of a data set as a PNG file.</summary>
     public static byte[] EncodePng(Dpq.Data.ImageSet set, int index) =>

@@ -7,10 +7,10 @@ public sealed record UploadPolicy
 {
     public long MaxBytes { get; init; } = ImageLimits.Default.MaxBytes;
     public int MaxNameLength { get; init; } = 512;
-    public IReadOnlySet<string> Extensions { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg" };
+    public IReadOnlySet<string> Extensions { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp" };
     public IReadOnlySet<string> ContentTypes { get; init; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
-        "image/png", "image/jpeg", "application/octet-stream",
+        "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/x-ms-bmp", "application/octet-stream",
     };
 
     public static UploadPolicy Default { get; } = new();

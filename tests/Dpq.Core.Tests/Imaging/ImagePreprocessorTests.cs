@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Dpq.Imaging;
 using SkiaSharp;
+using static Dpq.Tests.Imaging.TestImageFiles;
 
 namespace Dpq.Tests.Imaging;
 
@@ -98,11 +99,112 @@ public sealed class ImagePreprocessorTests
         var png = ImagePreprocessor.EncodePng(RandomGray(4, 4, 2), 4, 4);
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), 40000);
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), 40000);
-        var before = GC.GetTotalAllocatedBytes(precise: true);
+        var before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<ImageRejectedException>(() => new ImagePreprocessor(28, 28).Decode(png, new float[28 * 28]));
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Contains("40000x40000", e.Reason);
         Assert.True(allocated < 1_000_000, $"allocated {allocated} bytes while refusing");
+    }
+
+    /// <summary>A smooth picture that no turn or mirror maps onto itself: a gradient and an off-centre disc on a w x h plane.</summary>
+    private static byte[] Asymmetric(int w, int h)
+    {
+        var gray = new byte[w * h];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                double dx = x - w * 0.3, dy = y - h * 0.25;
+                bool disc = dx * dx + dy * dy < w * h * 0.02;
+                gray[y * w + x] = (byte)(disc ? 235 : 30 + 100 * x / w + 60 * y / h);
+            }
+        return gray;
+    }
+
+    private static float[] DecodeAt(byte[] file, int width, int height, int channels = 1, ImageLimits? limits = null)
+    {
+        var pixels = new float[channels * width * height];
+        new ImagePreprocessor(width, height, limits, channels).Decode(file, pixels);
+        return pixels;
+    }
+
+    private static float MeanAbsDiff(float[] a, float[] b) => a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void AJpegDecodesTurnedAsItsExifOrientationShowsIt(int orientation)
+    {
+        const int W = 48, H = 32;
+        var gray = Asymmetric(W, H);
+        var file = WithExifOrientation(ImagePreprocessor.EncodeGray(gray, W, H, SKEncodedImageFormat.Jpeg, 95), orientation);
+        using (var codec = SKCodec.Create(SKData.CreateCopy(file))) Assert.Equal((SKEncodedOrigin)orientation, codec.EncodedOrigin);
+        var (turned, w, h) = Turn(gray, W, H, orientation);
+        var expected = DecodeAt(ImagePreprocessor.EncodeGray(turned, w, h, SKEncodedImageFormat.Jpeg, 95), w, h);
+        Assert.True(MeanAbsDiff(DecodeAt(file, w, h), expected) < 0.01);
+        // Resized to the model input, too.
+        var expectedSmall = DecodeAt(ImagePreprocessor.EncodeGray(turned, w, h, SKEncodedImageFormat.Jpeg, 95), 28, 28);
+        Assert.True(MeanAbsDiff(DecodeAt(file, 28, 28), expectedSmall) < 0.01);
+    }
+
+    [Fact]
+    public void AQuarterTurnedJpegDecodesAtTheScaleItsShownSizeNeeds()
+    {
+        // Stored 1600x400 and shown 400x1600: a 100x400 input is covered by the 1/4 scale (400x100 stored,
+        // 40,000 pixels). Choosing the scale on the stored sides would need the full 640,000.
+        const int W = 1600, H = 400;
+        var gray = Asymmetric(W, H);
+        var file = WithExifOrientation(ImagePreprocessor.EncodeGray(gray, W, H, SKEncodedImageFormat.Jpeg, 90), 6);
+        var limits = new ImageLimits { MaxDecodedPixels = 100_000 };
+        var (turned, w, h) = Turn(gray, W, H, 6);
+        var expected = DecodeAt(ImagePreprocessor.EncodePng(turned, w, h), 100, 400);
+        Assert.True(MeanAbsDiff(DecodeAt(file, 100, 400, limits: limits), expected) < 0.02);
+    }
+
+    [Fact]
+    public void WithThreeChannelsAColourImageDecodesIntoItsRedGreenAndBluePlanes()
+    {
+        var rgb = new byte[3 * 28 * 28];
+        new Random(6).NextBytes(rgb);
+        var pixels = DecodeAt(PngWriter.Write(rgb, 28, 28, PngColor.Rgb), 28, 28, channels: 3);
+        for (int i = 0; i < 28 * 28; i++)
+            for (int c = 0; c < 3; c++) Assert.Equal(rgb[3 * i + c] / 255f, pixels[c * 784 + i]);
+
+        // Red, green and blue bands, resized from 56x56, stay in their planes.
+        var bands = new byte[3 * 56 * 56];
+        for (int y = 0; y < 56; y++) for (int x = 0; x < 56; x++) bands[3 * (y * 56 + x) + x * 3 / 56] = 255;
+        var small = DecodeAt(PngWriter.Write(bands, 56, 56, PngColor.Rgb), 28, 28, channels: 3);
+        foreach (var (x, band) in new[] { (4, 0), (14, 1), (24, 2) })
+            for (int c = 0; c < 3; c++)
+                Assert.Equal(c == band ? 1f : 0f, small[c * 784 + 14 * 28 + x], 0.02f);
+    }
+
+    [Fact]
+    public void WithThreeChannelsAGrayImageGivesThreeEqualPlanesOfItsGray()
+    {
+        var gray = RandomGray(28, 28, 7);
+        var png = ImagePreprocessor.EncodePng(gray, 28, 28);
+        var planes = DecodeAt(png, 28, 28, channels: 3);
+        var one = DecodeAt(png, 28, 28);
+        for (int c = 0; c < 3; c++) Assert.Equal(one, planes[(c * 784)..((c + 1) * 784)]);
+
+        var jpeg = ImagePreprocessor.EncodeGray(Picture(64), 64, 64, SKEncodedImageFormat.Jpeg, 90);
+        var jpegPlanes = DecodeAt(jpeg, 28, 28, channels: 3);
+        Assert.Equal(jpegPlanes[..784], jpegPlanes[784..1568]);
+        Assert.Equal(jpegPlanes[..784], jpegPlanes[1568..]);
+    }
+
+    [Fact]
+    public void ThePixelCountIsChannelsTimesHeightTimesWidth()
+    {
+        Assert.Equal(784, new ImagePreprocessor(28, 28).PixelCount);
+        Assert.Equal(3 * 32 * 24, new ImagePreprocessor(24, 32, channels: 3).PixelCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImagePreprocessor(28, 28, channels: 2));
+        Assert.Throws<ArgumentException>(() => new ImagePreprocessor(28, 28, channels: 3).Decode(ImagePreprocessor.EncodePng(RandomGray(28, 28, 8), 28, 28), new float[784]));
     }
 
     [Fact]
@@ -116,7 +218,7 @@ public sealed class ImagePreprocessorTests
     public void NonImageBytesAreRejected()
     {
         var e = Assert.Throws<ImageRejectedException>(() => new ImagePreprocessor(28, 28).Decode("hello, not an image"u8, new float[28 * 28]));
-        Assert.Contains("not a PNG or JPEG", e.Reason);
+        Assert.Contains("not a PNG, JPEG, GIF, WebP or BMP image", e.Reason);
     }
 
     [Fact]

@@ -22,4 +22,25 @@ public sealed class UploadPolicyTests
     [InlineData("shop/2026/shoe.v2.jpg")]
     [InlineData("ünïcode/名前.png")]
     public void OrdinaryNamesPass(string name) => Assert.Null(UploadPolicy.Default.CheckName(name));
+
+    [Theory]
+    [InlineData("a.png", "image/png")]
+    [InlineData("a.jpg", "image/jpeg")]
+    [InlineData("a.JPEG", "image/jpeg")]
+    [InlineData("a.gif", "image/gif")]
+    [InlineData("a.webp", "image/webp")]
+    [InlineData("a.bmp", "image/bmp")]
+    [InlineData("a.BMP", "image/x-ms-bmp")]
+    [InlineData("a.webp", "application/octet-stream")]
+    [InlineData("a.gif", null)]
+    public void EveryDecodedFormatIsAcceptedByExtensionAndContentType(string name, string? contentType) =>
+        Assert.Null(UploadPolicy.Default.Check(name, 100, contentType));
+
+    [Theory]
+    [InlineData("a.tiff", null, "'.tiff' is not an accepted image extension (.bmp, .gif, .jpeg, .jpg, .png, .webp)")]
+    [InlineData("a.heic", null, "not an accepted image extension")]
+    [InlineData("a.png", "image/tiff", "content type 'image/tiff' is not an accepted image type")]
+    [InlineData("a.gif", "image/svg+xml", "is not an accepted image type")]
+    public void OtherFormatsAreRefusedWithTheReason(string name, string? contentType, string reason) =>
+        Assert.Contains(reason, UploadPolicy.Default.Check(name, 100, contentType));
 }
