@@ -9,7 +9,25 @@ namespace Dpq.Cli;
 internal static class Scripts
 {
     /// <summary>The repository root: DPQ_REPO_ROOT (./dpq sets it), else the folder above this binary holding DpqServerless.sln.</summary>
-    public static string RepoRoot { get; } = FindRoot();
+    private static readonly Lazy<string> s_root = new(FindRoot);
+
+    public static string RepoRoot => s_root.Value;
+
+    /// <summary>The repository root when this program runs from one; else the current folder (a copied binary).</summary>
+    public static string RepoRootOrCurrent
+    {
+        get
+        {
+            try
+            {
+                return RepoRoot;
+            }
+            catch (UsageException)
+            {
+                return Environment.CurrentDirectory;
+            }
+        }
+    }
 
     private static string FindRoot()
     {

@@ -84,14 +84,14 @@ public sealed class TorchModel : IDisposable
             D = config.D,
             Classes = config.Classes,
             ClassNames = classNames,
-            Input = config.Input,
+            Input = Backbones.ImageInput(config.Backbone, config.Input),
             Normalisation = new NormalisationInfo(config.Mean, config.Std),
             Backbone = config.Backbone,
             Quantizer = quantizer,
             Training = training,
             Metrics = metrics,
             Files = new ModelFiles(weights, ModelFolder.Describe(directory, CodebooksFileName), ModelFolder.Describe(directory, OnnxInfo.FileName)),
-            Onnx = OnnxInfo.Default,
+            Onnx = config.Backbone == Dpq.Onnx.ResNet18Graph.Name ? OnnxInfo.Default with { Opset = Dpq.Onnx.ResNet18Graph.Opset } : OnnxInfo.Default,
         };
         ModelFolder.WriteManifest(directory, manifest);
         return manifest;

@@ -17,7 +17,7 @@ public static class CopyCodesCommand
     public static Command Create()
     {
         var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
-        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var data = CliOptions.Text("--fashion-mnist", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
         var seed = CliOptions.Int("--seed", "k-means seed", 1, 0);
         var replace = CliOptions.Flag("--replace", "replace copy codes the model already has (its indexed codes go stale)");
         return new Command("copy-codes", "add the copy codes (copies of a query rank first) to a model trained before training wrote them")

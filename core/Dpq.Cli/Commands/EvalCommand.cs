@@ -19,7 +19,7 @@ public static class EvalCommand
         var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
         var json = CliOptions.Text("--json", "where to write the results; the plots go beside it", "FILE", required: true);
         var export = CliOptions.Text("--export", "also write the .npy arrays to recompute the numbers", "DIR");
-        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var data = CliOptions.Text("--fashion-mnist", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
         var queries = CliOptions.OptionalInt("--queries", "use the first N test images as queries only", 1);
         var database = CliOptions.OptionalInt("--database", "use the first N training images as the database only", 1);
         var noPq = CliOptions.Flag("--no-pq", "skip the product-quantization baseline");

@@ -18,7 +18,7 @@ public static class ParityCommand
         var model = CliOptions.Text("--model", "the model folder", "DIR", required: true);
         var json = CliOptions.Text("--json", "where to write the report", "FILE");
         var limit = CliOptions.OptionalInt("--limit", "compare the first N images only", 1);
-        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var data = CliOptions.Text("--fashion-mnist", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
         return new Command("parity", "ONNX Runtime against TorchSharp on the 70,000 Fashion-MNIST images")
             .With(model, json, limit, data)
             .Runs((r, ct) => RunAsync(r.GetRequiredValue(model), r.GetValue(json), r.GetValue(limit) ?? int.MaxValue, r.GetRequiredValue(data), ct));

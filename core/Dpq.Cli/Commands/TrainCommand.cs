@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Dpq.Onnx;
 using Dpq.Data;
 using Dpq.Model;
 using Dpq.Training;
@@ -14,11 +15,19 @@ public static class TrainCommand
     public static Command Create()
     {
         var defaults = new TrainingOptions();
-        var dataset = CliOptions.Text("--dataset", "the training images: fashion-mnist", "NAME", defaultValue: FashionMnist.Name);
+        var dataset = CliOptions.Text("--dataset", "the images to train on when neither --data nor --from-storage is given: fashion-mnist", "NAME", defaultValue: FashionMnist.Name);
         dataset.AcceptOnlyFromAmong(FashionMnist.Name);
+        var data = new Option<DirectoryInfo>("--data") { Description = "train on a folder tree of your images: each first subfolder's name is a class", HelpName = "DIR" };
+        data.AcceptExistingOnly();
+        var fromStorage = CliOptions.Flag("--from-storage", "train on the labelled blobs of the images and imports containers (DpqStorage, else the local Azurite)");
+        var backbone = CliOptions.Text("--backbone", "small-cnn: trained from scratch, gray; resnet18: ImageNet ResNet18, frozen, colour 224x224", "NAME", defaultValue: Dpq.Training.Network.SmallCnnBackbone.Name);
+        backbone.AcceptOnlyFromAmong(Dpq.Training.Network.SmallCnnBackbone.Name, ResNet18Graph.Name);
+        var size = CliOptions.Int("--size", "small-cnn input side in pixels (images are resized to it)", FashionMnist.Side, 8, 512);
+        var holdout = CliOptions.Number("--holdout", "share of each class held out of training (--data, --from-storage) to measure mAP on", 0.1);
+        var holdoutImages = CliOptions.Int("--holdout-images", "Fashion-MNIST test images the held-out mAP is measured on (0: none)", 2000, 0, 10_000);
         var output = CliOptions.Text("--out", "the model folder to write", "DIR", required: true);
         var epochs = CliOptions.Int("--epochs", "training epochs", defaults.Epochs, 1, 1000);
-        var seed = CliOptions.Int("--seed", "random seed (weights, batches, k-means)", defaults.Seed);
+        var seed = CliOptions.Int("--seed", "random seed (weights, batches, k-means, held-out split)", defaults.Seed);
         var k = CliOptions.Int("--k", "codewords per level (a power of two: 16 or 256 are served)", defaults.K, 2, 256);
         var m = CliOptions.Int("--m", "levels: the longest code has m * log2(k) bits", defaults.M, 1, 64);
         var d = CliOptions.Int("--d", "feature dimension", defaults.D, 1, 4096);
@@ -30,15 +39,18 @@ public static class TrainCommand
         var codebookLr = CliOptions.Positive("--codebook-lr", "codebook learning rate", defaults.CodebookLearningRate);
         var codeSemantic = CliOptions.Number("--code-semantic", "weight of the class loss on the codes", defaults.CodeSemanticWeight);
         var temperature = CliOptions.Positive("--temperature", "soft assignment temperature", defaults.Temperature);
-        var noAugment = CliOptions.Flag("--no-augment", "train without shifted and flipped copies");
+        var noAugment = CliOptions.Flag("--no-augment", "train without shifted and flipped copies (small-cnn)");
         var limit = CliOptions.OptionalInt("--limit", "train on the first N images only", 2);
-        var data = CliOptions.Text("--data", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var fashionMnist = CliOptions.Text("--fashion-mnist", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
+        var cache = CliOptions.Text("--feature-cache", "where backbone features are kept between runs (default: .build/feature-cache)", "DIR");
         return new Command("train", "train a DPQ model and write a model folder (docs/model-format.md)")
-            .With(dataset, output, epochs, seed, k, m, d, batch, lr, jointEpochs, quantToEncoder, refineEpochs, codebookLr, codeSemantic, temperature, noAugment, limit, data)
-            .Runs((r, ct) =>
+            .With(dataset, data, fromStorage, backbone, size, holdout, holdoutImages, output, epochs, seed, k, m, d, batch, lr, jointEpochs, quantToEncoder,
+                refineEpochs, codebookLr, codeSemantic, temperature, noAugment, limit, fashionMnist, cache)
+            .Runs(async (r, ct) =>
             {
                 var options = defaults with
                 {
+                    Backbone = r.GetRequiredValue(backbone),
                     Epochs = r.GetValue(epochs),
                     Seed = r.GetValue(seed),
                     K = r.GetValue(k),
@@ -54,14 +66,53 @@ public static class TrainCommand
                     Temperature = r.GetValue(temperature),
                     Augment = !r.GetValue(noAugment),
                 };
-                return RunAsync(options, r.GetRequiredValue(output), r.GetValue(limit) ?? int.MaxValue, r.GetRequiredValue(data), ct);
+                var (train, heldOut, copyImages) = await SourcesAsync(r.GetValue(data)?.FullName, r.GetValue(fromStorage), r.GetRequiredValue(fashionMnist),
+                    r.GetValue(limit) ?? int.MaxValue, r.GetValue(holdout), r.GetValue(holdoutImages), options.Seed, ct);
+                var cacheDirectory = r.GetValue(cache) ?? Path.Combine(Scripts.RepoRootOrCurrent, ".build", "feature-cache");
+                return Run(train, heldOut, copyImages, options, r.GetValue(size), r.GetRequiredValue(output), cacheDirectory, ct);
             });
     }
 
-    private static Task<int> RunAsync(TrainingOptions options, string output, int limit, string dataDirectory, CancellationToken cancellationToken)
+    /// <summary>The training images, the held-out ones and the images the copy codes train on (gray, their own size).</summary>
+    private static async Task<(TrainingSource Train, TrainingSource? HeldOut, Func<ImageSet> CopyImages)> SourcesAsync(string? folder, bool fromStorage,
+        string fashionMnistDirectory, int limit, double holdout, int holdoutImages, int seed, CancellationToken cancellationToken)
+    {
+        if (folder is not null && fromStorage) throw new UsageException("give --data DIR or --from-storage, not both");
+        if (holdout is < 0 or >= 0.9) throw new UsageException($"--holdout must be from 0 to 0.9 (got {holdout})");
+        if (folder is null && !fromStorage)
+        {
+            var set = FashionMnist.Load(DatasetSplit.Train, fashionMnistDirectory);
+            if (limit < set.Count) set = set.Slice(0, limit);
+            var test = FashionMnist.Load(DatasetSplit.Test, fashionMnistDirectory);
+            TrainingSource? held = holdoutImages == 0 ? null : TrainingSource.FromImageSet(FashionMnist.Name + " test", test.Slice(0, Math.Min(holdoutImages, test.Count)));
+            return (TrainingSource.FromImageSet(FashionMnist.Name, set), held, () => set);
+        }
+        LabelledImages images;
+        if (folder is not null)
+        {
+            images = LabelledImages.FromFolder(folder, out var refused);
+            Console.WriteLine($"dpq train: {images.Count} images of {images.ClassNames.Count} classes in {folder}; {refused.Count} left out");
+            foreach (var f in refused.Take(20)) Console.WriteLine($"  left out {Path.GetRelativePath(folder, f.Path)}: {f.Reason}");
+            if (refused.Count > 20) Console.WriteLine($"  ... and {refused.Count - 20} more");
+        }
+        else
+        {
+            var storage = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
+            (images, var skipped) = await LabelledImages.FromStorageAsync(storage, cancellationToken);
+            Console.WriteLine($"dpq train: {images.Count} labelled images of {images.ClassNames.Count} classes in storage; {skipped} blobs without a valid label left out");
+        }
+        if (images.ClassNames.Count < 2) throw new UsageException($"training needs labelled images of at least two classes; found {images.ClassNames.Count}");
+        var (trainFiles, heldOutFiles) = images.Split(holdout, seed);
+        var train = TrainingSource.FromFiles(trainFiles);
+        return (train, heldOutFiles.Count == 0 ? null : TrainingSource.FromFiles(heldOutFiles), () => trainFiles.ToGrayImageSet(FashionMnist.Side, cancellationToken));
+    }
+
+    private static int Run(TrainingSource train, TrainingSource? heldOut, Func<ImageSet> copyImages, TrainingOptions options, int side, string output,
+        string cacheDirectory, CancellationToken cancellationToken)
     {
         if (options.JointEpochs > options.Epochs) throw new UsageException($"--joint-epochs ({options.JointEpochs}) cannot exceed --epochs ({options.Epochs})");
         if ((options.K & (options.K - 1)) != 0) throw new UsageException($"--k must be a power of two (got {options.K})");
+        if (options.D < train.Classes) options = options with { D = Math.Max(options.D, train.Classes) };
         try
         {
             options.Validate();
@@ -70,21 +121,32 @@ public static class TrainCommand
         {
             throw new UsageException(e.Message);
         }
-
-        var train = FashionMnist.Load(DatasetSplit.Train, dataDirectory);
-        if (limit < train.Count) train = train.Slice(0, limit);
         var device = TorchModel.DefaultDevice();
-        Console.WriteLine($"dpq train: {train.Count} images, K={options.K} M={options.M} D={options.D}, {options.Epochs} epochs "
-            + $"({options.JointEpochs} joint, then {options.RefineEpochs} codebook passes), seed {options.Seed}, device {device.type}");
+        Console.WriteLine($"dpq train: {train.Count} images of {train.Classes} classes ({train.Dataset}), backbone {options.Backbone}, K={options.K} M={options.M} D={options.D}, "
+            + $"{options.Epochs} epochs ({options.JointEpochs} joint, then {options.RefineEpochs} codebook passes), seed {options.Seed}, device {device.type}");
+        // Features are computed for the training images, then the held-out ones: one bar each.
+        var totals = new Queue<int>([train.Count, heldOut?.Count ?? 0]);
+        ProgressBar? bar = null;
+        int last = int.MaxValue;
+        var featureProgress = new SynchronousProgress(done =>
+        {
+            if (done < last) bar = new ProgressBar("backbone features", totals.Dequeue());
+            last = done;
+            bar!.Report(done);
+        });
+        var result = ModelTraining.Run(train, heldOut, options, side, output, new FeatureCache(cacheDirectory), device,
+            train.Count >= Copies.CopyCodec.Codewords ? copyImages() : null, new ConsoleProgress(), message => Console.WriteLine($"dpq train: {message}"),
+            featureProgress, cancellationToken);
+        var manifest = result.Manifest;
+        Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {manifest.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s of training "
+            + $"(running train accuracy {manifest.Metrics["train_accuracy_running"]:P1})" + (manifest.Copies is null ? "; no copy codes (fewer than 256 images)" : ""));
+        return 0;
+    }
 
-        var created = DateTime.UtcNow;
-        var result = DpqTrainer.Train(train, options, device, new ConsoleProgress(), cancellationToken);
-        using var network = result.Network;
-        var manifest = TorchModel.Save(output, network, result.Quantizer, result.Training, result.Metrics, created, train.ClassNames);
-        Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {result.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s "
-            + $"(running train accuracy {result.Metrics["train_accuracy_running"]:P1})");
-        if (train.Count >= Copies.CopyCodec.Codewords) CopyCodesCommand.Add(output, manifest.Input, train, options.Seed, cancellationToken);
-        return Task.FromResult(0);
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
+    private sealed class SynchronousProgress(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
     }
 
     /// <summary>A single updating line on a terminal; one plain line per epoch otherwise.</summary>

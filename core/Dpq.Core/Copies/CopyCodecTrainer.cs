@@ -36,7 +36,7 @@ public static class CopyCodecTrainer
         const int F = CopyFingerprint.Dimension;
         int n = images.Count;
         if (n < CopyCodec.Codewords) throw new ArgumentException($"copy codes need at least {CopyCodec.Codewords} training images, got {n}", nameof(images));
-        var pre = new ImagePreprocessor(input.Width, input.Height);
+        var pre = new ImagePreprocessor(input.Width, input.Height, channels: input.Channels);
         var prints = Fingerprints(images, Enumerable.Range(0, n).ToArray(), CopyVariant.Exact, pre, input, cancellationToken);
         // The calibration images are held out of the k-means, so that their codes are as faithful as an upload's.
         var heldOut = CalibrationSample(n);

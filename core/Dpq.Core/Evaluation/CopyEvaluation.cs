@@ -163,7 +163,7 @@ public static class CopyEvaluation
 
     private static float[] DecodeFiles(LoadedModel model, ImageSet images, int count, CopyVariant variant)
     {
-        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight);
+        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, channels: model.InputChannels);
         var pixels = new float[count * pre.PixelCount];
         Parallel.For(0, count, i =>
         {

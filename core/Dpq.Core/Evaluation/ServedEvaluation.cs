@@ -70,7 +70,7 @@ public sealed class ServedEvaluation
     /// <summary>Query features and copy fingerprints of files, decoded as a query is (fingerprints empty without copy codes).</summary>
     public (float[] Features, float[] Fingerprints) EncodeQueries(IReadOnlyList<byte[]> files)
     {
-        var pre = new ImagePreprocessor(_model.InputWidth, _model.InputHeight, ImageLimits.Query);
+        var pre = new ImagePreprocessor(_model.InputWidth, _model.InputHeight, ImageLimits.Query, _model.InputChannels);
         var pixels = new float[files.Count * pre.PixelCount];
         Parallel.For(0, files.Count, i => pre.Decode(files[i], pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
         var features = new float[files.Count * _model.FeatureDimension];

@@ -28,7 +28,7 @@ public static class BatchEncoder
     public static EncodedImages Encode(IReadOnlyList<ReadOnlyMemory<byte>> images, IImageEncoder encoder, ImageLimits? limits = null,
         CancellationToken cancellationToken = default)
     {
-        var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, limits);
+        var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, limits, encoder.InputChannels);
         var pixels = new float[images.Count * pre.PixelCount];
         var rejected = new string?[images.Count];
         Parallel.For(0, images.Count, new ParallelOptions { CancellationToken = cancellationToken }, i =>
@@ -49,7 +49,7 @@ public static class BatchEncoder
             if (good[j] != j) pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
         }
         var codes = good.Length == 0 ? [] : encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
-        return new EncodedImages(encoder.Levels, good, codes, rejected, CopyCodes(encoder.Copies, pixels, good.Length, new InputShape(1, pre.Height, pre.Width)));
+        return new EncodedImages(encoder.Levels, good, codes, rejected, CopyCodes(encoder.Copies, pixels, good.Length, new InputShape(pre.Channels, pre.Height, pre.Width)));
     }
 
     private static byte[]? CopyCodes(CopyCodec? codec, float[] pixels, int count, InputShape shape)

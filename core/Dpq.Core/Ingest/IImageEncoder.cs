@@ -9,13 +9,15 @@ public interface IImageEncoder
     string ModelVersion { get; }
     int InputWidth { get; }
     int InputHeight { get; }
+    /// <summary>1 for gray input, 3 for RGB (planar, channel after channel).</summary>
+    int InputChannels => 1;
     /// <summary>M, the number of quantization levels (one level index per level).</summary>
     int Levels { get; }
     /// <summary>K, the codewords per level.</summary>
     int Codewords { get; }
 
     /// <summary>
-    /// <paramref name="pixels"/> holds <paramref name="count"/> images of InputHeight x InputWidth
+    /// <paramref name="pixels"/> holds <paramref name="count"/> images of InputChannels x InputHeight x InputWidth
     /// values in [0, 1]; returns count x Levels level indices, row-major.
     /// </summary>
     byte[] EncodeCodes(ReadOnlySpan<float> pixels, int count);

@@ -14,22 +14,27 @@ public sealed record EncodedBatch(int Count, int D, int M, float[] Features, byt
 
     /// <summary>
     /// A whole grayscale image set through <paramref name="encode"/>, <paramref name="batchSize"/>
-    /// images per pass, joined into one batch. <paramref name="input"/> is the network's input shape.
+    /// images per pass, joined into one batch. <paramref name="input"/> is the network's input shape: when
+    /// it is not the images' own, each image is saved as PNG and decoded as serving decodes an upload
+    /// (resized, gray repeated in each colour channel).
     /// </summary>
     public static EncodedBatch EncodeAll(ImageSet images, InputShape input, int d, int m, bool withCodes, int batchSize, Encoder encode,
         IProgress<int>? progress = null)
     {
-        if (images.Height != input.Height || images.Width != input.Width || input.Channels != 1)
-            throw new ArgumentException($"images are {images.Height}x{images.Width} grayscale, the network takes {input}");
+        bool native = images.Height == input.Height && images.Width == input.Width && input.Channels == 1;
+        var decoder = native ? null : new Imaging.ImagePreprocessor(input.Width, input.Height, channels: input.Channels);
         var features = new float[images.Count * d];
         var codes = new byte[withCodes ? images.Count * m : 0];
         var predictions = new byte[images.Count];
-        var pixels = new float[batchSize * images.PixelsPerImage];
+        var pixels = new float[batchSize * input.Pixels];
         for (int start = 0; start < images.Count; start += batchSize)
         {
             int count = Math.Min(batchSize, images.Count - start);
-            images.CopyUnitPixels(start, count, pixels);
-            var batch = encode(pixels.AsSpan(0, count * images.PixelsPerImage), count, withCodes);
+            if (decoder is null)
+                images.CopyUnitPixels(start, count, pixels);
+            else
+                Parallel.For(0, count, i => decoder.Decode(Imaging.ImagePreprocessor.EncodePng(images, start + i), pixels.AsSpan(i * input.Pixels, input.Pixels)));
+            var batch = encode(pixels.AsSpan(0, count * input.Pixels), count, withCodes);
             batch.Features.CopyTo(features, start * d);
             if (withCodes) batch.Codes.CopyTo(codes, start * m);
             batch.Predictions.CopyTo(predictions, start);

@@ -54,6 +54,7 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     public InputShape Input => Manifest.Input;
     public int InputWidth => Manifest.Input.Width;
     public int InputHeight => Manifest.Input.Height;
+    public int InputChannels => Manifest.Input.Channels;
     public int Levels => Manifest.M;
     public int Codewords => Manifest.K;
     public int FeatureDimension => Manifest.D;

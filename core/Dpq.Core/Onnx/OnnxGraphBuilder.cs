@@ -53,6 +53,36 @@ public sealed class OnnxGraphBuilder(string graphName)
         return node.Output[0];
     }
 
+    /// <summary>
+    /// Copies another graph's nodes and initializers in, every name under <paramref name="prefix"/>, its
+    /// inputs wired to the values <paramref name="inputs"/> maps them to; returns its outputs' new names.
+    /// </summary>
+    public IReadOnlyList<string> Embed(ModelProto model, string prefix, IReadOnlyDictionary<string, string> inputs)
+    {
+        var graph = model.Graph;
+        foreach (var input in graph.Input)
+            if (!inputs.ContainsKey(input.Name) && !graph.Initializer.Any(t => t.Name == input.Name))
+                throw new ArgumentException($"graph input '{input.Name}' of {graph.Name} is not wired", nameof(inputs));
+        string Rename(string name) => name.Length == 0 ? name : inputs.TryGetValue(name, out var wired) ? wired : prefix + name;
+        foreach (var tensor in graph.Initializer)
+        {
+            var copy = tensor.Clone();
+            copy.Name = prefix + tensor.Name;
+            _graph.Initializer.Add(copy);
+        }
+        foreach (var node in graph.Node)
+        {
+            var copy = node.Clone();
+            copy.Name = prefix + (node.Name.Length > 0 ? node.Name : $"node{_nodes++}");
+            copy.Input.Clear();
+            copy.Input.AddRange(node.Input.Select(Rename));
+            copy.Output.Clear();
+            copy.Output.AddRange(node.Output.Select(Rename));
+            _graph.Node.Add(copy);
+        }
+        return [.. graph.Output.Select(o => Rename(o.Name))];
+    }
+
     public static AttributeProto Ints(string name, params long[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };

@@ -88,7 +88,7 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
             }
             return (reconstructed, print);
         }
-        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, ImageLimits.Query);
+        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, ImageLimits.Query, model.InputChannels);
         var pixels = new float[pre.PixelCount];
         try
         {

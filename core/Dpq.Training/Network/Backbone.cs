@@ -20,9 +20,9 @@ public abstract class Backbone : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// Backbones by name. Built in: <see cref="SmallCnnBackbone.Name"/> for 28x28 grayscale. A photo
-/// backbone (a ResNet with user-supplied pretrained weights, say) is added with <see cref="Register"/>
-/// before a model that names it is trained or loaded.
+/// Backbones by name. Built in: <see cref="SmallCnnBackbone.Name"/>, trained from scratch (28x28 grayscale),
+/// and "resnet18", the frozen ImageNet ResNet18 whose features train <see cref="PretrainedFeaturesBackbone"/>.
+/// Others are added with <see cref="Register"/> before a model that names them is trained or loaded.
 /// </summary>
 public static class Backbones
 {
@@ -30,7 +30,19 @@ public static class Backbones
     private static readonly Dictionary<string, Func<InputShape, Backbone>> s_factories = new(StringComparer.Ordinal)
     {
         [SmallCnnBackbone.Name] = input => new SmallCnnBackbone(input),
+        [Dpq.Onnx.ResNet18Graph.Name] = input => new PretrainedFeaturesBackbone(Dpq.Onnx.ResNet18Graph.Name, input),
     };
+
+    /// <summary>
+    /// The input of the network that trains for backbone <paramref name="name"/>, given the model's image input:
+    /// the image itself, or for a frozen pretrained backbone its features (D x 1 x 1).
+    /// </summary>
+    public static InputShape TrainedInput(string name, InputShape imageInput) =>
+        name == Dpq.Onnx.ResNet18Graph.Name ? new InputShape(Dpq.Onnx.ResNet18Graph.Features, 1, 1) : imageInput;
+
+    /// <summary>The model's image input for backbone <paramref name="name"/> whose trained network takes <paramref name="trainedInput"/>.</summary>
+    public static InputShape ImageInput(string name, InputShape trainedInput) =>
+        name == Dpq.Onnx.ResNet18Graph.Name ? Dpq.Onnx.ResNet18Graph.Input : trainedInput;
 
     public static IReadOnlyList<string> Names
     {

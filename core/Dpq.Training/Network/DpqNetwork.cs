@@ -9,7 +9,7 @@ namespace Dpq.Training.Network;
 public sealed record DpqNetworkConfig(string Backbone, InputShape Input, int D, int K, int M, int Classes, float Mean, float Std)
 {
     public static DpqNetworkConfig From(ModelManifest m) =>
-        new(m.Backbone, m.Input, m.D, m.K, m.M, m.Classes, m.Normalisation.Mean, m.Normalisation.Std);
+        new(m.Backbone, Backbones.TrainedInput(m.Backbone, m.Input), m.D, m.K, m.M, m.Classes, m.Normalisation.Mean, m.Normalisation.Std);
 
     public void Validate()
     {

@@ -3,16 +3,17 @@ using Dpq.Data;
 namespace Dpq.Training;
 
 /// <summary>
-/// Shuffled mini-batches with our own seeded RNG, so runs repeat exactly. Optional augmentation:
+/// Shuffled mini-batches with our own seeded RNG, so runs repeat exactly. Optional augmentation (images only):
 /// a random shift of up to <see cref="MaxShift"/> pixels in each direction (zero fill) and a
 /// horizontal flip with probability 1/2.
 /// </summary>
-public sealed class BatchSampler(ImageSet images, int batchSize, Random rng, bool augment)
+public sealed class BatchSampler(TrainingInputs inputs, int batchSize, Random rng, bool augment)
 {
     public const int MaxShift = 2;
-    private readonly int[] _order = Enumerable.Range(0, images.Count).ToArray();
+    private readonly int[] _order = Enumerable.Range(0, inputs.Count).ToArray();
+    private readonly bool _augment = augment && inputs.Images is not null;
 
-    public int Batches => (images.Count + batchSize - 1) / batchSize;
+    public int Batches => (inputs.Count + batchSize - 1) / batchSize;
 
     /// <summary>A new random order for the next epoch (Fisher-Yates).</summary>
     public void Shuffle() => rng.Shuffle(_order);
@@ -21,18 +22,23 @@ public sealed class BatchSampler(ImageSet images, int batchSize, Random rng, boo
     public int Fill(int batch, Span<float> pixels, Span<long> labels)
     {
         int start = batch * batchSize;
-        int count = Math.Min(batchSize, images.Count - start);
-        int size = images.PixelsPerImage;
+        int count = Math.Min(batchSize, inputs.Count - start);
+        int size = inputs.Shape.Pixels;
         for (int i = 0; i < count; i++)
         {
             int index = _order[start + i];
-            labels[i] = images.Labels[index];
-            var source = images.Pixels.AsSpan(index * size, size);
+            labels[i] = inputs.Labels[index];
             var target = pixels.Slice(i * size, size);
-            if (augment)
-                CopyShifted(source, target, images.Height, images.Width, rng.Next(-MaxShift, MaxShift + 1), rng.Next(-MaxShift, MaxShift + 1), rng.Next(2) == 1);
+            if (_augment)
+            {
+                var images = inputs.Images!;
+                CopyShifted(images.Pixels.AsSpan(index * size, size), target, images.Height, images.Width,
+                    rng.Next(-MaxShift, MaxShift + 1), rng.Next(-MaxShift, MaxShift + 1), rng.Next(2) == 1);
+            }
             else
-                for (int p = 0; p < size; p++) target[p] = source[p] * (1f / 255f);
+            {
+                inputs.Copy(index, target);
+            }
         }
         return count;
     }

@@ -26,21 +26,26 @@ public sealed record TrainingResult(DpqNetwork Network, QuantizerInfo Quantizer,
 public static class DpqTrainer
 {
     public static TrainingResult Train(ImageSet train, TrainingOptions options, Device device,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Train(TrainingInputs.FromImages(train), options, device, progress, cancellationToken);
+
+    /// <param name="dataset">What model.json records as the training data.</param>
+    public static TrainingResult Train(TrainingInputs train, TrainingOptions options, Device device,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string dataset = FashionMnist.Name)
     {
         options.Validate();
+        if (options.Augment && train.Images is null) options = options with { Augment = false }; // fixed features cannot be shifted
         var wall = Stopwatch.StartNew();
         random.manual_seed(options.Seed);
-        var (mean, std) = PixelStatistics(train);
-        var config = new DpqNetworkConfig(options.Backbone, new InputShape(1, train.Height, train.Width),
-            options.D, options.K, options.M, train.Classes, mean, std);
+        var (mean, std) = train.Normalisation();
+        var config = new DpqNetworkConfig(options.Backbone, train.Shape, options.D, options.K, options.M, train.Classes, mean, std);
         var network = new DpqNetwork(config);
         try
         {
             network.to(device);
             var run = new Run(network, train, options, device, progress, cancellationToken);
             var (quantizer, metrics) = run.Execute();
-            var training = new TrainingInfo(FashionMnist.Name, train.Count, options.Epochs, options.Seed, options.BatchSize,
+            var training = new TrainingInfo(dataset, train.Count, options.Epochs, options.Seed, options.BatchSize,
                 options.LearningRate, options.JointEpochs, options.QuantizationToEncoder, options.RefineEpochs,
                 options.CodebookLearningRate, options.CodeSemanticWeight, options.ClassificationWeight, options.Augment,
                 device.type.ToString().ToLowerInvariant(), Math.Round(wall.Elapsed.TotalSeconds, 1));
@@ -53,7 +58,7 @@ public static class DpqTrainer
         }
     }
 
-    private sealed class Run(DpqNetwork network, ImageSet train, TrainingOptions options, Device device,
+    private sealed class Run(DpqNetwork network, TrainingInputs train, TrainingOptions options, Device device,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         private readonly Random _rng = new(options.Seed);
@@ -63,7 +68,7 @@ public static class DpqTrainer
         public (QuantizerInfo, Dictionary<string, double>) Execute()
         {
             TrainEncoder();
-            var final = network.EncodeAll(train, withCodes: false);
+            var final = train.EncodeAll(options.D, options.M, false, 1000, network.EncodeBatch);
             if (options.JointEpochs == 0) InitialiseCodebooks(final.Features);
             RefineCodebooks(final.Features);
             RecordReconstruction(final.Features);
@@ -75,7 +80,7 @@ public static class DpqTrainer
             var sampler = new BatchSampler(train, options.BatchSize, _rng, options.Augment);
             using var encoderOptimizer = optim.Adam(network.Encoder.parameters(), lr: options.LearningRate);
             using var codebookOptimizer = optim.Adam(network.Quantizer.parameters(), lr: options.CodebookLearningRate);
-            var pixels = new float[options.BatchSize * train.PixelsPerImage];
+            var pixels = new float[options.BatchSize * train.Shape.Pixels];
             var labels = new long[options.BatchSize];
             long totalSteps = (long)options.Epochs * sampler.Batches, step = 0;
             var sums = new LossSums();
@@ -84,7 +89,7 @@ public static class DpqTrainer
                 bool joint = epoch >= options.JointStartEpoch;
                 if (epoch == options.JointStartEpoch)
                 {
-                    InitialiseCodebooks(network.EncodeAll(train, withCodes: false).Features);
+                    InitialiseCodebooks(train.EncodeAll(options.D, options.M, false, 1000, network.EncodeBatch).Features);
                     // Encoding the whole set leaves many dead tensor wrappers behind. One run crashed in the
                     // next training step ("Unknown scalar type" inside BatchNorm's num_batches_tracked.add_(1)),
                     // consistent with a finalizer freeing a native scalar mid-call; finalize them here, between steps.
@@ -228,20 +233,6 @@ public static class DpqTrainer
 
     private static double CosineRate(double peak, long step, long total) =>
         peak * (0.01 + 0.99 * 0.5 * (1 + Math.Cos(Math.PI * step / Math.Max(1, total))));
-
-    /// <summary>Mean and standard deviation of all training pixels in [0, 1].</summary>
-    private static (float Mean, float Std) PixelStatistics(ImageSet images)
-    {
-        double sum = 0, sumSquares = 0;
-        foreach (var p in images.Pixels)
-        {
-            double v = p / 255.0;
-            sum += v;
-            sumSquares += v * v;
-        }
-        double n = Math.Max(1, images.Pixels.Length), mean = sum / n;
-        return ((float)mean, (float)Math.Sqrt(Math.Max(1e-12, sumSquares / n - mean * mean)));
-    }
 
     private struct LossSums
     {
