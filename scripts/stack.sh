@@ -29,7 +29,9 @@ launch() { # launch NAME BINARY: starts it detached with the stack's environment
     Models__CacheDirectory="$BUILD_DIR/model-cache" Models__RefreshInterval="00:00:02" \
     Logging__Console__FormatterName=simple \
     DPQ_PID_FILE="$RUN_DIR/$name.pid" setsid bash -c 'echo $$ >"$DPQ_PID_FILE"; exec "$0"' "$bin" \
-      >"$RUN_DIR/$name.log" 2>&1 </dev/null & )
+      >"$RUN_DIR/$name.log" 2>&1 </dev/null & ) >/dev/null 2>&1 </dev/null
+  # (The subshell's own streams go nowhere too: the shell it forks for the list waits for the process, and
+  # must not hold the caller's stdout open, or `./dpq import DIR | tee log` would never end.)
   # setsid forks when its caller leads a process group, so the child writes its own pid.
   for _ in $(seq 1 50); do [ -s "$RUN_DIR/$name.pid" ] && return 0; sleep 0.1; done
   die "$name did not start"

@@ -40,6 +40,8 @@ public static class EncodeBenchCommand
         var pngs = Enumerable.Range(0, batch * 4).Select(i => (ReadOnlyMemory<byte>)ImagePreprocessor.EncodePng(images, i % images.Count)).ToArray();
         using var onnx = EvalCommand.OpenModel(directory);
         using var onnxSingleThread = LoadedModel.Open(directory, new InferenceOptions { IntraOpThreads = 1 });
+        if (Model.ModelFolder.ReadManifest(directory).Backbone == Dpq.Onnx.ResNet18Graph.Name)
+            throw new UsageException("a resnet18 model's frozen backbone runs only in ONNX Runtime (TorchSharp holds just the layers trained on its features), so there is no TorchSharp side to compare");
         using var torchModel = TorchModel.Load(directory, TorchSharp.torch.CPU);
         var torch = new TorchEncoder(torchModel);
         var rows = new List<Row>();

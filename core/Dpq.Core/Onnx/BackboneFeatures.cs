@@ -36,6 +36,7 @@ public sealed class BackboneFeatures : IDisposable
     {
         var features = new float[(long)count * Dimension];
         var pixels = new float[BatchSize * _pre.PixelCount];
+        progress?.Report(0);
         for (int start = 0; start < count; start += BatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
