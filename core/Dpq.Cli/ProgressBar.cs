@@ -45,3 +45,9 @@ public sealed class ProgressBar(string label, int total) : IProgress<int>
         return $"{label} [{new string('#', (int)(fraction * 30)),-30}] {done}/{total} {done / seconds,7:F0}/s{(note is null ? "" : "  " + note)}";
     }
 }
+
+/// <summary>Reports on the caller's thread: Progress&lt;T&gt; posts to the thread pool, where a late report could redraw after the last line.</summary>
+public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

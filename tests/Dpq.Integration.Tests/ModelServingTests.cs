@@ -149,7 +149,7 @@ public sealed class ModelServingTests
         var broken = CopyOfTinyModel();
         var manifest = ModelFolder.ReadManifest(broken);
         var brokenVersion = "m-20990101000000-0badf00d";
-        ModelFolder.WriteManifest(broken, manifest with { Version = brokenVersion, Classes = manifest.Classes + 1 });
+        ModelFolder.WriteManifest(broken, manifest with { Version = brokenVersion, Classes = manifest.Classes + 1, ClassNames = [.. manifest.ClassNameList, "Extra"] });
         var models = p.Storage.Container(p.Storage.Names.ModelsContainer);
         await UploadUncheckedAsync(models, broken, brokenVersion);
         Assert.True(await p.Registry.ActivateAsync(brokenVersion, await p.Registry.GetActiveAsync()));

@@ -67,6 +67,35 @@ public sealed class OwnImagesTrainingTests : IDisposable
     }
 
     [Fact]
+    public void AResNet18ModelTrainsOnItsFeaturesAndServesColourImagesAsOneGraph()
+    {
+        var images = LabelledImages.FromFolder(MakeFolder(24), out _);
+        var (train, heldOut) = images.Split(0.25, seed: 1);
+        var options = new TrainingOptions { Backbone = ResNet18Graph.Name, Epochs = 4, BatchSize = 12, K = 16, M = 2, D = 8, RefineEpochs = 1, KMeansIterations = 5, Seed = 2 };
+        var output = Path.Combine(_temp.Path, "resnet");
+        var result = ModelTraining.Run(TrainingSource.FromFiles(train), TrainingSource.FromFiles(heldOut), options, side: 28, output,
+            new FeatureCache(Path.Combine(_temp.Path, "cache")), torch.CPU, copyCodeImages: null);
+
+        Assert.Equal(ResNet18Graph.Input, result.Manifest.Input);
+        Assert.Equal(ResNet18Graph.Name, result.Manifest.Backbone);
+        Assert.Equal(ResNet18Graph.Opset, result.Manifest.Onnx!.Opset);
+        Assert.True(result.HeldOutMap[8] > 0.7, $"held-out 8-bit mAP {result.HeldOutMap[8]:F3} (chance 0.5)");
+        using var model = Models.LoadedModel.Open(output);
+        Assert.Equal(3, model.InputChannels);
+        // Served as uploads are: each file decoded in colour at 224 x 224, through the one exported graph.
+        var files = heldOut.Files.Select(f => (ReadOnlyMemory<byte>)f.Read()).ToArray();
+        var encoded = Ingest.BatchEncoder.Encode(files, model);
+        Assert.Equal(files.Length, encoded.Good.Length);
+        // What serving computes is what training measured: the served codes of the held-out images give their held-out classes back.
+        using (var torchModel = TorchModel.Load(output, torch.CPU)) Assert.Equal(new Model.InputShape(ResNet18Graph.Features, 1, 1), torchModel.Network.Config.Input); // TorchSharp holds the layers on the features
+        var pre = new ImagePreprocessor(ResNet18Graph.Side, ResNet18Graph.Side, channels: 3);
+        var pixels = new float[pre.PixelCount];
+        pre.Decode(heldOut.Files[0].Read(), pixels);
+        var served = model.Encode(pixels, 1);
+        Assert.Equal(heldOut.Files[0].Class, served.Predictions[0]);
+    }
+
+    [Fact]
     public void BackboneFeaturesAreComputedOnceAndReadBackForTheSameImages()
     {
         var images = LabelledImages.FromFolder(MakeFolder(3), out _);

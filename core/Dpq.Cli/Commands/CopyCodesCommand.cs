@@ -7,7 +7,7 @@ using Dpq.Models;
 namespace Dpq.Cli;
 
 /// <summary>
-/// dpq copy-codes --model DIR [--data DIR] [--seed S]: trains the copy codes (Dpq.Copies) on the
+/// dpq copy-codes --model DIR [--fashion-mnist DIR] [--seed S]: trains the copy codes (Dpq.Copies) on the
 /// model's training images and adds them to the folder (copies.dpqc and model.json's "copies"); the
 /// model's version does not change. Training runs it itself; this adds them to models trained before.
 /// A model that has them keeps them (their codes are in its index), unless --replace.

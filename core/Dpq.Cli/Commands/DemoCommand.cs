@@ -135,11 +135,15 @@ public static class DemoCommand
             {
                 var answer = await QueryClient.QueryImageAsync(http, pngs[q], bits, 10, cancellationToken);
                 latencies.Add(answer.ClientMs);
-                precision += answer.Labels.Count(l => l == test.ClassNameOf(picks[q])) / 10.0;
+                precision += answer.Labels.Count(l => SameClass(l, test, picks[q])) / 10.0;
                 scans.Add(answer.ScanMs);
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {bits,4}  {precision / picks.Length,12:F3}  {QueryClient.Percentile(latencies, 0.5),14:F2}  {QueryClient.Percentile(latencies, 0.99),6:F2}  ({QueryClient.Percentile(scans, 0.5):F3})"));
         }
     }
+
+    /// <summary>Whether a result's class is test image <paramref name="index"/>'s: by name, or by its index's text for images stored before class names.</summary>
+    private static bool SameClass(string? label, ImageSet test, int index) =>
+        label == test.ClassNameOf(index) || label == test.Labels[index].ToString(CultureInfo.InvariantCulture);
 }

@@ -53,7 +53,7 @@ public static class ImportCommand
         var started = DateTimeOffset.UtcNow;
         var upload = new ProgressBar("uploading", plan.Files.Count);
         var uploaded = await BulkImporter.ImportAsync(storage, ImportFolder.Items(plan), parallel,
-            new Progress<UploadProgress>(p => upload.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already stored" : null)), TimeProvider.System,
+            new SynchronousProgress<UploadProgress>(p => upload.Report(p.Done, p.Skipped > 0 ? $"{p.Skipped} already stored" : null)), TimeProvider.System,
             cancellationToken: cancellationToken);
         upload.Report(plan.Files.Count);
         var skipped = plan.Files.Count - uploaded.Count;
@@ -75,7 +75,7 @@ public static class ImportCommand
             if (DateTimeOffset.UtcNow > deadline)
             {
                 Console.Error.WriteLine($"\ndpq import: {pending.Count} images are not indexed after {timeout.TotalSeconds:F0} s"
-                    + (local ? " (worker log: .build/run/worker.log)" : " (is the worker running?)") + "; run the import again to wait for them");
+                    + (local ? " (worker log: .build/run/worker.log)" : " (is the worker running?)") + "; they are stored and queued, and are indexed when the worker gets to them");
                 return 1;
             }
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Dpq.Cli;
 
 /// <summary>
-/// dpq bench-query --url URL --n N [--queries Q] [--seed S] [--json FILE]: HTTP query latency of a
+/// dpq bench-query-run (what ./dpq bench query runs against the stack it started): HTTP query latency of a
 /// running local stack with N items indexed. Fills the active model's index up to N items with
 /// synthetic images (random codes and labels, written through the worker's <see cref="IndexWriter"/>:
 /// table rows, a delta segment per 1,600, the manifest), compacts the deltas into sealed shard

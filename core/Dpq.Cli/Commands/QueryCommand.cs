@@ -45,24 +45,47 @@ public static class QueryCommand
         if (Environment.GetEnvironmentVariable("DPQ_FUNCTION_KEY") is { Length: > 0 } key) http.DefaultRequestHeaders.Add("x-functions-key", key);
         using var content = new ByteArrayContent(await File.ReadAllBytesAsync(path, cancellationToken));
         content.Headers.ContentType = new MediaTypeHeaderValue(ImportFolder.ContentType(path));
-        using var response = await http.PostAsync("api/query?" + string.Join('&', query), content, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (json)
+        HttpResponseMessage response;
+        try
         {
-            Console.WriteLine(body);
-            return response.IsSuccessStatusCode ? 0 : 1;
+            response = await http.PostAsync("api/query?" + string.Join('&', query), content, cancellationToken);
         }
-        using var doc = JsonDocument.Parse(body);
-        var root = doc.RootElement;
-        if (!response.IsSuccessStatusCode)
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            var title = root.TryGetProperty("title", out var t) ? t.GetString() : response.ReasonPhrase;
-            var detail = root.TryGetProperty("detail", out var d) ? d.GetString() : body;
-            Console.Error.WriteLine($"dpq query: {(int)response.StatusCode} {title}: {detail}");
-            return 1;
+            throw new UsageException($"cannot reach the query function at {http.BaseAddress}: {e.Message}");
         }
-        Print(root);
-        return 0;
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (json)
+            {
+                Console.WriteLine(body);
+                return response.IsSuccessStatusCode ? 0 : 1;
+            }
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(body);
+            }
+            catch (JsonException)
+            {
+                Console.Error.WriteLine($"dpq query: {(int)response.StatusCode} {response.ReasonPhrase}, not a JSON answer: {(body.Length > 300 ? body[..300] + "…" : body)}");
+                return 1;
+            }
+            using (doc)
+            {
+                var root = doc.RootElement;
+                if (!response.IsSuccessStatusCode)
+                {
+                    var title = root.TryGetProperty("title", out var t) ? t.GetString() : response.ReasonPhrase;
+                    var detail = root.TryGetProperty("detail", out var d) ? d.GetString() : body;
+                    Console.Error.WriteLine($"dpq query: {(int)response.StatusCode} {title}: {detail}");
+                    return 1;
+                }
+                Print(root);
+                return 0;
+            }
+        }
     }
 
     private static void Print(JsonElement root)

@@ -8,7 +8,8 @@ using Dpq.Training;
 namespace Dpq.Cli;
 
 /// <summary>
-/// dpq train: trains a DPQ model on the 60,000 training images and writes a model folder (docs/model-format.md).
+/// dpq train: trains a DPQ model on Fashion-MNIST, a folder of class folders or the labelled blobs in storage,
+/// and writes a model folder (docs/model-format.md).
 /// </summary>
 public static class TrainCommand
 {
@@ -66,10 +67,17 @@ public static class TrainCommand
                     Temperature = r.GetValue(temperature),
                     Augment = !r.GetValue(noAugment),
                 };
+                try
+                {
                 var (train, heldOut, copyImages) = await SourcesAsync(r.GetValue(data)?.FullName, r.GetValue(fromStorage), r.GetRequiredValue(fashionMnist),
                     r.GetValue(limit) ?? int.MaxValue, r.GetValue(holdout), r.GetValue(holdoutImages), options.Seed, ct);
                 var cacheDirectory = r.GetValue(cache) ?? Path.Combine(Scripts.RepoRootOrCurrent, ".build", "feature-cache");
                 return Run(train, heldOut, copyImages, options, r.GetValue(size), r.GetRequiredValue(output), cacheDirectory, ct);
+                }
+                catch (Exception e) when (e is InvalidDataException or NotSupportedException or DirectoryNotFoundException or FileNotFoundException)
+                {
+                    throw new UsageException(e.Message);
+                }
             });
     }
 
@@ -90,6 +98,8 @@ public static class TrainCommand
         LabelledImages images;
         if (folder is not null)
         {
+            if (Directory.EnumerateFiles(folder, "*-idx?-ubyte*").Any())
+                throw new UsageException($"{folder} holds Fashion-MNIST IDX files: --data takes a folder of class folders of images; give this one as --fashion-mnist {folder}");
             images = LabelledImages.FromFolder(folder, out var refused);
             Console.WriteLine($"dpq train: {images.Count} images of {images.ClassNames.Count} classes in {folder}; {refused.Count} left out");
             foreach (var f in refused.Take(20)) Console.WriteLine($"  left out {Path.GetRelativePath(folder, f.Path)}: {f.Reason}");
@@ -101,7 +111,11 @@ public static class TrainCommand
             (images, var skipped) = await LabelledImages.FromStorageAsync(storage, cancellationToken);
             Console.WriteLine($"dpq train: {images.Count} labelled images of {images.ClassNames.Count} classes in storage; {skipped} blobs without a valid label left out");
         }
-        if (images.ClassNames.Count < 2) throw new UsageException($"training needs labelled images of at least two classes; found {images.ClassNames.Count}");
+        images = images.Decodable(out var undecodable, cancellationToken);
+        foreach (var (name, reason) in undecodable) Console.WriteLine($"  left out {name}: {reason}");
+        if (images.ClassNames.Count < 2 || images.Files.Select(f => f.Class).Distinct().Count() < 2)
+            throw new UsageException($"training needs labelled images of at least two classes; found {images.Files.Select(f => f.Class).Distinct().Count()}");
+        if (limit < images.Count) throw new UsageException("--limit applies to Fashion-MNIST; to train on fewer of your images, train on a folder that holds fewer");
         var (trainFiles, heldOutFiles) = images.Split(holdout, seed);
         var train = TrainingSource.FromFiles(trainFiles);
         return (train, heldOutFiles.Count == 0 ? null : TrainingSource.FromFiles(heldOutFiles), () => trainFiles.ToGrayImageSet(FashionMnist.Side, cancellationToken));
@@ -124,29 +138,18 @@ public static class TrainCommand
         var device = TorchModel.DefaultDevice();
         Console.WriteLine($"dpq train: {train.Count} images of {train.Classes} classes ({train.Dataset}), backbone {options.Backbone}, K={options.K} M={options.M} D={options.D}, "
             + $"{options.Epochs} epochs ({options.JointEpochs} joint, then {options.RefineEpochs} codebook passes), seed {options.Seed}, device {device.type}");
-        // Features are computed for the training images, then the held-out ones: one bar each.
-        var totals = new Queue<int>([train.Count, heldOut?.Count ?? 0]);
-        ProgressBar? bar = null;
-        int last = int.MaxValue;
-        var featureProgress = new SynchronousProgress(done =>
+        IProgress<int> FeatureProgress(int total)
         {
-            if (done < last) bar = new ProgressBar("backbone features", totals.Dequeue());
-            last = done;
-            bar!.Report(done);
-        });
+            var bar = new ProgressBar("backbone features", total);
+            return new SynchronousProgress<int>(done => bar.Report(done));
+        }
         var result = ModelTraining.Run(train, heldOut, options, side, output, new FeatureCache(cacheDirectory), device,
             train.Count >= Copies.CopyCodec.Codewords ? copyImages() : null, new ConsoleProgress(), message => Console.WriteLine($"dpq train: {message}"),
-            featureProgress, cancellationToken);
+            FeatureProgress, cancellationToken);
         var manifest = result.Manifest;
         Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {manifest.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s of training "
             + $"(running train accuracy {manifest.Metrics["train_accuracy_running"]:P1})" + (manifest.Copies is null ? "; no copy codes (fewer than 256 images)" : ""));
         return 0;
-    }
-
-    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
-    private sealed class SynchronousProgress(Action<int> report) : IProgress<int>
-    {
-        public void Report(int value) => report(value);
     }
 
     /// <summary>A single updating line on a terminal; one plain line per epoch otherwise.</summary>

@@ -50,7 +50,8 @@ public sealed class LabelledImages
             await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Traits = BlobTraits.Metadata }, cancellationToken))
             {
                 var label = ClassLabel.FromMetadata(blob.Metadata);
-                if (label is null || ClassLabel.Check(label) is not null || UploadPolicy.Default.CheckName(blob.Name) is not null)
+                if (label is null || ClassLabel.Check(label) is not null || UploadPolicy.Default.CheckName(blob.Name) is not null
+                    || !(blob.Properties.ContentLength > 0 && blob.Properties.ContentLength <= ImageLimits.Default.MaxBytes))
                 {
                     skipped++;
                     continue;
@@ -69,6 +70,34 @@ public sealed class LabelledImages
         if (names.Length > MaxClasses) throw new InvalidDataException($"{names.Length} classes; a model has at most {MaxClasses}");
         var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => (byte)p.i, StringComparer.Ordinal);
         return new LabelledImages(source, names, [.. list.Select(f => new LabelledFile(f.Name, index[f.Label], f.Version, f.Read))]);
+    }
+
+    /// <summary>
+    /// These images without the ones that do not decode completely (a corrupt body behind a whole header), which
+    /// <paramref name="refused"/> lists with the reason: one bad file must not stop a training run.
+    /// </summary>
+    public LabelledImages Decodable(out IReadOnlyList<(string Name, string Reason)> refused, CancellationToken cancellationToken = default)
+    {
+        var pre = new ImagePreprocessor(FashionMnist.Side, FashionMnist.Side);
+        var reasons = new string?[Count];
+        Parallel.For(0, Count, new ParallelOptions { CancellationToken = cancellationToken }, () => new float[pre.PixelCount], (i, _, pixels) =>
+        {
+            try
+            {
+                pre.Decode(Files[i].Read(), pixels);
+            }
+            catch (ImageRejectedException e)
+            {
+                reasons[i] = e.Reason;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Azure.RequestFailedException)
+            {
+                reasons[i] = $"it cannot be read: {e.Message}";
+            }
+            return pixels;
+        }, _ => { });
+        refused = [.. Enumerable.Range(0, Count).Where(i => reasons[i] is not null).Select(i => (Files[i].Name, reasons[i]!))];
+        return refused.Count == 0 ? this : new LabelledImages(Source, ClassNames, [.. Files.Where((_, i) => reasons[i] is null)]);
     }
 
     /// <summary>

@@ -24,7 +24,9 @@ public sealed class ShardSegment
         if (labels.Length != ids.Count)
             throw new InvalidDataException($"segment has {ids.Count} ids but {labels.Length} labels");
         _labelNames = labelNames ?? LabelNameSection.Legacy;
-        if (labelNames is not null && labels.AsSpan().IndexOfAnyInRange((byte)labelNames.Length, (byte)(ShardSegmentFormat.NoLabel - 1)) is >= 0 and var bad)
+        // Bytes from the name count up to 254 name nothing (255 is "none"); with 255 names every byte is valid.
+        if (labelNames is not null && labelNames.Length < ShardSegmentFormat.NoLabel
+            && labels.AsSpan().IndexOfAnyInRange((byte)labelNames.Length, (byte)(ShardSegmentFormat.NoLabel - 1)) is >= 0 and var bad)
             throw new InvalidDataException($"segment item {bad} has label byte {labels[bad]}, but the segment names only {labelNames.Length} labels");
         long expected = BlockedCodes.LayoutLength(format, ids.Count);
         if (codes.LongLength != expected)

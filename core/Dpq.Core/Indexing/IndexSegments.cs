@@ -14,6 +14,7 @@ public static class IndexSegments
         var latest = new Dictionary<string, IndexedImage>(StringComparer.Ordinal);
         foreach (var image in images) latest[image.BlobName] = image;
         var builder = new ShardSegmentBuilder(format, modelVersion, withCopyCodes: latest.Values.Any(i => i.CopyCode is not null));
+        var kept = KeptLabels(latest.Values.Select(i => i.Label));
         Span<int> levels = stackalloc int[format.Levels];
         var packed = new byte[format.BytesPerCode];
         foreach (var image in latest.Values)
@@ -22,7 +23,7 @@ public static class IndexSegments
                 throw new InvalidDataException($"the code of {image.BlobName} has {image.Code.Length} levels; model {modelVersion} has {format.Levels}");
             for (var l = 0; l < levels.Length; l++) levels[l] = image.Code[l];
             format.Pack(levels, packed);
-            builder.Add(image.BlobName, packed, image.Label, image.CopyCode);
+            builder.Add(image.BlobName, packed, Kept(kept, image.Label), image.CopyCode);
         }
         return builder.Build();
     }
@@ -47,14 +48,29 @@ public static class IndexSegments
             latest[item.Id] = item;
         }
         var builder = new ShardSegmentBuilder(format, modelVersion, withCopyCodes: latest.Values.Any(i => i.Segment.HasCopyCodes));
+        var kept = KeptLabels(latest.Values.Select(i => i.Segment.LabelOf(i.Item)));
         var packed = new byte[format.BytesPerCode];
         foreach (var (id, item) in latest)
         {
             item.Segment.CopyCode(item.Item, packed);
-            builder.Add(id, packed, item.Segment.LabelOf(item.Item), item.Segment.CopyCodeOf(item.Item));
+            builder.Add(id, packed, Kept(kept, item.Segment.LabelOf(item.Item)), item.Segment.CopyCodeOf(item.Item));
         }
         return builder.Build();
     }
+
+    /// <summary>
+    /// The class names a segment of these items can hold: all of them, or past <see cref="ShardSegmentFormat.MaxLabelNames"/>
+    /// the first that many in ordinal order (null: all). Items of the others are stored without a class, so the index
+    /// keeps working and stays searchable; filters miss those items, and their rows keep the name.
+    /// </summary>
+    private static HashSet<string>? KeptLabels(IEnumerable<string?> labels)
+    {
+        var names = labels.OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        return names.Count <= ShardSegmentFormat.MaxLabelNames ? null
+            : names.Order(StringComparer.Ordinal).Take(ShardSegmentFormat.MaxLabelNames).ToHashSet(StringComparer.Ordinal);
+    }
+
+    private static string? Kept(HashSet<string>? kept, string? label) => kept is null || label is null || kept.Contains(label) ? label : null;
 }
 
 /// <summary>Item <paramref name="Item"/> of <paramref name="Segment"/>, whose id is <paramref name="Id"/>.</summary>

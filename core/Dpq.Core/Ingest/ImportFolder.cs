@@ -34,7 +34,7 @@ public static class ImportFolder
         var checker = new ImagePreprocessor(1, 1, limits ?? ImageLimits.Default);
         root = Path.GetFullPath(root);
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"no folder {root}");
-        var namePrefix = string.IsNullOrEmpty(prefix) ? "" : prefix.Trim('/') + "/";
+        var namePrefix = string.IsNullOrEmpty(prefix?.Trim('/')) ? "" : prefix.Trim('/') + "/";
         if (namePrefix.Length > 1 && policy.CheckName(namePrefix + "x.png") is { } badPrefix)
             throw new ArgumentException($"prefix '{prefix}' cannot start a blob name: {badPrefix}", nameof(prefix));
 
@@ -53,7 +53,7 @@ public static class ImportFolder
                 continue;
             }
             var label = labels == FolderLabels.Folders ? parts[0] : null;
-            files.Add(new ImportFile(path, name, label, ContentType(name), new FileInfo(path).Length));
+            files.Add(new ImportFile(path, name, label, ContentType(name), LengthOf(path)));
         }
         files.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         refused.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
@@ -68,7 +68,15 @@ public static class ImportFolder
             if (parts.Length < 2) return "not in a class folder: with --labels folders each image sits in a folder named by its class";
             if (ClassLabel.Check(parts[0]) is { } badLabel) return $"its folder is not a class name: {badLabel}";
         }
-        var length = new FileInfo(path).Length;
+        long length;
+        try
+        {
+            length = LengthOf(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the file cannot be read: {e.Message}";
+        }
         if (length == 0) return "the file is empty";
         if (length > policy.MaxBytes) return $"the file has {length} bytes; the limit is {policy.MaxBytes}";
         try
@@ -90,11 +98,18 @@ public static class ImportFolder
         {
             return e.Reason;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return $"the file cannot be read: {e.Message}";
         }
         return null;
+    }
+
+    /// <summary>The file's length; a link that points nowhere is an error here, not a zero-length file.</summary>
+    private static long LengthOf(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? info.Length : throw new FileNotFoundException($"{path} does not exist (a broken link?)", path);
     }
 
     private static byte[] ReadHead(string path, int bytes)

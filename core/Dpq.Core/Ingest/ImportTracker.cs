@@ -12,6 +12,9 @@ public sealed record ImportStatus(IReadOnlyList<string> Indexed, IReadOnlyList<F
 /// </summary>
 public sealed class ImportTracker(StorageClients storage, string modelVersion, DateTimeOffset since)
 {
+    /// <summary>How far the worker's clock may be behind this one: a failure record stamped that much before the import still counts as its own.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
+
     private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
     private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
     private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
@@ -31,7 +34,7 @@ public sealed class ImportTracker(StorageClients storage, string modelVersion, D
                 indexed.Add(name);
                 return;
             }
-            if (await _failures.FindAsync(name, ct) is { } failure && failure.At >= since)
+            if (await _failures.FindAsync(name, ct) is { } failure && failure.At >= since - ClockSkew)
             {
                 failed.Add(failure);
                 return;

@@ -41,6 +41,8 @@ public static class ModelFolder
         if (missing is not null) throw new InvalidDataException($"{manifestPath}: '{missing}' is missing or incomplete");
         if (manifest.Format is not (ModelManifest.CurrentFormat or ModelManifest.FormatWithoutOnnx))
             throw new InvalidDataException($"{manifestPath}: format '{manifest.Format}' is not supported (expected {ModelManifest.CurrentFormat})");
+        if (manifest.ClassNames is { } names && (names.Count != manifest.Classes || names.Any(n => Indexing.ClassLabel.Check(n) is not null) || names.Distinct(StringComparer.Ordinal).Count() != names.Count))
+            throw new InvalidDataException($"{manifestPath}: classNames must hold {manifest.Classes} distinct class names (it has {names.Count})");
         if (manifest.Format == ModelManifest.CurrentFormat && (manifest.Files!.Onnx is null || manifest.Onnx is null))
             throw new InvalidDataException($"{manifestPath}: format {ModelManifest.CurrentFormat} must list the ONNX file (files.onnx) and its contract (onnx)");
         return manifest;

@@ -63,10 +63,24 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     /// <summary>Where the forward passes run (CUDA or CPU) and why.</summary>
     public ExecutionProviderChoice Provider => _network.Provider;
 
+    /// <summary>
+    /// Input values one forward pass takes at most (32 colour images of 224 x 224; 1,600 of 28 x 28 gray): a
+    /// larger batch runs as several passes, so a photo model's activations stay within a few hundred MB.
+    /// </summary>
+    public const int MaxValuesPerPass = 32 * 3 * 224 * 224;
+
+    /// <summary>Images per forward pass for this model's input.</summary>
+    private int PassImages => Math.Max(1, MaxValuesPerPass / Input.Pixels);
+
     public float[] EncodeFeatures(ReadOnlySpan<float> pixels, int count)
     {
         var features = new float[count * Manifest.D];
-        _network.Run(pixels, count, features);
+        int size = Input.Pixels, d = Manifest.D;
+        for (int start = 0; start < count; start += PassImages)
+        {
+            int n = Math.Min(PassImages, count - start);
+            _network.Run(pixels.Slice(start * size, n * size), n, features.AsSpan(start * d, n * d));
+        }
         return features;
     }
 
@@ -78,7 +92,12 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     {
         var features = new float[count * Manifest.D];
         var logits = new float[count * Manifest.Classes];
-        _network.Run(pixels, count, features, logits);
+        int size = Input.Pixels, d = Manifest.D, c = Manifest.Classes;
+        for (int start = 0; start < count; start += PassImages)
+        {
+            int n = Math.Min(PassImages, count - start);
+            _network.Run(pixels.Slice(start * size, n * size), n, features.AsSpan(start * d, n * d), logits.AsSpan(start * c, n * c));
+        }
         var predictions = new byte[count];
         for (int i = 0; i < count; i++) predictions[i] = (byte)ArgMax(logits.AsSpan(i * Manifest.Classes, Manifest.Classes));
         return new EncodedBatch(count, Manifest.D, Manifest.M, features, withCodes ? AssignCodes(features, count) : [], predictions);

@@ -22,9 +22,6 @@ public sealed class IndexUnavailableException(string message, Exception? inner =
 /// </summary>
 public sealed class IndexCache(StorageClients storage, QueryOptions options, TimeProvider time, ILogger<IndexCache> logger)
 {
-    /// <summary>Label stored for images without one; label filters never match it.</summary>
-    public const byte NoLabel = IndexSegments.NoLabel;
-
     private const int Attempts = 3;
 
     private readonly SegmentCatalog _catalog = new(storage.Table(storage.Names.ManifestsTable));

@@ -166,9 +166,9 @@ public static class ScanBenchmark
         if (Vector512.IsHardwareAccelerated) yield return ScanPath.QuantizedVector512;
     }
 
-    /// <summary>A segment of <paramref name="items"/> uniformly random codes with ids "images/0000000.png" onwards.</summary>
     private static readonly string[] BenchLabels = [.. Enumerable.Range(0, 10).Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
+    /// <summary>A segment of <paramref name="items"/> uniformly random codes with ids "images/0000000.png" onwards, ten classes in turn.</summary>
     public static ShardSegment RandomSegment(CodeFormat format, int items, int seed)
     {
         var rng = new Random(seed);

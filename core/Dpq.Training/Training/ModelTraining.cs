@@ -21,9 +21,10 @@ public static class ModelTraining
 {
     /// <param name="side">Input side for small-cnn (gray); resnet18 takes 224x224 colour.</param>
     /// <param name="copyCodeImages">The images the copy codes train on, gray at their own size (null: none are trained).</param>
+    /// <param name="featureProgress">Given a set's image count, where to report the backbone features computed for it.</param>
     public static ModelTrainingResult Run(TrainingSource train, TrainingSource? heldOut, TrainingOptions options, int side, string output,
         FeatureCache cache, Device device, ImageSet? copyCodeImages, IProgress<TrainingProgress>? progress = null, Action<string>? log = null,
-        IProgress<int>? featureProgress = null, CancellationToken cancellationToken = default)
+        Func<int, IProgress<int>>? featureProgress = null, CancellationToken cancellationToken = default)
     {
         if (train.Classes < 2) throw new ArgumentException($"training needs images of at least two classes; {train.Dataset} has {train.Classes}");
         var (inputs, heldOutInputs) = Inputs(train, heldOut, options.Backbone, side, cache, log, featureProgress, cancellationToken);
@@ -49,7 +50,7 @@ public static class ModelTraining
     }
 
     private static (TrainingInputs Train, TrainingInputs? HeldOut) Inputs(TrainingSource train, TrainingSource? heldOut, string backbone, int side,
-        FeatureCache cache, Action<string>? log, IProgress<int>? featureProgress, CancellationToken cancellationToken)
+        FeatureCache cache, Action<string>? log, Func<int, IProgress<int>>? featureProgress, CancellationToken cancellationToken)
     {
         if (backbone != ResNet18Graph.Name)
         {
@@ -59,7 +60,7 @@ public static class ModelTraining
         var graph = ResNet18Graph.Backbone(ResNet18Files.Preprocess, ResNet18Files.Network, "0").ToByteArray();
         using var features = new BackboneFeatures(graph, ResNet18Graph.Input, ResNet18Graph.Features);
         TrainingInputs Of(TrainingSource source) => TrainingInputs.FromFeatures(
-            cache.GetOrCompute(backbone, source, features, featureProgress, log, cancellationToken), ResNet18Graph.Features, source.Labels, source.Classes, source.ClassNames);
+            cache.GetOrCompute(backbone, source, features, featureProgress?.Invoke(source.Count), log, cancellationToken), ResNet18Graph.Features, source.Labels, source.Classes, source.ClassNames);
         return (Of(train), heldOut is null ? null : Of(heldOut));
     }
 

@@ -118,6 +118,24 @@ public sealed class LoadedModelTests : IDisposable
     }
 
     [Theory]
+    [InlineData(3)] // too few
+    [InlineData(10, "Bag")] // a duplicate
+    [InlineData(10, "bag,shoe")] // not a class name
+    public void RefusesClassNamesThatDoNotNameEachClassOnce(int count, string? odd = null)
+    {
+        var manifest = TestModelFolder.Write(Dir);
+        var names = Enumerable.Range(0, count).Select(i => $"class {i}").ToList();
+        if (odd is not null) names[0] = names[1] = odd;
+        if (odd == "bag,shoe") names[1] = "class 1";
+        ModelFolder.WriteManifest(Dir, manifest with { ClassNames = names });
+        var e = Assert.Throws<InvalidDataException>(() => LoadedModel.Open(Dir));
+        Assert.Contains("classNames must hold 10 distinct class names", e.Message);
+        ModelFolder.WriteManifest(Dir, manifest with { ClassNames = [.. Enumerable.Range(0, 10).Select(i => $"class {i}")] });
+        using var model = LoadedModel.Open(Dir);
+        Assert.Equal("class 9", model.Manifest.ClassNameList[9]);
+    }
+
+    [Theory]
     [InlineData("\"input\": {", "\"input\": null, \"was\": {", "'input'")]
     [InlineData("\"path\": \"codebooks.dpqc\"", "\"path\": null", "'files.codebooks'")]
     public void RefusesAManifestWithANullWhereAValueBelongsNamingTheFile(string from, string to, string member)

@@ -67,6 +67,21 @@ public sealed class IndexSnapshotTests
         Assert.Throws<InvalidDataException>(() => IndexSegments.Merge(format, "other", [older.Build()]));
     }
 
+    [Fact]
+    public void MoreClassesThanASegmentHoldsKeepTheFirstInOrderAndTheRestUnlabelled()
+    {
+        var format = new CodeFormat(256, 1);
+        var images = Enumerable.Range(0, ShardSegmentFormat.MaxLabelNames + 5)
+            .Select(i => new IndexedImage(ImageId.FromBlobName($"i/{i:000}.png"), $"i/{i:000}.png", $"class {i:000}", [(byte)i], null)).ToList();
+        var segment = IndexSegments.FromImages(format, "v", images);
+        Assert.Equal(ShardSegmentFormat.MaxLabelNames, segment.LabelNames.Count);
+        Assert.Equal("class 254", segment.LabelOf(254));
+        Assert.Null(segment.LabelOf(255));
+        var merged = IndexSegments.Merge(format, "v", [segment, IndexSegments.FromImages(format, "v", [images[^1] with { BlobName = "j/x.png", Id = ImageId.FromBlobName("j/x.png") }])]);
+        Assert.Equal(images.Count + 1, merged.Count);
+        Assert.Equal(ShardSegmentFormat.MaxLabelNames, merged.LabelNames.Count);
+    }
+
     /// <summary>Every visible item scored naively from its stored code, best first, ties by (segment, item).</summary>
     private static IEnumerable<(string Id, float Score)> Visible(IndexSnapshot snapshot, LookupTables tables, LabelFilter? labels)
     {
