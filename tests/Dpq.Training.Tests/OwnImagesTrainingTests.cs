@@ -67,6 +67,23 @@ public sealed class OwnImagesTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ASmallCnnTrainsInColourAtTheSizeAskedAndServesColour()
+    {
+        var images = LabelledImages.FromFolder(MakeFolder(150), out _);
+        var (train, heldOut) = images.Split(0.2, seed: 1);
+        var options = new TrainingOptions { Epochs = 6, BatchSize = 40, K = 16, M = 2, D = 8, RefineEpochs = 1, KMeansIterations = 5, Seed = 2 };
+        var output = Path.Combine(_temp.Path, "colour");
+        var result = ModelTraining.Run(TrainingSource.FromFiles(train), TrainingSource.FromFiles(heldOut), options, side: 32, output,
+            new FeatureCache(Path.Combine(_temp.Path, "cache")), torch.CPU, copyCodeImages: null, colour: true);
+        Assert.Equal(new Model.InputShape(3, 32, 32), result.Manifest.Input);
+        Assert.True(result.HeldOutMap[8] > 0.7, $"held-out 8-bit mAP {result.HeldOutMap[8]:F3} (chance 0.5)");
+        using var model = Models.LoadedModel.Open(output);
+        Assert.Equal(3, model.InputChannels);
+        var encoded = Ingest.BatchEncoder.Encode([.. heldOut.Files.Select(f => (ReadOnlyMemory<byte>)f.Read())], model);
+        Assert.Equal(heldOut.Count, encoded.Good.Length);
+    }
+
+    [Fact]
     public void AResNet18ModelTrainsOnItsFeaturesAndServesColourImagesAsOneGraph()
     {
         var images = LabelledImages.FromFolder(MakeFolder(24), out _);

@@ -24,6 +24,7 @@ public static class TrainCommand
         var backbone = CliOptions.Text("--backbone", "small-cnn: trained from scratch, gray; resnet18: ImageNet ResNet18, frozen, colour 224x224", "NAME", defaultValue: Dpq.Training.Network.SmallCnnBackbone.Name);
         backbone.AcceptOnlyFromAmong(Dpq.Training.Network.SmallCnnBackbone.Name, ResNet18Graph.Name);
         var size = CliOptions.Int("--size", "small-cnn input side in pixels (images are resized to it)", FashionMnist.Side, 8, 512);
+        var colour = CliOptions.Flag("--colour", "small-cnn takes colour (R, G and B) instead of gray; resnet18 always does");
         var holdout = CliOptions.Number("--holdout", "share of each class held out of training (--data, --from-storage) to measure mAP on", 0.1);
         var holdoutImages = CliOptions.Int("--holdout-images", "Fashion-MNIST test images the held-out mAP is measured on (0: none)", 2000, 0, 10_000);
         var output = CliOptions.Text("--out", "the model folder to write", "DIR", required: true);
@@ -45,7 +46,7 @@ public static class TrainCommand
         var fashionMnist = CliOptions.Text("--fashion-mnist", "folder of the Fashion-MNIST files", "DIR", defaultValue: FashionMnist.DefaultDirectory);
         var cache = CliOptions.Text("--feature-cache", "where backbone features are kept between runs (default: .build/feature-cache)", "DIR");
         return new Command("train", "train a DPQ model and write a model folder (docs/model-format.md)")
-            .With(dataset, data, fromStorage, backbone, size, holdout, holdoutImages, output, epochs, seed, k, m, d, batch, lr, jointEpochs, quantToEncoder,
+            .With(dataset, data, fromStorage, backbone, size, colour, holdout, holdoutImages, output, epochs, seed, k, m, d, batch, lr, jointEpochs, quantToEncoder,
                 refineEpochs, codebookLr, codeSemantic, temperature, noAugment, limit, fashionMnist, cache)
             .Runs(async (r, ct) =>
             {
@@ -72,7 +73,7 @@ public static class TrainCommand
                 var (train, heldOut, copyImages) = await SourcesAsync(r.GetValue(data)?.FullName, r.GetValue(fromStorage), r.GetRequiredValue(fashionMnist),
                     r.GetValue(limit) ?? int.MaxValue, r.GetValue(holdout), r.GetValue(holdoutImages), options.Seed, ct);
                 var cacheDirectory = r.GetValue(cache) ?? Path.Combine(Scripts.RepoRootOrCurrent, ".build", "feature-cache");
-                return Run(train, heldOut, copyImages, options, r.GetValue(size), r.GetRequiredValue(output), cacheDirectory, ct);
+                return Run(train, heldOut, copyImages, options, r.GetValue(size), r.GetValue(colour), r.GetRequiredValue(output), cacheDirectory, ct);
                 }
                 catch (Exception e) when (e is InvalidDataException or NotSupportedException or DirectoryNotFoundException or FileNotFoundException)
                 {
@@ -121,7 +122,7 @@ public static class TrainCommand
         return (train, heldOutFiles.Count == 0 ? null : TrainingSource.FromFiles(heldOutFiles), () => trainFiles.ToGrayImageSet(FashionMnist.Side, cancellationToken));
     }
 
-    private static int Run(TrainingSource train, TrainingSource? heldOut, Func<ImageSet> copyImages, TrainingOptions options, int side, string output,
+    private static int Run(TrainingSource train, TrainingSource? heldOut, Func<ImageSet> copyImages, TrainingOptions options, int side, bool colour, string output,
         string cacheDirectory, CancellationToken cancellationToken)
     {
         if (options.JointEpochs > options.Epochs) throw new UsageException($"--joint-epochs ({options.JointEpochs}) cannot exceed --epochs ({options.Epochs})");
@@ -145,7 +146,7 @@ public static class TrainCommand
         }
         var result = ModelTraining.Run(train, heldOut, options, side, output, new FeatureCache(cacheDirectory), device,
             train.Count >= Copies.CopyCodec.Codewords ? copyImages() : null, new ConsoleProgress(), message => Console.WriteLine($"dpq train: {message}"),
-            FeatureProgress, cancellationToken);
+            FeatureProgress, cancellationToken, colour);
         var manifest = result.Manifest;
         Console.WriteLine($"dpq train: wrote {manifest.Version} to {output} in {manifest.Training.WallSeconds.ToString("F0", CultureInfo.InvariantCulture)} s of training "
             + $"(running train accuracy {manifest.Metrics["train_accuracy_running"]:P1})" + (manifest.Copies is null ? "; no copy codes (fewer than 256 images)" : ""));

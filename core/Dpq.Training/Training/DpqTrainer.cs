@@ -34,7 +34,7 @@ public static class DpqTrainer
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string dataset = FashionMnist.Name)
     {
         options.Validate();
-        if (options.Augment && train.Images is null) options = options with { Augment = false }; // fixed features cannot be shifted
+        if (options.Augment && train.Images is null) options = options with { Augment = false }; // only image sets held as bytes are shifted and flipped
         var wall = Stopwatch.StartNew();
         random.manual_seed(options.Seed);
         var (mean, std) = train.Normalisation();

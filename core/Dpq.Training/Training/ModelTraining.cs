@@ -19,15 +19,16 @@ public sealed record ModelTrainingResult(ModelManifest Manifest, SortedDictionar
 /// </summary>
 public static class ModelTraining
 {
-    /// <param name="side">Input side for small-cnn (gray); resnet18 takes 224x224 colour.</param>
+    /// <param name="side">Input side for small-cnn; resnet18 takes 224x224 colour.</param>
+    /// <param name="colour">Whether small-cnn takes colour (three planes) instead of gray.</param>
     /// <param name="copyCodeImages">The images the copy codes train on, gray at their own size (null: none are trained).</param>
     /// <param name="featureProgress">Given a set's image count, where to report the backbone features computed for it.</param>
     public static ModelTrainingResult Run(TrainingSource train, TrainingSource? heldOut, TrainingOptions options, int side, string output,
         FeatureCache cache, Device device, ImageSet? copyCodeImages, IProgress<TrainingProgress>? progress = null, Action<string>? log = null,
-        Func<int, IProgress<int>>? featureProgress = null, CancellationToken cancellationToken = default)
+        Func<int, IProgress<int>>? featureProgress = null, CancellationToken cancellationToken = default, bool colour = false)
     {
         if (train.Classes < 2) throw new ArgumentException($"training needs images of at least two classes; {train.Dataset} has {train.Classes}");
-        var (inputs, heldOutInputs) = Inputs(train, heldOut, options.Backbone, side, cache, log, featureProgress, cancellationToken);
+        var (inputs, heldOutInputs) = Inputs(train, heldOut, options.Backbone, side, colour, cache, log, featureProgress, cancellationToken);
         var created = DateTime.UtcNow;
         var result = DpqTrainer.Train(inputs, options, device, progress, cancellationToken, train.Dataset);
         using var network = result.Network;
@@ -49,9 +50,15 @@ public static class ModelTraining
         return new ModelTrainingResult(manifest, heldOutMap, heldOutInputs?.Count ?? 0);
     }
 
-    private static (TrainingInputs Train, TrainingInputs? HeldOut) Inputs(TrainingSource train, TrainingSource? heldOut, string backbone, int side,
+    private static (TrainingInputs Train, TrainingInputs? HeldOut) Inputs(TrainingSource train, TrainingSource? heldOut, string backbone, int side, bool colour,
         FeatureCache cache, Action<string>? log, Func<int, IProgress<int>>? featureProgress, CancellationToken cancellationToken)
     {
+        if (backbone != ResNet18Graph.Name && colour)
+        {
+            var shape = new InputShape(3, side, side);
+            TrainingInputs Decoded(TrainingSource source) => TrainingInputs.FromPixels(source.Colour(side, cancellationToken), shape, source.Labels, source.Classes, source.ClassNames);
+            return (Decoded(train), heldOut is null ? null : Decoded(heldOut));
+        }
         if (backbone != ResNet18Graph.Name)
         {
             return (TrainingInputs.FromImages(train.Gray(side, cancellationToken)),

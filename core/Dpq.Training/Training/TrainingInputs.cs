@@ -9,22 +9,31 @@ namespace Dpq.Training;
 /// </summary>
 public sealed class TrainingInputs
 {
-    private readonly float[]? _features;
+    private readonly float[]? _values;
+    private readonly bool _pixels;
 
-    private TrainingInputs(InputShape shape, byte[] labels, int classes, IReadOnlyList<string> classNames, ImageSet? images, float[]? features)
+    private TrainingInputs(InputShape shape, byte[] labels, int classes, IReadOnlyList<string> classNames, ImageSet? images, float[]? values, bool pixels)
     {
-        (Shape, Labels, Classes, ClassNames, Images, _features) = (shape, labels, classes, classNames, images, features);
+        (Shape, Labels, Classes, ClassNames, Images, _values, _pixels) = (shape, labels, classes, classNames, images, values, pixels);
     }
 
     public static TrainingInputs FromImages(ImageSet images) =>
-        new(new InputShape(1, images.Height, images.Width), images.Labels, images.Classes, images.ClassNames, images, null);
+        new(new InputShape(1, images.Height, images.Width), images.Labels, images.Classes, images.ClassNames, images, null, pixels: true);
+
+    /// <summary>Decoded pixels in [0, 1], Count x <paramref name="shape"/> values (colour images: R, G and B planes), one label each.</summary>
+    public static TrainingInputs FromPixels(float[] pixels, InputShape shape, byte[] labels, int classes, IReadOnlyList<string> classNames)
+    {
+        if (pixels.LongLength != (long)labels.Length * shape.Pixels) throw new ArgumentException($"{pixels.Length} values for {labels.Length} images of {shape}", nameof(pixels));
+        foreach (var l in labels) if (l >= classes) throw new ArgumentException($"label {l} is out of range for {classes} classes", nameof(labels));
+        return new(shape, labels, classes, classNames, null, pixels, pixels: true);
+    }
 
     /// <summary>Count x <paramref name="dimension"/> backbone features, one label each.</summary>
     public static TrainingInputs FromFeatures(float[] features, int dimension, byte[] labels, int classes, IReadOnlyList<string> classNames)
     {
         if (features.Length != labels.Length * dimension) throw new ArgumentException($"{features.Length} values for {labels.Length} features of {dimension}", nameof(features));
         foreach (var l in labels) if (l >= classes) throw new ArgumentException($"label {l} is out of range for {classes} classes", nameof(labels));
-        return new(new InputShape(dimension, 1, 1), labels, classes, classNames, null, features);
+        return new(new InputShape(dimension, 1, 1), labels, classes, classNames, null, features, pixels: false);
     }
 
     /// <summary>The network's input per example: C x H x W (a feature of D values is D x 1 x 1).</summary>
@@ -41,9 +50,9 @@ public sealed class TrainingInputs
     public void Copy(int index, Span<float> destination)
     {
         int size = Shape.Pixels;
-        if (_features is not null)
+        if (_values is not null)
         {
-            _features.AsSpan(index * size, size).CopyTo(destination);
+            _values.AsSpan(index * size, size).CopyTo(destination);
             return;
         }
         var source = Images!.Pixels.AsSpan(index * size, size);
@@ -53,15 +62,29 @@ public sealed class TrainingInputs
     /// <summary>Mean and standard deviation the encoder normalises with: of all pixels for images; 0 and 1 (none) for features.</summary>
     public (float Mean, float Std) Normalisation()
     {
-        if (Images is null) return (0f, 1f);
+        if (!_pixels) return (0f, 1f);
         double sum = 0, sumSquares = 0;
-        foreach (var p in Images.Pixels)
+        long count = 0;
+        if (Images is not null)
         {
-            double v = p / 255.0;
-            sum += v;
-            sumSquares += v * v;
+            foreach (var p in Images.Pixels)
+            {
+                double v = p / 255.0;
+                sum += v;
+                sumSquares += v * v;
+            }
+            count = Images.Pixels.Length;
         }
-        double n = Math.Max(1, Images.Pixels.Length), mean = sum / n;
+        else
+        {
+            foreach (var v in _values!)
+            {
+                sum += v;
+                sumSquares += (double)v * v;
+            }
+            count = _values.Length;
+        }
+        double n = Math.Max(1, count), mean = sum / n;
         return ((float)mean, (float)Math.Sqrt(Math.Max(1e-12, sumSquares / n - mean * mean)));
     }
 

@@ -37,6 +37,16 @@ public sealed class TrainingSource
             ? throw new NotSupportedException($"{Dataset} images are {_set.Height}x{_set.Width}; train them at that size")
             : _files!.ToGrayImageSet(side, cancellationToken);
 
+    /// <summary>The images decoded in colour at <paramref name="side"/> x <paramref name="side"/> (R, G and B planes in [0, 1]), as serving decodes them for such a model.</summary>
+    public float[] Colour(int side, CancellationToken cancellationToken = default)
+    {
+        var pre = new ImagePreprocessor(side, side, channels: 3);
+        var pixels = new float[(long)Count * pre.PixelCount];
+        Parallel.For(0, Count, new ParallelOptions { CancellationToken = cancellationToken },
+            i => pre.Decode(File(i), pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
+        return pixels;
+    }
+
     /// <summary>A name for exactly these images in this order (contents for a set; names and versions for files): what cached features are keyed by.</summary>
     public string Identity()
     {
