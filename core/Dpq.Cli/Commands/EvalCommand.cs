@@ -45,7 +45,7 @@ public static class EvalCommand
         var data = Evaluator.Prepare(model, database, queries);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         cancellationToken.ThrowIfCancellationRequested();
-        var promotion = NearDuplicates(model, database, queries, cancellationToken);
+        var promotion = NearDuplicates(model, database, data.DatabaseCodes, queries, cancellationToken);
         var report = Evaluator.Run(data, productQuantization: !noPq, log: new Progress(), cancellationToken: cancellationToken, served: promotion);
         report.Seconds["encode"] = encodeSeconds;
         var directory = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
@@ -74,17 +74,17 @@ public static class EvalCommand
     /// What the service puts first for each test query over the training images stored as the worker
     /// stores them; null for a model without copy codes.
     /// </summary>
-    private static NearDuplicatePromotion? NearDuplicates(LoadedModel model, ImageSet database, ImageSet queries, CancellationToken cancellationToken)
+    private static NearDuplicatePromotion? NearDuplicates(LoadedModel model, ImageSet database, byte[] databaseCodes, ImageSet queries, CancellationToken cancellationToken)
     {
         if (model.Copies is null)
         {
             Console.WriteLine("  the model has no copy codes (add them with ./dpq copy-codes): near-duplicates are not measured");
             return null;
         }
-        var served = ServedEvaluation.Store(model, [("train", database)], cancellationToken);
+        var served = ServedEvaluation.Store(model, [("train", database, databaseCodes)], cancellationToken);
         var files = new byte[queries.Count][];
         Parallel.For(0, queries.Count, i => files[i] = Imaging.ImagePreprocessor.EncodePng(queries, i));
-        var (_, prints) = served.EncodeQueries(files);
+        var (_, prints) = served.EncodeQueries(files, withFeatures: false);
         const int F = Copies.CopyFingerprint.Dimension;
         var perQuery = new IReadOnlyList<(int Item, float Distance)>[queries.Count];
         Parallel.For(0, queries.Count, q => perQuery[q] = served.NearDuplicates(prints.AsSpan(q * F, F), model.Copies.RerankCandidates));

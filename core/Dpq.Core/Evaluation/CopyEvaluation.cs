@@ -38,7 +38,8 @@ public static class CopyEvaluation
         var stored = EncodeFiles(model, queries, copies, CopyVariant.Exact);
         var codes = new byte[n * m];
         databaseCodes.CopyTo(codes, 0);
-        model.AssignCodes(stored, copies).CopyTo(codes, database.Count * m);
+        var copyCodes = model.AssignCodes(stored, copies);
+        copyCodes.CopyTo(codes, database.Count * m);
         var features = new float[n * d];
         databaseFeatures.CopyTo(features, 0);
         stored.CopyTo(features, database.Count * d);
@@ -51,7 +52,7 @@ public static class CopyEvaluation
         var fingerprint = FingerprintIndex(model, database, queries, copies, seed);
         var retrieval = new CopyRetrieval(model.Codebooks, codes, features, database.Count, finer, finerCodes);
         log?.Report($"copies: {copies} test images stored beside {database.Count} training images; {extraLevels} extra levels for re-ranking");
-        var served = ServedEvaluation.Store(model, [("train", database), ("copies", queries.Slice(0, copies))], cancellationToken);
+        var served = ServedEvaluation.Store(model, [("train", database, databaseCodes), ("copies", queries.Slice(0, copies), copyCodes)], cancellationToken);
         var led = new SortedDictionary<string, double>(StringComparer.Ordinal);
 
         var results = new SortedDictionary<string, SortedDictionary<string, SortedDictionary<int, CopyResult>>>(StringComparer.Ordinal);

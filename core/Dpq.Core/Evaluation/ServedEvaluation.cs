@@ -36,26 +36,33 @@ public sealed class ServedEvaluation
 
     public IndexSnapshot Snapshot { get; }
 
-    /// <summary>Stores the images of <paramref name="sets"/> (name prefix, images) in that order; item i of the index is the i-th image stored.</summary>
-    public static ServedEvaluation Store(LoadedModel model, IReadOnlyList<(string Prefix, ImageSet Images)> sets, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Stores the images of <paramref name="sets"/> (name prefix, images, and optionally their codes, Count x M, as the
+    /// model assigned them) in that order; item i of the index is the i-th image stored. Given codes are stored as they
+    /// are and only the copy codes are computed (the forward pass, which dominates for a photo backbone, is not repeated).
+    /// </summary>
+    public static ServedEvaluation Store(LoadedModel model, IReadOnlyList<(string Prefix, ImageSet Images, byte[]? Codes)> sets, CancellationToken cancellationToken = default)
     {
         var stored = new List<IndexedImage>();
         var names = new List<string>();
-        foreach (var (prefix, images) in sets)
+        foreach (var (prefix, images, given) in sets)
         {
+            if (given is not null && given.Length != images.Count * model.Levels)
+                throw new ArgumentException($"{given.Length} code bytes for {images.Count} images of {model.Levels} levels", nameof(sets));
             for (int start = 0; start < images.Count; start += Batch)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int count = Math.Min(Batch, images.Count - start);
                 var files = new ReadOnlyMemory<byte>[count];
                 Parallel.For(0, count, j => files[j] = ImagePreprocessor.EncodePng(images, start + j));
-                var encoded = BatchEncoder.Encode(files, model, cancellationToken: cancellationToken);
+                var encoded = BatchEncoder.Encode(files, model, cancellationToken: cancellationToken, withCodes: given is null);
                 if (encoded.Good.Length != count) throw new InvalidDataException($"{count - encoded.Good.Length} images of {prefix} did not decode");
                 for (int j = 0; j < count; j++)
                 {
                     var name = $"{prefix}/{start + j:D6}.png";
                     names.Add(name);
-                    stored.Add(new IndexedImage(ImageId.FromBlobName(name), name, images.ClassNameOf(start + j), encoded.Code(j).ToArray(), null, encoded.CopyCode(j)));
+                    var code = given is null ? encoded.Code(j).ToArray() : given.AsSpan((start + j) * model.Levels, model.Levels).ToArray();
+                    stored.Add(new IndexedImage(ImageId.FromBlobName(name), name, images.ClassNameOf(start + j), code, null, encoded.CopyCode(j)));
                 }
             }
         }
@@ -67,14 +74,14 @@ public sealed class ServedEvaluation
         return new ServedEvaluation(model, snapshot, [.. names]);
     }
 
-    /// <summary>Query features and copy fingerprints of files, decoded as a query is (fingerprints empty without copy codes).</summary>
-    public (float[] Features, float[] Fingerprints) EncodeQueries(IReadOnlyList<byte[]> files)
+    /// <summary>Query features and copy fingerprints of files, decoded as a query is (fingerprints empty without copy codes; features empty unless <paramref name="withFeatures"/>).</summary>
+    public (float[] Features, float[] Fingerprints) EncodeQueries(IReadOnlyList<byte[]> files, bool withFeatures = true)
     {
         var pre = new ImagePreprocessor(_model.InputWidth, _model.InputHeight, ImageLimits.Query, _model.InputChannels);
         var pixels = new float[files.Count * pre.PixelCount];
         Parallel.For(0, files.Count, i => pre.Decode(files[i], pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
-        var features = new float[files.Count * _model.FeatureDimension];
-        for (int start = 0; start < files.Count; start += Batch)
+        var features = new float[withFeatures ? files.Count * _model.FeatureDimension : 0];
+        for (int start = 0; withFeatures && start < files.Count; start += Batch)
         {
             int count = Math.Min(Batch, files.Count - start);
             _model.EncodeFeatures(pixels.AsSpan(start * pre.PixelCount, count * pre.PixelCount), count).CopyTo(features, start * _model.FeatureDimension);

@@ -25,8 +25,9 @@ public sealed record EncodedImages(int Levels, int[] Good, byte[] Codes, string?
 /// </summary>
 public static class BatchEncoder
 {
+    /// <param name="withCodes">False skips the forward pass (Codes is then empty): for callers that have the codes and want the copy codes.</param>
     public static EncodedImages Encode(IReadOnlyList<ReadOnlyMemory<byte>> images, IImageEncoder encoder, ImageLimits? limits = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, bool withCodes = true)
     {
         var pre = new ImagePreprocessor(encoder.InputWidth, encoder.InputHeight, limits, encoder.InputChannels);
         var pixels = new float[images.Count * pre.PixelCount];
@@ -48,7 +49,7 @@ public static class BatchEncoder
         {
             if (good[j] != j) pixels.AsSpan(good[j] * pre.PixelCount, pre.PixelCount).CopyTo(pixels.AsSpan(j * pre.PixelCount));
         }
-        var codes = good.Length == 0 ? [] : encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
+        var codes = good.Length == 0 || !withCodes ? [] : encoder.EncodeCodes(pixels.AsSpan(0, good.Length * pre.PixelCount), good.Length);
         return new EncodedImages(encoder.Levels, good, codes, rejected, CopyCodes(encoder.Copies, pixels, good.Length, new InputShape(pre.Channels, pre.Height, pre.Width)));
     }
 

@@ -28,7 +28,7 @@ public sealed class ServedEvaluationTests : IDisposable
         using var model = Model();
         Assert.NotNull(model.Copies);
         var images = TestCopies.TrainingImages;
-        var served = ServedEvaluation.Store(model, [("a", images.Slice(0, 100)), ("b", images.Slice(100, 100))]);
+        var served = ServedEvaluation.Store(model, [("a", images.Slice(0, 100), null), ("b", images.Slice(100, 100), null)]);
         Assert.Equal(200, served.Snapshot.Items);
         Assert.Equal(ServedEvaluation.Shards, served.Snapshot.Segments.Length);
         Assert.All(served.Snapshot.Segments, s => Assert.True(s.HasCopyCodes));
@@ -45,5 +45,30 @@ public sealed class ServedEvaluationTests : IDisposable
             Assert.Equal(10, items.Length);
             Assert.Equal(i, served.NearDuplicates(prints, 100)[0].Item);
         }
+    }
+
+    [Fact]
+    public void GivenCodesAreStoredAsTheyAreBesideCopyCodesTheWorkerWouldWrite()
+    {
+        using var model = Model();
+        var images = TestCopies.TrainingImages.Slice(0, 60);
+        var encoded = ServedEvaluation.Store(model, [("a", images, null)]);
+        var rng = new Random(4);
+        var given = Enumerable.Range(0, images.Count * model.Levels).Select(_ => (byte)rng.Next(model.Codewords)).ToArray();
+        var stored = ServedEvaluation.Store(model, [("a", images, given)]);
+        var format = new Dpq.Formats.CodeFormat(model.Codewords, model.Levels);
+        var code = new byte[format.BytesPerCode];
+        foreach (var (a, b) in encoded.Snapshot.Segments.Zip(stored.Snapshot.Segments))
+        {
+            Assert.Equal(a.Count, b.Count);
+            for (int i = 0; i < a.Count; i++)
+            {
+                Assert.Equal(a.CopyCodeOf(i).ToArray(), b.CopyCodeOf(i).ToArray());
+                b.CopyCode(i, code);
+                int index = int.Parse(b.Ids[i][2..8], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Equal(given.AsSpan(index * model.Levels, model.Levels).ToArray(), Enumerable.Range(0, model.Levels).Select(l => (byte)format.GetLevel(code, l)));
+            }
+        }
+        Assert.Throws<ArgumentException>(() => ServedEvaluation.Store(model, [("a", images, given[1..])]));
     }
 }
