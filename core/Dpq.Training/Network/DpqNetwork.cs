@@ -66,6 +66,7 @@ public sealed class DpqNetwork : nn.Module<Tensor, Tensor>
         if (count == 0) return new EncodedBatch(0, d, m, features, codes, predictions);
 
         eval();
+        using var noGc = NoGcScope.Enter();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var input = tensor(pixels.ToArray(), [count, shape.Channels, shape.Height, shape.Width]).to(Device);

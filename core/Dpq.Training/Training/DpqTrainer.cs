@@ -121,6 +121,7 @@ public static class DpqTrainer
         private void EncoderStep(float[] pixels, long[] labels, int count, bool joint,
             optim.Optimizer encoderOptimizer, optim.Optimizer codebookOptimizer, ref LossSums sums)
         {
+            using var noGc = NoGcScope.Enter();
             using var scope = NewDisposeScope();
             var shape = network.Config.Input;
             var input = tensor(pixels.AsSpan(0, count * shape.Pixels).ToArray(), [count, shape.Channels, shape.Height, shape.Width]).to(device);
@@ -183,6 +184,7 @@ public static class DpqTrainer
                         features.AsSpan(j * d, d).CopyTo(x.AsSpan(i * d, d));
                         y[i] = train.Labels[j];
                     }
+                    using var noGc = NoGcScope.Enter();
                     using var scope = NewDisposeScope();
                     var input = tensor(x, [batchSize, d]).to(device);
                     var target = tensor(y, [batchSize]).to(device);
