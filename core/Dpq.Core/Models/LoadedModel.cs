@@ -64,8 +64,8 @@ public sealed class LoadedModel : IImageEncoder, IDisposable
     public ExecutionProviderChoice Provider => _network.Provider;
 
     /// <summary>
-    /// Input values one forward pass takes at most (32 colour images of 224 x 224; 1,600 of 28 x 28 gray): a
-    /// larger batch runs as several passes, so a photo model's activations stay within a few hundred MB.
+    /// Input values one forward pass takes at most (32 colour images of 224 x 224): a larger batch runs as several
+    /// passes, so the activations of a photo model stay bounded whatever batch the caller hands in.
     /// </summary>
     public const int MaxValuesPerPass = 32 * 3 * 224 * 224;
 

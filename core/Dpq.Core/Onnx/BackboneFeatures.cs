@@ -25,8 +25,8 @@ public sealed class BackboneFeatures : IDisposable
     public Model.InputShape Input { get; }
     public int Dimension { get; }
 
-    /// <summary>Images per forward pass: larger batches gain little on a CPU and cost memory (0.6 MB of pixels per image).</summary>
-    public const int BatchSize = 32;
+    /// <summary>Images per forward pass: as many as a served model's pass holds (<see cref="Models.LoadedModel.MaxValuesPerPass"/>).</summary>
+    public int BatchSize => Math.Max(1, Models.LoadedModel.MaxValuesPerPass / Input.Pixels);
 
     /// <summary>
     /// Features of <paramref name="count"/> images, image i being the file <paramref name="file"/>(i): count x

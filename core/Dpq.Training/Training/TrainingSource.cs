@@ -32,10 +32,12 @@ public sealed class TrainingSource
     public byte[] File(int index) => _set is not null ? ImagePreprocessor.EncodePng(_set, index) : _files!.Files[index].Read();
 
     /// <summary>The images as gray pixels of <paramref name="side"/> x <paramref name="side"/> (a set of that size as it is).</summary>
-    public ImageSet Gray(int side, CancellationToken cancellationToken = default) =>
-        _set is not null && _set.Height == side && _set.Width == side ? _set : _set is not null
-            ? throw new NotSupportedException($"{Dataset} images are {_set.Height}x{_set.Width}; train them at that size")
-            : _files!.ToGrayImageSet(side, cancellationToken);
+    public ImageSet Gray(int side, CancellationToken cancellationToken = default)
+    {
+        if (_set is null) return _files!.ToGrayImageSet(side, cancellationToken);
+        return _set.Height == side && _set.Width == side ? _set
+            : throw new NotSupportedException($"{Dataset} images are {_set.Height}x{_set.Width}; train them at that size");
+    }
 
     /// <summary>The images decoded in colour at <paramref name="side"/> x <paramref name="side"/> (R, G and B planes in [0, 1]), as serving decodes them for such a model.</summary>
     public float[] Colour(int side, CancellationToken cancellationToken = default)
