@@ -1,5 +1,6 @@
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Query;
 using Dpq.Storage;
 using Microsoft.Extensions.Configuration;

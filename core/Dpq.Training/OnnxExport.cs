@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Onnx;
 using Dpq.Training.Network;
 using Google.Protobuf;

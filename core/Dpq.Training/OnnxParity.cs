@@ -1,5 +1,6 @@
 using Dpq.Data;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 
 namespace Dpq.Training;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Dpq.Formats;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Quantization;
 using Dpq.Training.Network;
 using TorchSharp;
@@ -13,7 +13,7 @@ namespace Dpq.Training;
 /// state of the encoder; codebooks.dpqc; feature.onnx, the exported feature network; model.json
 /// last, so a folder with a model.json is complete) and loads the TorchSharp network back, for
 /// export and for checking the ONNX file against it. Serving never uses this: it opens the ONNX
-/// file (<see cref="Models.LoadedModel"/>). Not thread-safe.
+/// file (<see cref="ModelFiles.LoadedModel"/>). Not thread-safe.
 /// </summary>
 public sealed class TorchModel : IDisposable
 {
@@ -90,7 +90,7 @@ public sealed class TorchModel : IDisposable
             Quantizer = quantizer,
             Training = training,
             Metrics = metrics,
-            Files = new ModelFiles(weights, ModelFolder.Describe(directory, CodebooksFileName), ModelFolder.Describe(directory, OnnxInfo.FileName)),
+            Files = new ModelFileSet(weights, ModelFolder.Describe(directory, CodebooksFileName), ModelFolder.Describe(directory, OnnxInfo.FileName)),
             Onnx = config.Backbone == Dpq.Onnx.ResNet18Graph.Name ? OnnxInfo.Default with { Opset = Dpq.Onnx.ResNet18Graph.Opset } : OnnxInfo.Default,
         };
         ModelFolder.WriteManifest(directory, manifest);

@@ -1,4 +1,5 @@
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Microsoft.Azure.Functions.Worker;
 
 namespace Dpq.Functions;

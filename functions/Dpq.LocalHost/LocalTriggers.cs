@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Microsoft.Azure.WebJobs;
 
 namespace Dpq.LocalHost;

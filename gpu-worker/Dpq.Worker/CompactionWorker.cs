@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Dpq.Formats;
 using Dpq.Indexing;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Storage;
 
 namespace Dpq.Worker;

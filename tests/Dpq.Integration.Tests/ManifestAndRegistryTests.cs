@@ -1,5 +1,6 @@
 using Dpq.Indexing;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 
 namespace Dpq.Integration.Tests;
 
@@ -53,7 +54,7 @@ public sealed class ManifestAndRegistryTests
         foreach (var name in new[] { "model.json", "codebooks.dpqc", "feature.onnx" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(TinyModel.Directory, name)), File.ReadAllBytes(Path.Combine(dir, name)));
         Assert.False(File.Exists(Path.Combine(dir, "weights.dat")));
-        using var model = Models.LoadedModel.Open(dir); // verifies the content hashes
+        using var model = ModelFiles.LoadedModel.Open(dir); // verifies the content hashes
         Assert.Equal(version, model.ModelVersion);
     }
 }

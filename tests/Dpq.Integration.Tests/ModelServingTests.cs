@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Azure.Storage.Blobs;
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 
 namespace Dpq.Integration.Tests;
 

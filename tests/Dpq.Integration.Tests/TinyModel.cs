@@ -1,5 +1,5 @@
 using Dpq.Data;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Training;
 using static TorchSharp.torch;
 
@@ -23,7 +23,7 @@ public static class TinyModel
         var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 2000);
         var options = new TrainingOptions { Epochs = 2, Seed = 11, K = 256, M = 4, D = 32, KMeansIterations = 5 };
         var result = DpqTrainer.Train(train, options, CPU);
-        Model.ModelManifest manifest;
+        ModelFiles.ModelManifest manifest;
         using (result.Network) manifest = TorchModel.Save(dir, result.Network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow, train.ClassNames);
         ModelFolder.AddCopyCodec(dir, Copies.CopyCodecTrainer.Train(train, manifest.Input, seed: 11));
         return dir;

@@ -1,6 +1,6 @@
 using Dpq.Data;
 using Dpq.Evaluation;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Training;
 using TorchSharp;
 
@@ -28,7 +28,7 @@ public sealed class EndToEndTrainingTests : IDisposable
         var result = DpqTrainer.Train(train, options, torch.CPU);
         using (var network = result.Network)
             TorchModel.Save(_dir, network, result.Quantizer, result.Training, result.Metrics, DateTime.UtcNow);
-        using var model = Models.LoadedModel.Open(_dir);
+        using var model = ModelFiles.LoadedModel.Open(_dir);
         var report = Evaluator.Run(Evaluator.Prepare(model, train, test), productQuantization: false);
 
         // Chance: accuracy 0.1, mAP about 0.1 (ten balanced classes).

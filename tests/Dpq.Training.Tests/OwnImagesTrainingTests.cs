@@ -62,7 +62,7 @@ public sealed class OwnImagesTrainingTests : IDisposable
         Assert.True(result.HeldOutMap[8] > 0.7, $"held-out 8-bit mAP {result.HeldOutMap[8]:F3} (chance 0.5)");
         Assert.Equal(result.HeldOutMap[8], result.Manifest.Metrics["heldout_map_8bits"], 5);
         Assert.Equal(60, result.Manifest.Metrics["heldout_images"]);
-        using var model = Models.LoadedModel.Open(output);
+        using var model = ModelFiles.LoadedModel.Open(output);
         Assert.Equal(["Bar", "Round thing"], model.Manifest.ClassNameList);
     }
 
@@ -75,9 +75,9 @@ public sealed class OwnImagesTrainingTests : IDisposable
         var output = Path.Combine(_temp.Path, "colour");
         var result = ModelTraining.Run(TrainingSource.FromFiles(train), TrainingSource.FromFiles(heldOut), options, side: 32, output,
             new FeatureCache(Path.Combine(_temp.Path, "cache")), torch.CPU, copyCodeImages: null, colour: true);
-        Assert.Equal(new Model.InputShape(3, 32, 32), result.Manifest.Input);
+        Assert.Equal(new ModelFiles.InputShape(3, 32, 32), result.Manifest.Input);
         Assert.True(result.HeldOutMap[8] > 0.7, $"held-out 8-bit mAP {result.HeldOutMap[8]:F3} (chance 0.5)");
-        using var model = Models.LoadedModel.Open(output);
+        using var model = ModelFiles.LoadedModel.Open(output);
         Assert.Equal(3, model.InputChannels);
         var encoded = Ingest.BatchEncoder.Encode([.. heldOut.Files.Select(f => (ReadOnlyMemory<byte>)f.Read())], model);
         Assert.Equal(heldOut.Count, encoded.Good.Length);
@@ -97,14 +97,14 @@ public sealed class OwnImagesTrainingTests : IDisposable
         Assert.Equal(ResNet18Graph.Name, result.Manifest.Backbone);
         Assert.Equal(ResNet18Graph.Opset, result.Manifest.Onnx!.Opset);
         Assert.True(result.HeldOutMap[8] > 0.7, $"held-out 8-bit mAP {result.HeldOutMap[8]:F3} (chance 0.5)");
-        using var model = Models.LoadedModel.Open(output);
+        using var model = ModelFiles.LoadedModel.Open(output);
         Assert.Equal(3, model.InputChannels);
         // Served as uploads are: each file decoded in colour at 224 x 224, through the one exported graph.
         var files = heldOut.Files.Select(f => (ReadOnlyMemory<byte>)f.Read()).ToArray();
         var encoded = Ingest.BatchEncoder.Encode(files, model);
         Assert.Equal(files.Length, encoded.Good.Length);
         // What serving computes is what training measured: the served codes of the held-out images give their held-out classes back.
-        using (var torchModel = TorchModel.Load(output, torch.CPU)) Assert.Equal(new Model.InputShape(ResNet18Graph.Features, 1, 1), torchModel.Network.Config.Input); // TorchSharp holds the layers on the features
+        using (var torchModel = TorchModel.Load(output, torch.CPU)) Assert.Equal(new ModelFiles.InputShape(ResNet18Graph.Features, 1, 1), torchModel.Network.Config.Input); // TorchSharp holds the layers on the features
         var pre = new ImagePreprocessor(ResNet18Graph.Side, ResNet18Graph.Side, channels: 3);
         var pixels = new float[pre.PixelCount];
         pre.Decode(heldOut.Files[0].Read(), pixels);
@@ -122,7 +122,7 @@ public sealed class OwnImagesTrainingTests : IDisposable
         var x = g.Input("pixels", 3, 8, 8);
         g.Node("Flatten", [x], "features", OnnxGraphBuilder.Int("axis", 1));
         g.Output("features", 192);
-        using var backbone = new BackboneFeatures(Google.Protobuf.MessageExtensions.ToByteArray(g.Build(17, "test", "0")), new Model.InputShape(3, 8, 8), 192);
+        using var backbone = new BackboneFeatures(Google.Protobuf.MessageExtensions.ToByteArray(g.Build(17, "test", "0")), new ModelFiles.InputShape(3, 8, 8), 192);
         var cache = new FeatureCache(Path.Combine(_temp.Path, "cache"));
         var logs = new List<string>();
         var first = cache.GetOrCompute("flat", counted, backbone, null, logs.Add);

@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Training.Network;
 using Dpq.Quantization;
 using Dpq.Tests.Quantization;

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 using Dpq.Training.Network;
 using Dpq.Tests.Quantization;
 using TorchSharp;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Dpq.Copies;
 using Dpq.Data;
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 
 namespace Dpq.Cli;
 

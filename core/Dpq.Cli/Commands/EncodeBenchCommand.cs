@@ -5,7 +5,8 @@ using System.Text.Json;
 using Dpq.Data;
 using Dpq.Imaging;
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Onnx;
 using Dpq.Training;
 
@@ -40,7 +41,7 @@ public static class EncodeBenchCommand
         var pngs = Enumerable.Range(0, batch * 4).Select(i => (ReadOnlyMemory<byte>)ImagePreprocessor.EncodePng(images, i % images.Count)).ToArray();
         using var onnx = EvalCommand.OpenModel(directory);
         using var onnxSingleThread = LoadedModel.Open(directory, new InferenceOptions { IntraOpThreads = 1 });
-        if (Model.ModelFolder.ReadManifest(directory).Backbone == Dpq.Onnx.ResNet18Graph.Name)
+        if (ModelFiles.ModelFolder.ReadManifest(directory).Backbone == Dpq.Onnx.ResNet18Graph.Name)
             throw new UsageException("a resnet18 model's frozen backbone runs only in ONNX Runtime (TorchSharp holds just the layers trained on its features), so there is no TorchSharp side to compare");
         using var torchModel = TorchModel.Load(directory, TorchSharp.torch.CPU);
         var torch = new TorchEncoder(torchModel);

@@ -2,7 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using Dpq.Data;
 using Dpq.Evaluation;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Plotting;
 
 namespace Dpq.Cli;

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Training;
 
 namespace Dpq.Cli;
@@ -21,7 +22,7 @@ public static class ExportOnnxCommand
 
     private static Task<int> RunAsync(string directory, CancellationToken cancellationToken)
     {
-        Model.ModelManifest manifest;
+        ModelFiles.ModelManifest manifest;
         try
         {
             manifest = TorchModel.ExportOnnx(directory);
@@ -31,7 +32,7 @@ public static class ExportOnnxCommand
         {
             throw new UsageException(e.Message);
         }
-        Console.WriteLine($"dpq export-onnx: wrote {Path.Combine(directory, Model.OnnxInfo.FileName)} for {manifest.Version} "
+        Console.WriteLine($"dpq export-onnx: wrote {Path.Combine(directory, ModelFiles.OnnxInfo.FileName)} for {manifest.Version} "
             + $"({manifest.Files.Onnx!.Bytes / 1024.0:F0} KiB, opset {manifest.Onnx!.Opset}, sha256 {manifest.Files.Onnx.Sha256[..12]}…)");
         return Task.FromResult(0);
     }

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 
 namespace Dpq.Cli;
 

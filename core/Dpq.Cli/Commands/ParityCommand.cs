@@ -30,7 +30,7 @@ public static class ParityCommand
         var images = FashionMnist.Load(DatasetSplit.Train, dataDirectory).Concat(FashionMnist.Load(DatasetSplit.Test, dataDirectory));
         if (limit < images.Count) images = images.Slice(0, limit);
         using var onnx = EvalCommand.OpenModel(directory);
-        if (Model.ModelFolder.ReadManifest(directory).Backbone == Dpq.Onnx.ResNet18Graph.Name)
+        if (ModelFiles.ModelFolder.ReadManifest(directory).Backbone == Dpq.Onnx.ResNet18Graph.Name)
             throw new UsageException("a resnet18 model's frozen backbone runs only in ONNX Runtime (TorchSharp holds just the layers trained on its features), so there is no TorchSharp side to compare");
         using var torch = TorchModel.Load(directory, TorchSharp.torch.CPU);
         Console.WriteLine($"dpq parity: {torch.Version}, {images.Count} images, TorchSharp (cpu) against ONNX Runtime ({onnx.Provider.Name})");

@@ -5,7 +5,8 @@ using System.Text.Json;
 using Dpq.Data;
 using Dpq.Formats;
 using Dpq.Indexing;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Query;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Dpq.Onnx;
 using Dpq.Data;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Training;
 
 namespace Dpq.Cli;

@@ -1,6 +1,6 @@
 using Dpq.Data;
 using Dpq.Imaging;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Quantization;
 
 namespace Dpq.Copies;

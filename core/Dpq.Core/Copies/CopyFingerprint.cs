@@ -49,7 +49,7 @@ public static class CopyFingerprint
     }
 
     /// <summary>Fingerprints of <paramref name="count"/> model inputs laid one after another, in parallel: count x <see cref="Dimension"/> values.</summary>
-    public static float[] ComputeAll(float[] pixels, int count, Model.InputShape shape)
+    public static float[] ComputeAll(float[] pixels, int count, ModelFiles.InputShape shape)
     {
         var prints = new float[count * Dimension];
         Parallel.For(0, count, i => Compute(pixels.AsSpan(i * shape.Pixels, shape.Pixels), shape, prints.AsSpan(i * Dimension, Dimension)));
@@ -57,7 +57,7 @@ public static class CopyFingerprint
     }
 
     /// <summary>The fingerprint of one model input (channels x height x width, values in [0, 1]).</summary>
-    public static void Compute(ReadOnlySpan<float> pixels, Model.InputShape shape, Span<float> destination)
+    public static void Compute(ReadOnlySpan<float> pixels, ModelFiles.InputShape shape, Span<float> destination)
     {
         if (pixels.Length != shape.Pixels) throw new ArgumentException($"expected {shape.Pixels} values for {shape}, got {pixels.Length}", nameof(pixels));
         if (shape is { Channels: 1, Height: Side, Width: Side })
@@ -71,7 +71,7 @@ public static class CopyFingerprint
     }
 
     /// <summary>Channel mean, then the mean of the source pixels whose centres fall in each of the 28x28 cells.</summary>
-    private static void ToGray28(ReadOnlySpan<float> pixels, Model.InputShape shape, Span<float> gray)
+    private static void ToGray28(ReadOnlySpan<float> pixels, ModelFiles.InputShape shape, Span<float> gray)
     {
         Span<float> counts = stackalloc float[Side * Side];
         gray.Clear();

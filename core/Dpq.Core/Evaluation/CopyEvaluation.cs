@@ -3,7 +3,8 @@ using Dpq.Copies;
 using Dpq.Data;
 using Dpq.Imaging;
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Quantization;
 
 namespace Dpq.Evaluation;
@@ -136,7 +137,7 @@ public static class CopyEvaluation
     /// </summary>
     private static CopyRetrieval? FingerprintIndex(LoadedModel model, ImageSet database, ImageSet queries, int copies, int seed)
     {
-        if (model.Input != new Model.InputShape(1, CopyFingerprint.Side, CopyFingerprint.Side)) return null;
+        if (model.Input != new ModelFiles.InputShape(1, CopyFingerprint.Side, CopyFingerprint.Side)) return null;
         const int F = CopyFingerprint.Dimension, P = CopyFingerprint.Side * CopyFingerprint.Side;
         int n = database.Count + copies;
         var pixels = new float[n * P];

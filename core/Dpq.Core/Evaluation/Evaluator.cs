@@ -4,8 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dpq.Data;
 using Dpq.Formats;
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 using Dpq.Quantization;
 
 namespace Dpq.Evaluation;

@@ -4,7 +4,8 @@ using Dpq.Formats;
 using Dpq.Imaging;
 using Dpq.Indexing;
 using Dpq.Ingest;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Query;
 using Dpq.Scan;
 

@@ -1,6 +1,6 @@
 using Dpq.Copies;
 using Dpq.Imaging;
-using Dpq.Model;
+using Dpq.ModelFiles;
 
 namespace Dpq.Ingest;
 

@@ -1,7 +1,8 @@
 using Azure.Storage.Blobs.Models;
 using Dpq.Formats;
 using Dpq.Indexing;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Query;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;

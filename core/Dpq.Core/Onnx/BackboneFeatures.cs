@@ -14,7 +14,7 @@ public sealed class BackboneFeatures : IDisposable
     private readonly InferenceSession _session;
     private readonly ImagePreprocessor _pre;
 
-    public BackboneFeatures(byte[] backboneGraph, Model.InputShape input, int dimension, int intraOpThreads = 0)
+    public BackboneFeatures(byte[] backboneGraph, ModelFiles.InputShape input, int dimension, int intraOpThreads = 0)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = intraOpThreads };
         _session = new InferenceSession(backboneGraph, options);
@@ -22,11 +22,11 @@ public sealed class BackboneFeatures : IDisposable
         _pre = new ImagePreprocessor(input.Width, input.Height, channels: input.Channels);
     }
 
-    public Model.InputShape Input { get; }
+    public ModelFiles.InputShape Input { get; }
     public int Dimension { get; }
 
-    /// <summary>Images per forward pass: as many as a served model's pass holds (<see cref="Models.LoadedModel.MaxValuesPerPass"/>).</summary>
-    public int BatchSize => Math.Max(1, Models.LoadedModel.MaxValuesPerPass / Input.Pixels);
+    /// <summary>Images per forward pass: as many as a served model's pass holds (<see cref="ModelFiles.LoadedModel.MaxValuesPerPass"/>).</summary>
+    public int BatchSize => Math.Max(1, ModelFiles.LoadedModel.MaxValuesPerPass / Input.Pixels);
 
     /// <summary>
     /// Features of <paramref name="count"/> images, image i being the file <paramref name="file"/>(i): count x

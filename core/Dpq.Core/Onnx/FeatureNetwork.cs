@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 

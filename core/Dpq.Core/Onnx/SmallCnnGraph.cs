@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Onnx;
 
 namespace Dpq.Onnx;

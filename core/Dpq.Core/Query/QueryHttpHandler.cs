@@ -16,14 +16,14 @@ public sealed record ProblemDetails(string Type, string Title, int Status, strin
 /// loaded, with the reason, while the previous one keeps serving.
 /// </summary>
 public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards,
-    string? Runtime = null, Models.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null);
+    string? Runtime = null, ModelVersions.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null);
 
 /// <summary>
 /// The HTTP functions' logic, shared by the Azure Functions app and the local Kestrel host: both
 /// pass the request's parts in and write the <see cref="HttpAnswer"/> out. Every bad request
 /// becomes a 400 problem-details answer and a missing model a 503; nothing a caller sends yields a 500.
 /// </summary>
-public sealed class QueryHttpHandler(QueryService queries, Models.ActiveModelCache models, IndexCache index, QueryOptions options, ILogger<QueryHttpHandler> logger)
+public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveModelCache models, IndexCache index, QueryOptions options, ILogger<QueryHttpHandler> logger)
 {
     public async Task<HttpAnswer> QueryAsync(string? contentType, Stream body, Func<string, string?> queryParameter, CancellationToken cancellationToken)
     {

@@ -3,7 +3,8 @@ using Dpq.Copies;
 using Dpq.Formats;
 using Dpq.Imaging;
 using Dpq.Indexing;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Dpq.Scan;
 using Dpq.Storage;
 

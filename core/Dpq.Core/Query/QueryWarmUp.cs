@@ -1,5 +1,6 @@
 using Dpq.Formats;
-using Dpq.Models;
+using Dpq.ModelVersions;
+using Dpq.ModelFiles;
 using Microsoft.Extensions.Logging;
 
 namespace Dpq.Query;

@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using TorchSharp;
 using static TorchSharp.torch;
 

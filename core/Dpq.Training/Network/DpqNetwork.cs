@@ -1,4 +1,4 @@
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Data;
 using TorchSharp;
 using static TorchSharp.torch;

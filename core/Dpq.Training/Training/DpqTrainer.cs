@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Dpq.Data;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Training.Network;
 using Dpq.Quantization;
 using TorchSharp;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Dpq.Data;
 using Dpq.Evaluation;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Onnx;
 using Google.Protobuf;
 using static TorchSharp.torch;

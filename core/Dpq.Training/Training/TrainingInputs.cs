@@ -1,5 +1,5 @@
 using Dpq.Data;
-using Dpq.Model;
+using Dpq.ModelFiles;
 
 namespace Dpq.Training;
 

@@ -118,7 +118,7 @@ public sealed class CopyCodecTests
         var expected = new float[CopyFingerprint.Dimension];
         var actual = new float[CopyFingerprint.Dimension];
         CopyFingerprint.Compute(gray, expected);
-        CopyFingerprint.Compute(big, new Model.InputShape(3, 56, 56), actual);
+        CopyFingerprint.Compute(big, new ModelFiles.InputShape(3, 56, 56), actual);
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-5f);
     }
 }

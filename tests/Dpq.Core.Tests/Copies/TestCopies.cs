@@ -14,7 +14,7 @@ internal static class TestCopies
     private static readonly Lazy<(ImageSet Images, TrainedCopyCodec Codec)> Trained = new(() =>
     {
         var images = Images(TrainImages, seed: 3);
-        return (images, CopyCodecTrainer.Train(images, new Model.InputShape(1, 28, 28), seed: 1));
+        return (images, CopyCodecTrainer.Train(images, new ModelFiles.InputShape(1, 28, 28), seed: 1));
     });
 
     public static ImageSet TrainingImages => Trained.Value.Images;

@@ -1,8 +1,8 @@
 using Dpq.Copies;
 using Dpq.Evaluation;
 using Dpq.Imaging;
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 using Dpq.Tests.Copies;
 using Dpq.Tests.Onnx;
 

@@ -1,5 +1,5 @@
-using Dpq.Model;
-using Dpq.Models;
+using Dpq.ModelFiles;
+using Dpq.ModelVersions;
 using Dpq.Onnx;
 
 namespace Dpq.Tests.Onnx;
@@ -152,7 +152,7 @@ public sealed class LoadedModelTests : IDisposable
     {
         TestModelFolder.Write(Dir);
         using (var plain = LoadedModel.Open(Dir)) Assert.Null(plain.Copies);
-        Dpq.Model.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
+        Dpq.ModelFiles.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
         using (var model = LoadedModel.Open(Dir))
         {
             Assert.NotNull(model.Copies);
@@ -171,7 +171,7 @@ public sealed class LoadedModelTests : IDisposable
     public void CopySettingsWithoutTheirFileAreRefused()
     {
         TestModelFolder.Write(Dir);
-        Dpq.Model.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
+        Dpq.ModelFiles.ModelFolder.AddCopyCodec(Dir, Dpq.Tests.Copies.TestCopies.Codec);
         TestModelFolder.EditManifest(Dir, json =>
         {
             var root = System.Text.Json.Nodes.JsonNode.Parse(json)!;

@@ -27,7 +27,7 @@ public sealed class OnnxGraphTests
     {
         using var temp = new TempDirectory();
         TestModelFolder.Write(temp.Path);
-        var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(temp[Dpq.Model.OnnxInfo.FileName]));
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(temp[Dpq.ModelFiles.OnnxInfo.FileName]));
 
         Assert.Equal(17, model.OpsetImport.Single().Version);
         Assert.Equal(["pixels"], model.Graph.Input.Select(i => i.Name));
@@ -79,7 +79,7 @@ public sealed class ExecutionProviderChoiceTests
     {
         using var temp = new TempDirectory();
         TestModelFolder.Write(temp.Path);
-        using var model = Dpq.Models.LoadedModel.Open(temp.Path);
+        using var model = Dpq.ModelFiles.LoadedModel.Open(temp.Path);
         Assert.Equal("cpu", model.Provider.Name);
         Assert.False(string.IsNullOrWhiteSpace(model.Provider.Reason));
     }

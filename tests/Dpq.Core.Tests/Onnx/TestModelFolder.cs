@@ -1,5 +1,5 @@
 using Dpq.Formats;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Onnx;
 using Dpq.Tests.Quantization;
 using Google.Protobuf;
@@ -48,7 +48,7 @@ internal static class TestModelFolder
             Quantizer = new QuantizerInfo("neg-squared-euclidean", 0.2, [1, 1]),
             Training = new TrainingInfo("test", 0, 0, seed, 1, 1e-3, 0, 0, 0, 1e-5, 0, 0.1, false, "cpu", 0),
             Metrics = [],
-            Files = new ModelFiles(ModelFolder.Describe(directory, "weights.dat"), ModelFolder.Describe(directory, "codebooks.dpqc"),
+            Files = new ModelFileSet(ModelFolder.Describe(directory, "weights.dat"), ModelFolder.Describe(directory, "codebooks.dpqc"),
                 ModelFolder.Describe(directory, OnnxInfo.FileName)),
             Onnx = OnnxInfo.Default,
         };

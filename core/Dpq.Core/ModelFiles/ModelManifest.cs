@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Dpq.Model;
+namespace Dpq.ModelFiles;
 
 /// <summary>The shape of one input image: channels x height x width.</summary>
 public sealed record InputShape(int Channels, int Height, int Width)
@@ -37,7 +37,7 @@ public sealed record ModelManifest
     public required QuantizerInfo Quantizer { get; init; }
     public required TrainingInfo Training { get; init; }
     public required Dictionary<string, double> Metrics { get; init; }
-    public required ModelFiles Files { get; init; }
+    public required ModelFileSet Files { get; init; }
 
     /// <summary>The ONNX file's contract (names, layout, opset); null in format 1.</summary>
     public OnnxInfo? Onnx { get; init; }
@@ -83,7 +83,7 @@ public sealed record ModelFile(string Path, string Sha256, long Bytes);
 
 /// <summary>Weights: TorchSharp state for training and export; Onnx: the feature network that serving runs (format 2);
 /// Copies: the copy codes' codebooks (optional).</summary>
-public sealed record ModelFiles(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null, ModelFile? Copies = null);
+public sealed record ModelFileSet(ModelFile Weights, ModelFile Codebooks, ModelFile? Onnx = null, ModelFile? Copies = null);
 
 /// <summary>
 /// The copy codes' settings (Dpq.Copies.CopyCodec): the fingerprint, the cross byte's values, the squared

@@ -3,9 +3,9 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Dpq.Indexing;
-using Dpq.Model;
+using Dpq.ModelFiles;
 
-namespace Dpq.Models;
+namespace Dpq.ModelVersions;
 
 /// <summary>The active model: its version and the ETag of the pointer that named it.</summary>
 public sealed record ActiveModel(string Version, ETag ETag);

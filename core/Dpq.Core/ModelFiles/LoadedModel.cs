@@ -1,11 +1,11 @@
 using Dpq.Copies;
 using Dpq.Data;
 using Dpq.Ingest;
-using Dpq.Model;
+using Dpq.ModelFiles;
 using Dpq.Onnx;
 using Dpq.Quantization;
 
-namespace Dpq.Models;
+namespace Dpq.ModelFiles;
 
 /// <summary>
 /// A verified model folder in memory for serving: the ONNX feature network in an ONNX Runtime

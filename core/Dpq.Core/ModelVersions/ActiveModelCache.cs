@@ -1,9 +1,10 @@
+using Dpq.ModelFiles;
 using Dpq.Ingest;
 using Dpq.Onnx;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Dpq.Models;
+namespace Dpq.ModelVersions;
 
 /// <summary>Where and how often the active model is looked for.</summary>
 public sealed record ModelCacheOptions
@@ -148,7 +149,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
             var dir = await _registry.DownloadAsync(version, options.CacheDirectory, cancellationToken);
             loaded = LoadedModel.Open(dir, inference);
             if (loaded.ModelVersion != version)
-                throw new InvalidDataException($"{Path.Combine(dir, Model.ModelManifest.FileName)} names version {loaded.ModelVersion}, the registry {version}");
+                throw new InvalidDataException($"{Path.Combine(dir, ModelFiles.ModelManifest.FileName)} names version {loaded.ModelVersion}, the registry {version}");
             var warm = System.Diagnostics.Stopwatch.StartNew();
             loaded.WarmUp();
             warmUpMs = warm.Elapsed.TotalMilliseconds;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Dpq.Formats;
 using Dpq.Quantization;
 
-namespace Dpq.Model;
+namespace Dpq.ModelFiles;
 
 /// <summary>
 /// A trained model folder on disk: model.json and the files it lists, each checked against its

@@ -1,6 +1,6 @@
 using Dpq.Data;
 
-namespace Dpq.Model;
+namespace Dpq.ModelFiles;
 
 /// <summary>
 /// Count images encoded: Features is Count x D floats (the continuous query-side feature), Codes is

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Dpq.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace Dpq.Models;
+namespace Dpq.ModelVersions;
 
 /// <summary>
 /// The retraining timer's logic: put one train request on the train queue per schedule slot. The
