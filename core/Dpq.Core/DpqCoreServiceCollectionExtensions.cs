@@ -1,6 +1,6 @@
+using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.ModelVersions;
-using Dpq.ModelFiles;
 using Dpq.Query;
 using Dpq.Storage;
 using Microsoft.Extensions.Configuration;
@@ -15,16 +15,21 @@ public static class DpqCoreServiceCollectionExtensions
 {
     public static IServiceCollection AddDpqCore(this IServiceCollection services, IConfiguration configuration)
     {
+        services.TryAddSingleton(configuration); // hosts register their own; options bind from it
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ => StorageConnection.FromConfiguration(configuration));
         services.TryAddSingleton(_ => StorageNames.FromConfiguration(configuration));
         services.TryAddSingleton(sp => new StorageClients(sp.GetRequiredService<StorageConnection>(), sp.GetRequiredService<StorageNames>()));
+        // Storage, one object per job: every service gets these instead of building clients of its own.
+        services.TryAddSingleton<IndexStore>();
+        services.TryAddSingleton(sp => Storage(sp, s => new FailureLog(s.Table(s.Names.FailuresTable))));
+        services.TryAddSingleton(sp => Storage(sp, s => new ModelRegistry(s.Container(s.Names.ModelsContainer))));
 
         AddOptions<EncodeWorkerOptions>(services, EncodeWorkerOptions.Section);
         AddOptions<QueryOptions>(services, QueryOptions.Section);
         AddOptions<ModelCacheOptions>(services, ModelCacheOptions.Section);
         AddOptions<Onnx.InferenceOptions>(services, Onnx.InferenceOptions.Section);
-        AddOptions<Indexing.CompactionOptions>(services, Indexing.CompactionOptions.Section);
+        AddOptions<CompactionOptions>(services, CompactionOptions.Section);
         services.TryAddSingleton(UploadPolicy.Default);
 
         services.TryAddSingleton<UploadIntake>();
@@ -35,13 +40,20 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<ActiveModelCache>());
         services.TryAddSingleton<EncodeBatchProcessor>();
         services.TryAddSingleton<EncodeQueueDrainer>();
-        services.TryAddSingleton<Indexing.SegmentCompactor>();
+        services.TryAddSingleton<IndexWriter>();
+        services.TryAddSingleton<SegmentSwap>();
+        services.TryAddSingleton<DeltaCompactor>();
+        services.TryAddSingleton<IndexRepair>();
+        services.TryAddSingleton<OrphanSweeper>();
+        services.TryAddSingleton<IndexMaintenance>();
         services.TryAddSingleton<IndexCache>();
         services.TryAddSingleton<QueryService>();
         services.TryAddSingleton<QueryHttpHandler>();
         services.TryAddSingleton<QueryWarmUp>();
         return services;
     }
+
+    private static T Storage<T>(IServiceProvider services, Func<StorageClients, T> create) => create(services.GetRequiredService<StorageClients>());
 
     private static void AddOptions<T>(IServiceCollection services, string section) where T : class
     {

@@ -83,7 +83,7 @@ public sealed class BulkImportTests
         var uploaded = await BulkImporter.ImportAsync(p.Storage, ImportFolder.Items(plan), 4, null, TimeProvider.System);
         Assert.Equal(7, uploaded.Count);
         var model = (await p.Models.GetAsync())!;
-        var tracker = new ImportTracker(p.Storage, model.ModelVersion, started);
+        var tracker = new ImportTracker(p.Store, p.Failures, model.ModelVersion, started);
         Assert.Equal(7, (await tracker.CheckAsync(uploaded)).Pending.Count); // nothing indexed before the worker runs
 
         await p.DrainAllAsync();
@@ -114,7 +114,7 @@ public sealed class BulkImportTests
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
         var options = p.Options with { VisibilityTimeout = TimeSpan.FromSeconds(1) };
-        var drainer = new EncodeQueueDrainer(p.Storage, p.Models, new EncodeBatchProcessor(p.Storage, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
+        var drainer = new EncodeQueueDrainer(p.Storage, p.Failures, p.Models, new EncodeBatchProcessor(p.Storage, p.Store, p.Get<IndexWriter>(), p.Failures, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
             options, TimeProvider.System, NullLogger<EncodeQueueDrainer>.Instance);
         var imports = p.Storage.Container(p.Storage.Names.ImportsContainer);
         var requests = new List<EncodeRequest>();
@@ -144,7 +144,7 @@ public sealed class BulkImportTests
             await Task.Delay(1100);
         }
         Assert.Equal(0, (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
-        var failures = await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync();
+        var failures = await p.Failures.ListAsync();
         var failure = Assert.Single(failures);
         Assert.Equal(unreadable, failure.BlobName);
         Assert.Equal(FailureStage.Poison, failure.Stage);
@@ -160,7 +160,7 @@ public sealed class BulkImportTests
         Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleBlobAsync(images.GetBlobClient("imports/" + Images.Name(1))));
         Assert.Equal(IntakeOutcome.Rejected, await p.Intake.HandleAsync("elsewhere", "a.png", 100, "image/png", null));
 
-        var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);
+        var failures = (await p.Failures.ListAsync()).ToDictionary(f => f.BlobName);
         Assert.Contains("reserved for bulk imports", failures[$"{p.Storage.Names.ImagesContainer}/imports/{Images.Name(1)}"].Reason);
         Assert.False(failures.ContainsKey("imports/" + Images.Name(1))); // that name is the imported image's
         Assert.Contains("not one the index takes images from", failures["a.png"].Reason);

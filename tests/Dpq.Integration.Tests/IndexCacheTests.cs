@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Dpq.Formats;
 using Dpq.Indexing;
 using Dpq.Query;
@@ -17,11 +18,14 @@ public sealed class IndexCacheTests
     internal static IndexedImage Image(string name, byte seed, int? label) =>
         new(ImageId.FromBlobName(name), name, label?.ToString(System.Globalization.CultureInfo.InvariantCulture), [seed, (byte)(seed + 1), (byte)(seed + 2), (byte)(seed + 3)], null);
 
-    internal static Task WriteAsync(StorageClients storage, string version, IReadOnlyList<IndexedImage> images) =>
-        new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, images);
+    /// <summary>The index of <paramref name="version"/>, with <see cref="Shards"/> shards when it is new.</summary>
+    internal static Task<VersionIndex> IndexOf(StorageClients storage, string version) => new IndexStore(storage).OpenOrCreateAsync(version, Shards);
+
+    internal static async Task<string> WriteAsync(StorageClients storage, string version, IReadOnlyList<IndexedImage> images) =>
+        await new IndexWriter(TimeProvider.System).WriteAsync(await IndexOf(storage, version), Format, images);
 
     internal static IndexCache NewCache(StorageClients storage) =>
-        new(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        new(new IndexStore(storage), new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false }, TimeProvider.System, NullLogger<IndexCache>.Instance);
 
     /// <summary>Every visible item of the snapshot: name -> (code, label); fails on a name seen twice.</summary>
     internal static Dictionary<string, (byte[] Code, string? Label)> Items(IndexSnapshot snapshot)
@@ -73,8 +77,8 @@ public sealed class IndexCacheTests
         Assert.Equal(0, (await cache.GetAsync(version, Format)).SegmentsRead);
 
         // Compaction: the same items, now from sealed shard files, and the deltas gone.
-        var compactor = new SegmentCompactor(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
-        var result = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var compactor = CoreServices.Create(storage).GetRequiredService<DeltaCompactor>();
+        var result = await compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero);
         Assert.Equal(2, result.DeltasMerged);
         Assert.Equal(Shards, result.ShardsRewritten);
         Assert.Equal(65, result.Items);
@@ -108,7 +112,7 @@ public sealed class IndexCacheTests
         var cache = NewCache(storage);
         Assert.Equal(2, (await cache.GetAsync(version, Format)).Items);
 
-        var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("c/3.png", 3, 3)]);
+        var key = await new IndexWriter(TimeProvider.System).WriteAsync(await IndexOf(storage, version), Format, [Image("c/3.png", 3, 3)]);
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
         await RewriteBlobAsync(blob, bytes => bytes[^1] ^= 0xFF); // the checksum no longer matches
 
@@ -125,7 +129,7 @@ public sealed class IndexCacheTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-p";
         await WriteAsync(storage, version, [Image("p/1.png", 1, 1)]);
-        var cache = new IndexCache(storage, new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
+        var cache = new IndexCache(new IndexStore(storage), new QueryOptions { IndexRefreshInterval = TimeSpan.Zero }, TimeProvider.System, NullLogger<IndexCache>.Instance);
         Assert.Equal(1, (await cache.GetAsync(version, Format)).Items); // a first load is waited for
 
         await WriteAsync(storage, version, [Image("p/2.png", 2, 2)]);

@@ -7,19 +7,28 @@ namespace Dpq.Integration.Tests;
 public sealed class ManifestAndRegistryTests
 {
     [Fact]
-    public async Task ConcurrentManifestBumpsAreNeverLost()
+    public async Task TheFirstWriterRecordsAVersionsShardCountAndEveryoneAfterUsesIt()
     {
         var storage = await Azurite.FreshAsync();
-        var manifest = new ShardManifest(storage.Table(storage.Names.ManifestsTable));
-        // 8 writers bump shard 0 five times each, racing on the row's ETag.
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
-        {
-            for (var i = 0; i < 5; i++) await manifest.BumpAsync("m-test-1", 4, [0], TimeProvider.System);
-        })));
-        var state = Assert.Single(await manifest.ReadAsync("m-test-1"));
-        Assert.Equal(40, state.Generation);
-        Assert.Equal(4, state.ShardCount);
-        Assert.Empty(await manifest.ReadAsync("m-test-2")); // versions never mix
+        Assert.Null(await new IndexStore(storage).OpenAsync("m-test-1")); // nothing written: no index
+        // Eight processes configured with different counts race to be first: they all end up with one.
+        var counts = await Task.WhenAll(Enumerable.Range(1, 8).Select(n => Task.Run(async () => (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", n)).ShardCount)));
+        Assert.Single(counts.Distinct());
+        var recorded = counts[0];
+        Assert.Equal(recorded, (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", 99)).ShardCount);
+        Assert.Equal(recorded, (await new IndexStore(storage).OpenAsync("m-test-1"))!.ShardCount);
+        Assert.Equal(7, (await new IndexStore(storage).OpenOrCreateAsync("m-test-2", 7)).ShardCount); // versions never mix
+    }
+
+    [Fact]
+    public async Task AVersionWrittenBeforeShardCountsWereRecordedGetsTheCountItsRowsUse()
+    {
+        var storage = await Azurite.FreshAsync();
+        var manifests = storage.Table(storage.Names.ManifestsTable);
+        // As older builds left it: per-shard rows beside the segment rows, no layout row.
+        await manifests.AddEntityAsync(new Azure.Data.Tables.TableEntity("m-test-3", "s002") { ["Generation"] = 4L, ["ShardCount"] = 6 });
+        Assert.Equal(6, (await new IndexStore(storage).OpenOrCreateAsync("m-test-3", 16)).ShardCount);
+        Assert.Equal(6, await new SegmentCatalog(manifests, "m-test-3").ReadShardCountAsync()); // now recorded
     }
 
     [Fact]

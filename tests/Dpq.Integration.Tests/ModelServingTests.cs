@@ -185,19 +185,19 @@ public sealed class StorageBlipTests
         var faults = new ConnectionFailures(ModelRegistry.PointerBlob, enabled: false);
         using var p = await Pipeline.CreateAsync(withModel: true, [faults]);
         // The hosts' default: due pointer checks run in the background while a model is held.
-        var models = new ActiveModelCache(p.Storage, new ModelCacheOptions { CacheDirectory = p.ModelCacheDirectory, RefreshInterval = TimeSpan.Zero },
+        var models = new ActiveModelCache(p.Registry, new ModelCacheOptions { CacheDirectory = p.ModelCacheDirectory, RefreshInterval = TimeSpan.Zero },
             new Onnx.InferenceOptions(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ActiveModelCache>.Instance);
         var held = await models.GetAsync();
         Assert.NotNull(held);
 
         faults.Enabled = true; // every read of the pointer now fails on the connection
         for (int i = 0; i < 3; i++) Assert.Same(held, await models.GetAsync());
-        var queries = new Query.QueryService(p.Storage, models, p.Index, p.QueryOptions);
+        var queries = new Query.QueryService(p.Store, models, p.Index, p.QueryOptions);
         var answer = await queries.QueryAsync(new Query.QueryRequest(Images.Png(TinyModel.TestImages, 1), null, null, 5, null, null));
         Assert.Equal(held!.ModelVersion, answer.ModelVersion);
 
         // The synchronous path too keeps the held model when the read fails.
-        var synchronous = new ActiveModelCache(p.Storage, new ModelCacheOptions { CacheDirectory = p.ModelCacheDirectory, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false },
+        var synchronous = new ActiveModelCache(p.Registry, new ModelCacheOptions { CacheDirectory = p.ModelCacheDirectory, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false },
             new Onnx.InferenceOptions(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<ActiveModelCache>.Instance);
         faults.Enabled = false;
         var first = await synchronous.GetAsync();

@@ -1,8 +1,10 @@
+using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.ModelVersions;
 using Dpq.ModelFiles;
 using Dpq.Query;
 using Dpq.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dpq.Integration.Tests;
@@ -14,18 +16,25 @@ public sealed class Pipeline : IDisposable
     {
         Storage = storage;
         ModelCacheDirectory = modelCache;
-        var time = TimeProvider.System;
         Options = new EncodeWorkerOptions { BatchSize = 64, MaxWait = TimeSpan.FromMilliseconds(200), MaxDequeueCount = 3, ShardCount = 4 };
         QueryOptions = new QueryOptions { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = false, ScanThreads = 1 };
-        Models = new ActiveModelCache(storage, new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false }, new Onnx.InferenceOptions(), time, NullLogger<ActiveModelCache>.Instance);
-        Intake = new UploadIntake(storage, UploadPolicy.Default, time, NullLogger<UploadIntake>.Instance);
-        Drainer = new EncodeQueueDrainer(storage, Models, new EncodeBatchProcessor(storage, Options, time, NullLogger<EncodeBatchProcessor>.Instance),
-            Options, time, NullLogger<EncodeQueueDrainer>.Instance);
-        Index = new IndexCache(storage, QueryOptions, time, NullLogger<IndexCache>.Instance);
-        Queries = new QueryService(storage, Models, Index, QueryOptions);
-        Http = new QueryHttpHandler(Queries, Models, Index, QueryOptions, NullLogger<QueryHttpHandler>.Instance);
-        Registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
+        Services = CoreServices.Create(storage, services => services
+            .AddSingleton(Options)
+            .AddSingleton(QueryOptions)
+            .AddSingleton(new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false }));
+        Models = Get<ActiveModelCache>();
+        Intake = Get<UploadIntake>();
+        Drainer = Get<EncodeQueueDrainer>();
+        Index = Get<IndexCache>();
+        Queries = Get<QueryService>();
+        Http = Get<QueryHttpHandler>();
+        Registry = Get<ModelRegistry>();
+        Store = Get<IndexStore>();
+        Failures = Get<FailureLog>();
     }
+
+    public ServiceProvider Services { get; }
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
     public StorageClients Storage { get; }
     public string ModelCacheDirectory { get; }
@@ -38,6 +47,15 @@ public sealed class Pipeline : IDisposable
     public QueryService Queries { get; }
     public QueryHttpHandler Http { get; }
     public ModelRegistry Registry { get; }
+    public IndexStore Store { get; }
+    public FailureLog Failures { get; }
+
+    /// <summary>A reconciler of this pipeline on <paramref name="clock"/>.</summary>
+    public IndexReconciler Reconciler(TimeProvider clock) => new(Storage, Store, Failures, Models, Intake, clock, NullLogger<IndexReconciler>.Instance);
+
+    /// <summary>The active model's index (its shard count as recorded); fails when nothing was written to it yet.</summary>
+    public async Task<VersionIndex> ActiveIndexAsync() =>
+        await Store.OpenAsync((await Registry.GetActiveAsync())!.Version) ?? throw new InvalidOperationException("nothing is indexed for the active model yet");
 
     public static async Task<Pipeline> CreateAsync(bool withModel, IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null)
     {
@@ -67,5 +85,5 @@ public sealed class Pipeline : IDisposable
         throw new TimeoutException("the queue did not empty in 100 passes");
     }
 
-    public void Dispose() => Models.Dispose();
+    public void Dispose() => Services.Dispose();
 }

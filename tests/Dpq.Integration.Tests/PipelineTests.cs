@@ -34,8 +34,9 @@ public sealed class PipelineTests
         var model = (await p.Models.GetAsync())!;
         Assert.All(rows, r => Assert.StartsWith(model.ModelVersion + "_s", r.PartitionKey, StringComparison.Ordinal));
         Assert.All(rows, r => Assert.Equal(TinyModel.TestImages.ClassNameOf(int.Parse(r.GetString("BlobName")[12..17])), r.GetString("Label")));
-        var manifest = await new ShardManifest(p.Storage.Table(p.Storage.Names.ManifestsTable)).ReadAsync(model.ModelVersion);
-        Assert.Equal(rows.Select(r => r.PartitionKey).Distinct().Count(), manifest.Count);
+        var index = await p.ActiveIndexAsync();
+        Assert.Equal(p.Options.ShardCount, index.ShardCount);
+        Assert.All(rows, r => Assert.Equal(index.ShardOf(r.GetString("BlobName")), IndexKeys.ShardOf(r.PartitionKey)));
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
 
         // Query by image at every code length: all items come back, best first, and each similar
@@ -113,7 +114,7 @@ public sealed class PipelineTests
         Assert.Equal(0, drained.Indexed);
         Assert.Equal(0, drained.Failed);
         Assert.Empty(await p.CodeRowsAsync());
-        Assert.Empty(await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync());
+        Assert.Empty(await p.Failures.ListAsync());
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value);
 
         // The overwrite's own notification goes through intake, which refuses it by size; nothing is lost.
@@ -204,7 +205,7 @@ public sealed class PipelineTests
         Assert.Equal(3, (await p.CodeRowsAsync()).Count);
         Assert.Empty((await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync()).Value); // not retried forever
 
-        var failures = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).ToDictionary(f => f.BlobName);
+        var failures = (await p.Failures.ListAsync()).ToDictionary(f => f.BlobName);
         Assert.Equal(4, failures.Count);
         Assert.Contains("corrupt", failures["bad/corrupt.png"].Reason);
         Assert.Contains("truncated", failures["bad/truncated.png"].Reason);
@@ -229,7 +230,7 @@ public sealed class PipelineTests
         var drained = await p.DrainAllAsync();
         Assert.Equal(5, drained.Indexed);
         Assert.Equal(1, drained.Failed);
-        var failure = (await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).ListAsync()).Single();
+        var failure = (await p.Failures.ListAsync()).Single();
         Assert.Equal(Images.Name(5), failure.BlobName);
         Assert.Contains("not a class name", failure.Reason);
 
@@ -245,7 +246,7 @@ public sealed class PipelineTests
         var row = (await p.CodeRowsAsync()).Single(r => r.GetString("BlobName") == Images.Name(4));
         row["Label"] = 3;
         await table.UpdateEntityAsync(row, Azure.ETag.All, Azure.Data.Tables.TableUpdateMode.Replace);
-        var read = await new CodeTable(table).ReadVersionAsync(model.ModelVersion).SingleAsync(i => i.BlobName == Images.Name(4));
+        var read = await (await p.ActiveIndexAsync()).Rows.ReadAllAsync().SingleAsync(i => i.BlobName == Images.Name(4));
         Assert.Equal("3", read.Label);
     }
 
@@ -296,12 +297,12 @@ public sealed class PipelineTests
     public async Task TheUploadTriggersPoisonMessagesAreRecordedAndUnreadableOnesNeverThrow()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
-        var poison = new IntakePoison(p.Storage, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<IntakePoison>.Instance);
+        var poison = new IntakePoison(p.Failures, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<IntakePoison>.Instance);
         await poison.RecordAsync("{\"BlobName\": \"bad/x.png\"}");
         await poison.RecordAsync("not json");
         await poison.RecordAsync("{\"BlobName\": \"bad/\\ud800.png\"}"); // JsonElement.GetString() refuses a lone surrogate
 
-        var failures = new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable));
+        var failures = p.Failures;
         Assert.Equal(FailureStage.Intake, (await failures.FindAsync("bad/x.png"))?.Stage);
         var rows = await p.Storage.Table(p.Storage.Names.FailuresTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
         Assert.Single(rows);
@@ -363,7 +364,7 @@ public sealed class PipelineTests
         var poisoned = (await p.Storage.Queue(p.Storage.Names.EncodePoisonQueue).PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()).ToList();
         Assert.Equal(2, poisoned.Count);
         Assert.Contains("{not json", poisoned);
-        var failure = await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).FindAsync("gone/again.png");
+        var failure = await p.Failures.FindAsync("gone/again.png");
         Assert.Equal(FailureStage.Poison, failure?.Stage);
     }
 

@@ -16,7 +16,7 @@ public sealed class ReconcileTests
     public async Task ImagesIndexedWithoutCopyCodesAreEncodedAgainOnceTheModelHasThem()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var reconciler = p.Reconciler(new AheadClock(TimeSpan.FromMinutes(1)));
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         for (var i = 0; i < 5; i++)
         {
@@ -26,12 +26,12 @@ public sealed class ReconcileTests
         await p.DrainAllAsync();
         Assert.Equal(0, (await reconciler.RunAsync()).Missing);
         // Sealed, so that the rewrite below hides sealed items rather than merging into one tail.
-        await new SegmentCompactor(p.Storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance).CompactOnceAsync((await p.Models.GetAsync())!.ModelVersion, settle: TimeSpan.Zero);
+        await p.Get<DeltaCompactor>().CompactOnceAsync(await p.ActiveIndexAsync(), settle: TimeSpan.Zero);
 
         // Images 0-2 as a build before copy codes stored them: a later delta with their codes and no copy codes.
         var model = (await p.Models.GetAsync())!;
         var rows = (await p.CodeRowsAsync()).Where(r => int.Parse(r.GetString("BlobName")[12..17]) < 3).ToList();
-        await new IndexWriter(p.Storage, TimeProvider.System).WriteAsync(model.ModelVersion, new Dpq.Formats.CodeFormat(model.Codewords, model.Levels), p.Options.ShardCount,
+        await p.Get<IndexWriter>().WriteAsync(await p.ActiveIndexAsync(), new Dpq.Formats.CodeFormat(model.Codewords, model.Levels),
             [.. rows.Select(r => new IndexedImage(ImageId.Parse(r.RowKey), r.GetString("BlobName"), r.GetString("Label"), r.GetBinary("Code"), null))]);
         Assert.Equal(3, (await p.CodeRowsAsync()).Count(r => r.GetBinary("CopyCode") is null));
 
@@ -48,7 +48,7 @@ public sealed class ReconcileTests
     public async Task UploadsThatNoTriggerDeliveredAreIndexedByTheNextPass()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var reconciler = p.Reconciler(new AheadClock(TimeSpan.FromMinutes(1)));
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         for (var i = 0; i < 6; i++) await Images.UploadAsync(images, TinyModel.TestImages, i);
         // An import that stopped between its upload and its message.
@@ -75,7 +75,7 @@ public sealed class ReconcileTests
         Assert.Equal(0, again.Missing);
 
         // Fresh uploads are left to the trigger for a while.
-        var sameTime = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, TimeProvider.System, NullLogger<IndexReconciler>.Instance);
+        var sameTime = p.Reconciler(TimeProvider.System);
         await Images.UploadAsync(images, TinyModel.TestImages, 7);
         Assert.Equal(0, (await sameTime.RunAsync()).Missing);
     }
@@ -84,12 +84,12 @@ public sealed class ReconcileTests
     public async Task AFailureRecordDoesNotBlockAGoodOverwriteOfTheSameName()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var reconciler = new IndexReconciler(p.Storage, p.Models, p.Index, p.Intake, new AheadClock(TimeSpan.FromMinutes(1)), NullLogger<IndexReconciler>.Instance);
+        var reconciler = p.Reconciler(new AheadClock(TimeSpan.FromMinutes(1)));
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         await Images.UploadAsync(images, "later/good.png", [.. Images.Png(TinyModel.TestImages, 9)[..30], 1, 2, 3], null);
         await p.Intake.HandleBlobAsync(images.GetBlobClient("later/good.png"));
         await p.DrainAllAsync();
-        Assert.NotNull(await new FailureLog(p.Storage.Table(p.Storage.Names.FailuresTable)).FindAsync("later/good.png"));
+        Assert.NotNull(await p.Failures.FindAsync("later/good.png"));
         Assert.Equal(0, (await reconciler.RunAsync()).Missing); // the corrupt file stays refused
 
         // The same name written again with a good image, and its notification lost.

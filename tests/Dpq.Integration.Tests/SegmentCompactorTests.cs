@@ -1,6 +1,6 @@
 using Dpq.Indexing;
 using Dpq.Storage;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 using static Dpq.Integration.Tests.IndexCacheTests;
 
 namespace Dpq.Integration.Tests;
@@ -8,17 +8,24 @@ namespace Dpq.Integration.Tests;
 /// <summary>Compaction changes how the index is stored, never what it holds.</summary>
 public sealed class SegmentCompactorTests
 {
-    private static SegmentCompactor NewCompactor(StorageClients storage) => new(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
+    /// <summary>The index jobs, as AddDpqCore wires them.</summary>
+    private sealed record Jobs(DeltaCompactor Compactor, IndexRepair Repair, OrphanSweeper Sweeper);
+
+    private static Jobs NewJobs(StorageClients storage)
+    {
+        var services = CoreServices.Create(storage);
+        return new(services.GetRequiredService<DeltaCompactor>(), services.GetRequiredService<IndexRepair>(), services.GetRequiredService<OrphanSweeper>());
+    }
 
     private static async Task<List<string>> SegmentFilesAsync(StorageClients storage, string version)
     {
         var files = new List<string>();
-        await foreach (var (name, _) in new SegmentStore(storage.Container(storage.Names.SegmentsContainer)).ListAsync(version)) files.Add(name);
+        await foreach (var (name, _) in (await IndexOf(storage, version)).Files.ListAsync()) files.Add(name);
         return [.. files.Order(StringComparer.Ordinal)];
     }
 
     private static async Task<List<string>> ListedFilesAsync(StorageClients storage, string version) =>
-        [.. (await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version)).Select(e => e.BlobName).Order(StringComparer.Ordinal)];
+        [.. (await (await IndexOf(storage, version)).Catalog.ListAsync()).Select(e => e.BlobName).Order(StringComparer.Ordinal)];
 
     /// <summary>Every stored segment file of <paramref name="version"/> is listed, and every listed one stored.</summary>
     private static async Task AssertOnlyListedFilesStoredAsync(StorageClients storage, string version) =>
@@ -36,18 +43,18 @@ public sealed class SegmentCompactorTests
         Assert.Equal(90, before.Count);
         Assert.Equal(new byte[] { 95, 96, 97, 98 }, before["d/005.png"].Code);
 
-        var compactor = NewCompactor(storage);
-        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, minDeltas: 101, settle: TimeSpan.Zero));
-        var firstPass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var jobs = NewJobs(storage);
+        Assert.Equal(CompactionResult.Nothing, await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), minDeltas: 101, settle: TimeSpan.Zero));
+        var firstPass = await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero);
         Assert.Equal(95, firstPass.DeltasMerged);
         var cache = NewCache(storage);
         var between = await cache.GetAsync(version, Format);
         Assert.Equal(5, between.Hidden.Count); // images 5-9: sealed with their first code, rewritten by the 5 deltas left
         AssertSame(before, Items(between));
 
-        var secondPass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var secondPass = await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero);
         Assert.Equal(5, secondPass.DeltasMerged);
-        Assert.Equal(CompactionResult.Nothing, await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
+        Assert.Equal(CompactionResult.Nothing, await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero));
         var after = await cache.GetAsync(version, Format);
         Assert.Equal(0, after.Hidden.Count);
         AssertSame(before, Items(after));
@@ -66,7 +73,7 @@ public sealed class SegmentCompactorTests
         var before = Items(await NewCache(storage).GetAsync(version, Format));
         Assert.Equal(180, before.Count);
 
-        var results = await Task.WhenAll(NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero), NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero));
+        var results = await Task.WhenAll(NewJobs(storage).Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero), NewJobs(storage).Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero));
         Assert.Equal(6, results.Sum(r => r.DeltasMerged)); // each delta merged by exactly one of them
         Assert.Equal(1, results.Count(r => r.DeltasMerged > 0));
         AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
@@ -80,14 +87,14 @@ public sealed class SegmentCompactorTests
         const string version = "m-test-g";
         // An index as the worker wrote it before segment files: rows and shard rows only.
         var legacy = Enumerable.Range(0, 50).Select(i => Image($"g/{i:00}.png", (byte)i, i % 10)).ToList();
-        await new CodeTable(storage.Table(storage.Names.CodesTable)).WriteAsync(version, Shards, legacy);
+        await (await IndexOf(storage, version)).Rows.WriteAsync(legacy);
         Assert.Empty(Items(await NewCache(storage).GetAsync(version, Format)));
 
         // Two sealings at once: one commits, the other changes nothing.
-        var sealedCounts = await Task.WhenAll(NewCompactor(storage).SealTableRowsAsync(version, Shards, Format),
-            NewCompactor(storage).SealTableRowsAsync(version, Shards, Format));
+        var sealedCounts = await Task.WhenAll(NewJobs(storage).Repair.SealTableRowsAsync(await IndexOf(storage, version), Format),
+            NewJobs(storage).Repair.SealTableRowsAsync(await IndexOf(storage, version), Format));
         Assert.Equal([0L, 50L], sealedCounts.Order());
-        Assert.Equal(0, await NewCompactor(storage).SealTableRowsAsync(version, Shards, Format));
+        Assert.Equal(0, await NewJobs(storage).Repair.SealTableRowsAsync(await IndexOf(storage, version), Format));
         var cache = NewCache(storage);
         var items = Items(await cache.GetAsync(version, Format)); // fails on an id held twice
         Assert.Equal(50, items.Count);
@@ -95,14 +102,14 @@ public sealed class SegmentCompactorTests
         await AssertOnlyListedFilesStoredAsync(storage, version);
 
         await WriteAsync(storage, version, [Image("g/07.png", 70, 1), Image("g/99.png", 99, 9)]);
-        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        Assert.Equal(1, (await NewJobs(storage).Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
         var after = Items(await cache.GetAsync(version, Format));
         Assert.Equal(51, after.Count);
         Assert.Equal(new byte[] { 70, 71, 72, 73 }, after["g/07.png"].Code);
 
         // A version written through segment files from the start: its rows are not sealed again.
         await WriteAsync(storage, "m-test-g2", [Image("g2/1.png", 1, 1)]);
-        Assert.Equal(0, await NewCompactor(storage).SealTableRowsAsync("m-test-g2", Shards, Format));
+        Assert.Equal(0, await NewJobs(storage).Repair.SealTableRowsAsync(await IndexOf(storage, "m-test-g2"), Format));
     }
 
     /// <summary>A clock that moves on by <paramref name="step"/> every time it is read.</summary>
@@ -118,13 +125,13 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-h";
         await WriteAsync(storage, version, [Image("h/1.png", 1, 1)]);
-        Assert.Equal(CompactionResult.Nothing, await NewCompactor(storage).CompactOnceAsync(version)); // keyed just now: not yet
-        Assert.Equal(1, (await NewCompactor(storage).CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        Assert.Equal(CompactionResult.Nothing, await NewJobs(storage).Compactor.CompactOnceAsync(await IndexOf(storage, version))); // keyed just now: not yet
+        Assert.Equal(1, (await NewJobs(storage).Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
 
         // Its writer's clock says the upload took longer than MaxKeyAge: the file goes again under a later key.
         var slow = new SteppingClock(IndexWriter.MaxKeyAge + TimeSpan.FromSeconds(1));
-        var key = await new IndexWriter(storage, slow).WriteAsync(version, Format, Shards, [Image("h/2.png", 2, 2)]);
-        var delta = Assert.Single(await new SegmentCatalog(storage.Table(storage.Names.ManifestsTable)).ListAsync(version), e => e.Kind == SegmentKind.Delta);
+        var key = await new IndexWriter(slow).WriteAsync(await IndexOf(storage, version), Format, [Image("h/2.png", 2, 2)]);
+        var delta = Assert.Single(await (await IndexOf(storage, version)).Catalog.ListAsync(), e => e.Kind == SegmentKind.Delta);
         Assert.Equal(key, delta.Key);
         Assert.True(SegmentCatalog.DeltaTime(key) > DateTimeOffset.UtcNow + IndexWriter.MaxKeyAge); // the second key, not the first
         await AssertOnlyListedFilesStoredAsync(storage, version);
@@ -139,11 +146,11 @@ public sealed class SegmentCompactorTests
         await WriteAsync(storage, version, [Image("f/1.png", 1, 1)]);
         var stray = storage.Container(storage.Names.SegmentsContainer).GetBlobClient($"{version}/seg-d-0000000000000000001-stray.dpqs");
         await stray.UploadAsync(new BinaryData("left by a crashed writer"u8.ToArray()));
-        var compactor = NewCompactor(storage);
+        var jobs = NewJobs(storage);
 
-        Assert.Equal(0, await compactor.DeleteOrphansAsync(version, TimeSpan.FromHours(1)));
+        Assert.Equal(0, await jobs.Sweeper.DeleteOrphansAsync(await IndexOf(storage, version), TimeSpan.FromHours(1)));
         Assert.True((await stray.ExistsAsync()).Value);
-        Assert.Equal(1, await compactor.DeleteOrphansAsync(version, TimeSpan.FromSeconds(-5)));
+        Assert.Equal(1, await jobs.Sweeper.DeleteOrphansAsync(await IndexOf(storage, version), TimeSpan.FromSeconds(-5)));
         Assert.False((await stray.ExistsAsync()).Value);
         await AssertOnlyListedFilesStoredAsync(storage, version);
         Assert.Single(Items(await NewCache(storage).GetAsync(version, Format)));
@@ -155,25 +162,25 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-i";
         await WriteAsync(storage, version, [.. Enumerable.Range(0, 12).Select(i => Image($"i/{i:00}.png", (byte)i, i % 10))]);
-        var compactor = NewCompactor(storage);
-        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        var jobs = NewJobs(storage);
+        Assert.Equal(1, (await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
         // Image 5 rewritten: its new code only in this delta (and the table); the sealed file has the old one.
         await WriteAsync(storage, version, [Image("i/05.png", 50, 5), Image("i/12.png", 12, 2)]);
         var expected = Items(await NewCache(storage).GetAsync(version, Format));
-        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var lost = Assert.Single(await catalog.ListAsync(version), e => e.Kind == SegmentKind.Delta);
+        var catalog = (await IndexOf(storage, version)).Catalog;
+        var lost = Assert.Single(await catalog.ListAsync(), e => e.Kind == SegmentKind.Delta);
         await storage.Container(storage.Names.SegmentsContainer).GetBlobClient(lost.BlobName).DeleteAsync(); // by hand
         await Assert.ThrowsAsync<Dpq.Query.IndexUnavailableException>(() => NewCache(storage).GetAsync(version, Format));
 
-        var pass = await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var pass = await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero);
         Assert.Equal(new CompactionResult(0, 0, 0, Conflict: false, LostFiles: 1), pass);
-        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        Assert.Equal(1, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: false));
         var rebuilt = Items(await NewCache(storage).GetAsync(version, Format));
         AssertSame(expected, rebuilt);
         Assert.Equal(new byte[] { 50, 51, 52, 53 }, rebuilt["i/05.png"].Code);
-        Assert.All(await catalog.ListAsync(version), e => Assert.Equal(SegmentKind.Sealed, e.Kind));
+        Assert.All(await catalog.ListAsync(), e => Assert.Equal(SegmentKind.Sealed, e.Kind));
         await AssertOnlyListedFilesStoredAsync(storage, version);
-        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
+        Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true));
     }
 
     [Fact]
@@ -182,26 +189,26 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-j";
         for (var d = 0; d < 3; d++) await WriteAsync(storage, version, [.. Enumerable.Range(0, 4).Select(i => Image($"j/{d}-{i}.png", (byte)(4 * d + i), i))]);
-        var compactor = NewCompactor(storage);
-        Assert.Equal(3, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        var jobs = NewJobs(storage);
+        Assert.Equal(3, (await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
         await WriteAsync(storage, version, [Image("j/9.png", 9, 9)]);
         var expected = Items(await NewCache(storage).GetAsync(version, Format));
         Assert.Equal(13, expected.Count);
-        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true)); // all whole: nothing done
-        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var before = await catalog.ListAsync(version);
+        Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true)); // all whole: nothing done
+        var catalog = (await IndexOf(storage, version)).Catalog;
+        var before = await catalog.ListAsync();
 
         var segments = storage.Container(storage.Names.SegmentsContainer);
         var damaged = segments.GetBlobClient(before.First(e => e.Kind == SegmentKind.Sealed).BlobName);
         await RewriteBlobAsync(damaged, bytes => bytes[^1] ^= 0xFF);
-        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: false)); // the listing cannot tell
-        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: true));
+        Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: false)); // the listing cannot tell
+        Assert.Equal(1, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
-        Assert.DoesNotContain((await catalog.ListAsync(version)).Select(e => e.Key), before.Select(e => e.Key).Contains);
+        Assert.DoesNotContain((await catalog.ListAsync()).Select(e => e.Key), before.Select(e => e.Key).Contains);
 
-        var gone = (await catalog.ListAsync(version))[0];
+        var gone = (await catalog.ListAsync())[0];
         await segments.GetBlobClient(gone.BlobName).DeleteAsync();
-        Assert.Equal(1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        Assert.Equal(1, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: false));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
         await AssertOnlyListedFilesStoredAsync(storage, version);
     }
@@ -211,7 +218,7 @@ public sealed class SegmentCompactorTests
     {
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-k";
-        var key = await new IndexWriter(storage, TimeProvider.System).WriteAsync(version, Format, Shards, [Image("k/1.png", 1, 1)]);
+        var key = await new IndexWriter(TimeProvider.System).WriteAsync(await IndexOf(storage, version), Format, [Image("k/1.png", 1, 1)]);
         // As a newer build would write it: format version 4, checksum recomputed, so the file is whole.
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
         await RewriteBlobAsync(blob, bytes =>
@@ -221,10 +228,10 @@ public sealed class SegmentCompactorTests
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
         });
 
-        var compactor = NewCompactor(storage);
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.CompactOnceAsync(version, settle: TimeSpan.Zero));
+        var jobs = NewJobs(storage);
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero));
         Assert.Contains("version 4 is not supported", error.Message);
-        Assert.Equal(0, await compactor.RepairLostAsync(version, Format, verifyContents: true));
+        Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true));
         Assert.Equal([SegmentEntry.BlobNameFor(version, key)], await ListedFilesAsync(storage, version));
     }
 
@@ -260,8 +267,8 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-v";
         for (var i = 0; i < 12; i++) await WriteAsync(storage, version, [Image($"v/{i:00}.png", (byte)i, i % 10)]);
-        var compactor = NewCompactor(storage);
-        await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero);
+        var jobs = NewJobs(storage);
+        await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero);
         var sealedFiles = await ListedFilesAsync(storage, version);
         var segments = storage.Container(storage.Names.SegmentsContainer);
         foreach (var name in sealedFiles)
@@ -273,7 +280,7 @@ public sealed class SegmentCompactorTests
         var before = Items(await NewCache(storage).GetAsync(version, Format));
         Assert.Equal(12, before.Count);
 
-        Assert.Equal(sealedFiles.Count, await compactor.UpgradeSealedAsync(version, Format));
+        Assert.Equal(sealedFiles.Count, await jobs.Compactor.UpgradeSealedAsync(await IndexOf(storage, version), Format));
         var after = await ListedFilesAsync(storage, version);
         Assert.Empty(after.Intersect(sealedFiles));
         foreach (var name in after)
@@ -281,7 +288,7 @@ public sealed class SegmentCompactorTests
                 Dpq.Formats.ShardSegmentReader.Read((await segments.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray()).FileVersion);
         AssertSame(before, Items(await NewCache(storage).GetAsync(version, Format)));
         await AssertOnlyListedFilesStoredAsync(storage, version);
-        Assert.Equal(0, await compactor.UpgradeSealedAsync(version, Format));
+        Assert.Equal(0, await jobs.Compactor.UpgradeSealedAsync(await IndexOf(storage, version), Format));
     }
 
     [Fact]
@@ -290,19 +297,19 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-l";
         await WriteAsync(storage, version, [.. Enumerable.Range(0, 16).Select(i => Image($"l/{i:00}.png", (byte)i, i % 10))]);
-        var compactor = NewCompactor(storage);
-        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        var jobs = NewJobs(storage);
+        Assert.Equal(1, (await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
         await WriteAsync(storage, version, [Image("l/a.png", 20, 1)]);
         var expected = Items(await NewCache(storage).GetAsync(version, Format));
         var segments = storage.Container(storage.Names.SegmentsContainer);
         await foreach (var file in segments.GetBlobsAsync()) await segments.DeleteBlobAsync(file.Name); // the container emptied
 
-        Assert.Equal(Shards + 1, await compactor.RepairLostAsync(version, Format, verifyContents: false));
+        Assert.Equal(Shards + 1, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: false));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
         // Later writes compact as before (the first sealing's seg-0 row is not added again).
         await WriteAsync(storage, version, [Image("l/03.png", 30, 3)]);
-        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
-        Assert.Equal(0, await compactor.SealTableRowsAsync(version, Shards, Format)); // not a pre-segment index
+        Assert.Equal(1, (await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
+        Assert.Equal(0, await jobs.Repair.SealTableRowsAsync(await IndexOf(storage, version), Format)); // not a pre-segment index
         Assert.Equal(new byte[] { 30, 31, 32, 33 }, Items(await NewCache(storage).GetAsync(version, Format))["l/03.png"].Code);
     }
 
@@ -316,12 +323,12 @@ public sealed class SegmentCompactorTests
         for (var i = 0; i < 100; i++)
             await WriteAsync(storage, version, [Image($"n/{i % 90:000}.png", (byte)i, i % 10)]);
         var expected = Items(await NewCache(storage).GetAsync(version, Format));
-        var catalog = new SegmentCatalog(storage.Table(storage.Names.ManifestsTable));
-        var entries = await catalog.ListAsync(version);
+        var catalog = (await IndexOf(storage, version)).Catalog;
+        var entries = await catalog.ListAsync();
         await storage.Container(storage.Names.SegmentsContainer).GetBlobClient(entries[^1].BlobName).DeleteAsync();
 
-        Assert.Equal(1, await NewCompactor(storage).RepairLostAsync(version, Format, verifyContents: false));
-        var after = await catalog.ListAsync(version);
+        Assert.Equal(1, await NewJobs(storage).Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: false));
+        var after = await catalog.ListAsync();
         Assert.Equal(Shards, after.Count);
         Assert.All(after, e => Assert.Equal(SegmentKind.Sealed, e.Kind));
         AssertSame(expected, Items(await NewCache(storage).GetAsync(version, Format)));
@@ -335,14 +342,14 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-o";
         await WriteAsync(storage, version, [.. Enumerable.Range(0, 8).Select(i => Image($"o/{i}.png", (byte)i, i))]);
-        var compactor = NewCompactor(storage);
-        Assert.Equal(1, (await compactor.CompactOnceAsync(version, settle: TimeSpan.Zero)).DeltasMerged);
+        var jobs = NewJobs(storage);
+        Assert.Equal(1, (await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero)).DeltasMerged);
         var codes = storage.Table(storage.Names.CodesTable);
         var row = await codes.QueryAsync<Azure.Data.Tables.TableEntity>(maxPerPage: 1).FirstAsync();
         await codes.DeleteEntityAsync(row.PartitionKey, row.RowKey); // a table that lost a row
         var before = await ListedFilesAsync(storage, version);
 
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => compactor.RebuildFromTableAsync(version, Format, Shards));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await jobs.Repair.RebuildFromTableAsync(await IndexOf(storage, version), Format));
         Assert.Contains("fewer than the 8 items", error.Message);
         Assert.Equal(before, await ListedFilesAsync(storage, version));
         Assert.Equal(before, await SegmentFilesAsync(storage, version)); // nothing uploaded either

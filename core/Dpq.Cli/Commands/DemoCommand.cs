@@ -1,3 +1,6 @@
+using Dpq.ModelVersions;
+using Dpq.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -36,9 +39,9 @@ public static class DemoCommand
         var url = urlText.TrimEnd('/');
         var timeout = TimeSpan.FromSeconds(timeoutSeconds);
 
-        var storage = Storage.FromEnvironment();
-        await storage.EnsureCreatedAsync(cancellationToken);
-        var version = await PublishCommand.PublishAndActivateAsync(storage, modelDir, cancellationToken);
+        using var services = await Storage.FromEnvironmentAsync(cancellationToken);
+        var storage = services.GetRequiredService<StorageClients>();
+        var version = await PublishCommand.PublishAndActivateAsync(services.GetRequiredService<ModelRegistry>(), modelDir, cancellationToken);
         Console.WriteLine($"model {version} published and active");
 
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(60) };

@@ -1,3 +1,6 @@
+using Dpq.Indexing;
+using Dpq.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using System.Globalization;
 using Dpq.Ingest;
@@ -46,9 +49,9 @@ public static class ImportCommand
 
         var local = !Storage.IsConfigured;
         if (local && await Scripts.RunAsync("stack.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local stack did not start (see .build/run/*.log)");
-        var storage = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
-        await storage.EnsureCreatedAsync(cancellationToken);
-        var model = await new ModelRegistry(storage.Container(storage.Names.ModelsContainer)).GetActiveAsync(cancellationToken)
+        using var services = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
+        var storage = services.GetRequiredService<StorageClients>();
+        var model = await services.GetRequiredService<ModelRegistry>().GetActiveAsync(cancellationToken)
             ?? throw new UsageException("no model is active: ./dpq demo trains and publishes the default one, or ./dpq publish --model DIR publishes yours");
 
         var started = DateTimeOffset.UtcNow;
@@ -59,7 +62,7 @@ public static class ImportCommand
         upload.Report(plan.Files.Count);
         var skipped = plan.Files.Count - uploaded.Count;
 
-        var tracker = new ImportTracker(storage, model.Version, started);
+        var tracker = new ImportTracker(services.GetRequiredService<IndexStore>(), services.GetRequiredService<FailureLog>(), model.Version, started);
         var indexing = new ProgressBar("indexing ", uploaded.Count);
         var failed = new List<Dpq.Indexing.FailureRecord>();
         IReadOnlyList<UploadedBlob> pending = uploaded;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Dpq.Indexing;
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using Dpq.ModelVersions;
@@ -22,16 +24,14 @@ public static class PublishCommand
 
     private static async Task<int> RunAsync(string dir, CancellationToken cancellationToken)
     {
-        var storage = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
-        await storage.EnsureCreatedAsync(cancellationToken);
-        var version = await PublishAndActivateAsync(storage, dir, cancellationToken);
+        using var services = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
+        var version = await PublishAndActivateAsync(services.GetRequiredService<ModelRegistry>(), dir, cancellationToken);
         Console.WriteLine($"dpq publish: model {version} is active");
         return 0;
     }
 
-    public static async Task<string> PublishAndActivateAsync(StorageClients storage, string modelDirectory, CancellationToken cancellationToken)
+    public static async Task<string> PublishAndActivateAsync(ModelRegistry registry, string modelDirectory, CancellationToken cancellationToken)
     {
-        var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         string version;
         try
         {
@@ -47,36 +47,5 @@ public static class PublishCommand
             if (active?.Version == version || await registry.ActivateAsync(version, active, cancellationToken)) return version;
         }
         throw new InvalidOperationException($"could not activate {version}: the active pointer kept changing under us");
-    }
-}
-
-/// <summary>The storage account named by the DpqStorage setting (environment), as every host reads it.</summary>
-internal static class Storage
-{
-    /// <summary>Whether DpqStorage names an account (Azure, or an Azurite the caller runs); else the commands use the local stack.</summary>
-    public static bool IsConfigured => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DpqStorage"))
-        || !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("DpqStorage__blobServiceUri"));
-
-    /// <summary>DpqStorage when set; otherwise the local Azurite, started when it is not running.</summary>
-    public static async Task<StorageClients> FromEnvironmentOrLocalAsync(CancellationToken cancellationToken)
-    {
-        if (IsConfigured) return FromEnvironment();
-        if (await Scripts.RunAsync("azurite.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local Azurite did not start (scripts/azurite.sh start)");
-        var connection = await Scripts.OutputAsync("azurite.sh", ["connection-string"], cancellationToken);
-        Environment.SetEnvironmentVariable("DpqStorage", connection);
-        return FromEnvironment();
-    }
-
-    public static StorageClients FromEnvironment()
-    {
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-        try
-        {
-            return new StorageClients(StorageConnection.FromConfiguration(configuration), StorageNames.FromConfiguration(configuration));
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new UsageException(e.Message);
-        }
     }
 }

@@ -1,3 +1,5 @@
+using Dpq.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -45,9 +47,10 @@ public static class QueryBenchCommand
     {
         var url = urlText.TrimEnd('/');
 
-        var storage = Storage.FromEnvironment();
+        using var services = await Storage.FromEnvironmentAsync(cancellationToken);
+        var store = services.GetRequiredService<IndexStore>();
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromMinutes(10) };
-        var version = (await new ModelRegistry(storage.Container(storage.Names.ModelsContainer)).GetActiveAsync(cancellationToken))?.Version
+        var version = (await services.GetRequiredService<ModelRegistry>().GetActiveAsync(cancellationToken))?.Version
             ?? throw new UsageException("no active model: run ./dpq publish --model DIR first");
         await QueryClient.WaitForModelAsync(http, version, cancellationToken);
         var status = await QueryClient.IndexStatusAsync(http, cancellationToken);
@@ -55,11 +58,11 @@ public static class QueryBenchCommand
         var format = new CodeFormat(1 << status.CodeLengths.Min(), status.CodeLengths.Max() / status.CodeLengths.Min());
 
         var fill = Stopwatch.StartNew();
-        var added = await FillAsync(storage, version, shardCount, format, status.Items, n, seed, cancellationToken);
+        var added = await FillAsync(services.GetRequiredService<IndexWriter>(), await store.OpenOrCreateAsync(version, shardCount, cancellationToken), format, status.Items, n, seed, cancellationToken);
         var fillSeconds = fill.Elapsed.TotalSeconds;
         if (added > 0) Console.WriteLine($"wrote {added:N0} synthetic images in {fillSeconds:F1} s ({added / fillSeconds:F0} images/s)");
         var compaction = Stopwatch.StartNew();
-        var (passes, deltas) = await CompactAsync(storage, version, cancellationToken);
+        var (passes, deltas) = await CompactAsync(services.GetRequiredService<DeltaCompactor>(), (await store.OpenAsync(version, cancellationToken))!, cancellationToken);
         var compactSeconds = compaction.Elapsed.TotalSeconds;
         Console.WriteLine($"compacted {deltas} deltas in {passes} passes, {compactSeconds:F1} s");
 
@@ -69,7 +72,7 @@ public static class QueryBenchCommand
 
         // A cold load, timed here with a new cache of the query side's kind: the catalog, then every file.
         var load = Stopwatch.StartNew();
-        var loaded = await new IndexCache(storage, new QueryOptions(), TimeProvider.System, NullLogger<IndexCache>.Instance).GetAsync(version, format, cancellationToken);
+        var loaded = await new IndexCache(new IndexStore(services.GetRequiredService<StorageClients>()) /* nothing held: a cold load */, new QueryOptions(), TimeProvider.System, NullLogger<IndexCache>.Instance).GetAsync(version, format, cancellationToken);
         var coldLoadMs = load.Elapsed.TotalMilliseconds;
         var heldMegabytes = loaded.Segments.Sum(s => s.HeldBytes) / 1e6;
         Console.WriteLine($"cold index load: {loaded.Items:N0} items from {loaded.SegmentsRead} segment files in {coldLoadMs:F0} ms; {heldMegabytes:F1} MB held");
@@ -214,11 +217,9 @@ public static class QueryBenchCommand
         }
     }
 
-    private static async Task<long> FillAsync(Dpq.Storage.StorageClients storage, string version, int shardCount, CodeFormat format,
-        long present, long target, int seed, CancellationToken cancellationToken)
+    private static async Task<long> FillAsync(IndexWriter writer, VersionIndex index, CodeFormat format, long present, long target, int seed, CancellationToken cancellationToken)
     {
         if (present >= target) return 0;
-        var writer = new IndexWriter(storage, TimeProvider.System);
         var missing = target - present;
         var progress = new ProgressBar("synthetic images", (int)missing);
         long done = 0;
@@ -241,21 +242,21 @@ public static class QueryBenchCommand
                 copyCode[Copies.CopyCodec.CrossByte] = (byte)random.Next(Copies.CopyCodec.CrossValues);
                 images[i] = new IndexedImage(ImageId.FromBlobName(name), name, FashionMnist.ClassNames[random.Next(FashionMnist.Classes)], code, SourceETag: null, copyCode);
             }
-            await writer.WriteAsync(version, format, shardCount, images, ct);
+            await writer.WriteAsync(index, format, images, ct);
             progress.Report((int)Interlocked.Add(ref done, count));
         });
         return missing;
     }
 
     /// <summary>Compaction passes until no delta is left (the running worker may compact some of them meanwhile).</summary>
-    private static async Task<(int Passes, int Deltas)> CompactAsync(Dpq.Storage.StorageClients storage, string version, CancellationToken cancellationToken)
+    private static async Task<(int Passes, int Deltas)> CompactAsync(DeltaCompactor compactor, VersionIndex index, CancellationToken cancellationToken)
     {
-        var compactor = new SegmentCompactor(storage, TimeProvider.System, NullLogger<SegmentCompactor>.Instance);
+        var version = index.ModelVersion;
         int passes = 0, deltas = 0;
         while (true)
         {
             // The fill is over: no delta is on its way, so none needs to settle.
-            var result = await compactor.CompactOnceAsync(version, minDeltas: 1, settle: TimeSpan.Zero, cancellationToken);
+            var result = await compactor.CompactOnceAsync(index, minDeltas: 1, settle: TimeSpan.Zero, cancellationToken);
             if (result == CompactionResult.Nothing) return (passes, deltas);
             if (result.LostFiles > 0)
                 throw new InvalidOperationException($"{result.LostFiles} segment files of {version} are lost; the running worker rebuilds the index from the codes table, then run the bench again");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.CommandLine;
 using System.Globalization;
 using Dpq.Onnx;
@@ -108,8 +109,8 @@ public static class TrainCommand
         }
         else
         {
-            var storage = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
-            (images, var skipped) = await LabelledImages.FromStorageAsync(storage, cancellationToken);
+            using var services = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
+            (images, var skipped) = await LabelledImages.FromStorageAsync(services.GetRequiredService<Dpq.Storage.StorageClients>(), cancellationToken);
             Console.WriteLine($"dpq train: {images.Count} labelled images of {images.ClassNames.Count} classes in storage; {skipped} blobs without a valid label left out");
         }
         images = images.Decodable(out var undecodable, cancellationToken);

@@ -3,18 +3,18 @@ using Azure.Data.Tables;
 namespace Dpq.Indexing;
 
 /// <summary>
-/// Codes in Table storage, one row per image and model version (see <see cref="IndexKeys"/>).
-/// Writes are upserts in partition-grouped transactions: writing the same images again leaves
-/// exactly one correct row each, which is what makes a redelivered queue message harmless.
+/// One model version's codes in Table storage, one row per image (see <see cref="IndexKeys"/>), in
+/// the version's fixed number of shards. Writes are upserts in partition-grouped transactions:
+/// writing the same images again leaves exactly one correct row each, which is what makes a
+/// redelivered queue message harmless. Made by <see cref="IndexStore"/>.
 /// </summary>
-public sealed class CodeTable(TableClient table)
+public sealed class CodeTable(TableClient table, string modelVersion, int shardCount)
 {
     private const int MaxTransactionSize = 100; // Table storage's limit per entity group transaction
 
-    /// <summary>Writes <paramref name="images"/> for <paramref name="modelVersion"/>; returns the shards touched.</summary>
-    public async Task<IReadOnlyCollection<int>> WriteAsync(string modelVersion, int shardCount, IReadOnlyList<IndexedImage> images, CancellationToken cancellationToken = default)
+    /// <summary>Writes <paramref name="images"/>; returns the shards touched.</summary>
+    public async Task<IReadOnlyCollection<int>> WriteAsync(IReadOnlyList<IndexedImage> images, CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
         // The same image twice in one batch would make its transaction fail: the last one wins.
         var latest = new Dictionary<ImageId, IndexedImage>();
         foreach (var image in images) latest[image.Id] = image;
@@ -33,9 +33,8 @@ public sealed class CodeTable(TableClient table)
         return [.. groups.Select(g => g.Key)];
     }
 
-    /// <summary>The images of every shard of one model version, in one query.</summary>
-    public async IAsyncEnumerable<IndexedImage> ReadVersionAsync(string modelVersion,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>The images of every shard, in one query.</summary>
+    public async IAsyncEnumerable<IndexedImage> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var (from, to) = IndexKeys.PartitionRange(modelVersion);
         var filter = TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}");
@@ -43,7 +42,7 @@ public sealed class CodeTable(TableClient table)
             yield return FromEntity(e);
     }
 
-    public async Task<IndexedImage?> FindAsync(string modelVersion, int shardCount, ImageId id, CancellationToken cancellationToken = default)
+    public async Task<IndexedImage?> FindAsync(ImageId id, CancellationToken cancellationToken = default)
     {
         var row = await table.GetEntityIfExistsAsync<TableEntity>(IndexKeys.Partition(modelVersion, id.Shard(shardCount)), id.ToString(), cancellationToken: cancellationToken);
         return row.HasValue && row.Value is { } e ? FromEntity(e) : null;

@@ -24,23 +24,27 @@ public sealed record SegmentEntry(string ModelVersion, string Key, SegmentKind K
 }
 
 /// <summary>
-/// The segment half of the shard manifest: which segment files make up a model version's index. Rows
-/// live in the manifests table beside the shard rows (PartitionKey = model version, RowKey =
-/// "seg-d-{ticks}-{guid}" for a delta, "seg-s-{shard}-{ticks}-{guid}" for a sealed segment). The index
-/// is every listed segment, read in this order: sealed segments, then deltas oldest first, a later
-/// item of an id replacing an earlier one. A delta row is added after its file is stored, so a listed
-/// segment always exists until compaction replaces it; compaction swaps rows in one transaction
-/// whose deletes carry the rows' ETags, so two compactors cannot both merge the same deltas.
+/// One model version's segment catalog: which segment files make up its index, and its shard count.
+/// Rows live in the manifests table (PartitionKey = model version, RowKey = "seg-d-{ticks}-{guid}" for a
+/// delta, "seg-s-{shard}-{ticks}-{guid}" for a sealed segment, <see cref="LayoutKey"/> for the shard
+/// count). The index is every listed segment, read in this order: sealed segments, then deltas oldest
+/// first, a later item of an id replacing an earlier one. A delta row is added after its file is
+/// stored, so a listed segment always exists until compaction replaces it; compaction swaps rows in one
+/// transaction whose deletes carry the rows' ETags, so two compactors cannot both merge the same
+/// deltas. The shard count is recorded once, by the version's first writer, and never changes, so
+/// writers configured differently cannot split a version. Made by <see cref="IndexStore"/>.
 /// </summary>
-public sealed class SegmentCatalog(TableClient table)
+public sealed class SegmentCatalog(TableClient table, string modelVersion)
 {
     private const string Prefix = "seg-";
     private const string DeltaPrefix = "seg-d-";
     private const string SealedPrefix = "seg-s-";
 
+    /// <summary>The row holding the version's shard count (outside the "seg-" range that <see cref="ListAsync"/> reads).</summary>
+    public const string LayoutKey = "layout";
     /// <summary>
     /// Added by the first transaction that lists sealed segments where there were none (a compaction
-    /// or <see cref="SegmentCompactor.SealTableRowsAsync"/>), so two such first sealings cannot both commit.
+    /// or <see cref="IndexRepair.SealTableRowsAsync"/>), so two such first sealings cannot both commit.
     /// </summary>
     public const string FirstSealKey = "seg-0";
 
@@ -61,18 +65,53 @@ public sealed class SegmentCatalog(TableClient table)
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 
-    /// <summary>Lists a delta whose file is already stored.</summary>
-    public Task AddDeltaAsync(string modelVersion, string key, int shardCount, int items, CancellationToken cancellationToken = default)
+    /// <summary>The recorded shard count; null when none is recorded (a version nothing was written to, or one written before the count was recorded).</summary>
+    public async Task<int?> ReadShardCountAsync(CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, LayoutKey, cancellationToken: cancellationToken);
+        return row.HasValue && row.Value is { } e
+            ? e.GetInt32("ShardCount") ?? throw new InvalidDataException($"the layout row of {modelVersion} has no ShardCount")
+            : null;
+    }
+
+    /// <summary>Records <paramref name="shardCount"/> unless a count is recorded already; returns the recorded count, which is the one to use.</summary>
+    public async Task<int> RecordShardCountAsync(int shardCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        try
+        {
+            await table.AddEntityAsync(new TableEntity(modelVersion, LayoutKey) { ["ShardCount"] = shardCount }, cancellationToken);
+            return shardCount;
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            return await ReadShardCountAsync(cancellationToken) ?? throw new InvalidDataException($"the layout row of {modelVersion} exists and is unreadable");
+        }
+    }
+
+    /// <summary>
+    /// The shard count of a version written before the count was recorded: from its segment rows, or from the
+    /// per-shard rows ("s000"...) that builds of that time kept beside them; null when there are neither.
+    /// </summary>
+    public async Task<int?> InferShardCountAsync(CancellationToken cancellationToken = default)
+    {
+        if ((await ListAsync(cancellationToken)).FirstOrDefault() is { } entry) return entry.ShardCount;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ge {"s0"} and RowKey lt {"s:"}");
+        await foreach (var e in table.QueryAsync<TableEntity>(filter, maxPerPage: 1, cancellationToken: cancellationToken))
+            return e.GetInt32("ShardCount");
+        return null;
+    }
+
+    /// <summary>Lists a delta whose file is already stored.</summary>
+    public Task AddDeltaAsync(string key, int shardCount, int items, CancellationToken cancellationToken = default)
+    {
         if (!key.StartsWith(DeltaPrefix, StringComparison.Ordinal)) throw new ArgumentException($"'{key}' is not a delta key", nameof(key));
         return table.AddEntityAsync(ToEntity(modelVersion, key, SegmentKind.Delta, -1, shardCount, items), cancellationToken);
     }
 
-    /// <summary>Every segment of <paramref name="modelVersion"/>, sealed ones first, then deltas oldest first.</summary>
-    public async Task<IReadOnlyList<SegmentEntry>> ListAsync(string modelVersion, CancellationToken cancellationToken = default)
+    /// <summary>Every segment, sealed ones first, then deltas oldest first.</summary>
+    public async Task<IReadOnlyList<SegmentEntry>> ListAsync(CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ge {Prefix} and RowKey lt {"seg."}");
         var list = new List<SegmentEntry>();
         await foreach (var e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
@@ -80,10 +119,9 @@ public sealed class SegmentCatalog(TableClient table)
         return [.. list.OrderBy(s => s.Kind == SegmentKind.Delta).ThenBy(s => s.Key, StringComparer.Ordinal)];
     }
 
-    /// <summary>Whether a first sealing of <paramref name="modelVersion"/> committed (its <see cref="FirstSealKey"/> row exists).</summary>
-    public async Task<bool> HasFirstSealAsync(string modelVersion, CancellationToken cancellationToken = default)
+    /// <summary>Whether a first sealing committed (its <see cref="FirstSealKey"/> row exists).</summary>
+    public async Task<bool> HasFirstSealAsync(CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
         var row = await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, FirstSealKey, select: ["PartitionKey"], cancellationToken: cancellationToken);
         return row.HasValue;
     }
@@ -94,10 +132,9 @@ public sealed class SegmentCatalog(TableClient table)
     /// <see cref="FirstSealKey"/> row, failing if it exists. Returns false, changing nothing, when another
     /// compaction got there first (a removed row is gone or changed).
     /// </summary>
-    public Task<bool> ReplaceAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
+    public Task<bool> ReplaceAsync(IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> added,
         bool firstSeal, CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
         if (removed.Count + added.Count + (firstSeal ? 1 : 0) > MaxTransactionActions)
             throw new ArgumentException($"{removed.Count} removals and {added.Count} additions exceed one transaction's {MaxTransactionActions} actions");
         if (added.Any(a => a.Kind != SegmentKind.Sealed || a.ModelVersion != modelVersion) || removed.Any(r => r.ModelVersion != modelVersion))
@@ -113,10 +150,9 @@ public sealed class SegmentCatalog(TableClient table)
     /// In one transaction: removes <paramref name="removed"/> and finds <paramref name="unchanged"/> as listed
     /// (a no-op merge checked against each one's ETag). False, changing nothing, when any of them changed or went.
     /// </summary>
-    public Task<bool> RemoveWhileUnchangedAsync(string modelVersion, IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> unchanged,
+    public Task<bool> RemoveWhileUnchangedAsync(IReadOnlyCollection<SegmentEntry> removed, IReadOnlyCollection<SegmentEntry> unchanged,
         CancellationToken cancellationToken = default)
     {
-        ModelVersion.Validate(modelVersion);
         if (removed.Count + unchanged.Count > MaxTransactionActions)
             throw new ArgumentException($"{removed.Count} removals and {unchanged.Count} checks exceed one transaction's {MaxTransactionActions} actions");
         var actions = removed.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(modelVersion, r.Key), r.ETag))

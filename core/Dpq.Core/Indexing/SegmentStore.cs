@@ -5,8 +5,11 @@ using Dpq.Formats;
 
 namespace Dpq.Indexing;
 
-/// <summary>Segment files in the segments container, named by their catalog entries (see <see cref="SegmentEntry.BlobName"/>).</summary>
-public sealed class SegmentStore(BlobContainerClient container)
+/// <summary>
+/// One model version's segment files in the segments container, named by their catalog entries (see
+/// <see cref="SegmentEntry.BlobName"/>). Made by <see cref="IndexStore"/>.
+/// </summary>
+public sealed class SegmentStore(BlobContainerClient container, string modelVersion)
 {
     /// <summary>Stores a new segment file; its name is new, so an existing blob of that name is an error.</summary>
     public async Task UploadAsync(string blobName, ShardSegment segment, CancellationToken cancellationToken = default)
@@ -17,7 +20,7 @@ public sealed class SegmentStore(BlobContainerClient container)
     }
 
     /// <summary>The segment, checked against its model version and format; null when the file is gone (compacted away).</summary>
-    public async Task<ShardSegment?> ReadAsync(string blobName, string modelVersion, CodeFormat? format, CancellationToken cancellationToken = default)
+    public async Task<ShardSegment?> ReadAsync(string blobName, CodeFormat? format, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -85,8 +88,8 @@ public sealed class SegmentStore(BlobContainerClient container)
     public Task DeleteAsync(string blobName, CancellationToken cancellationToken = default) =>
         container.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
 
-    /// <summary>The segment files of <paramref name="modelVersion"/> with when they were last written.</summary>
-    public async IAsyncEnumerable<(string BlobName, DateTimeOffset LastModified)> ListAsync(string modelVersion,
+    /// <summary>The version's segment files with when they were last written.</summary>
+    public async IAsyncEnumerable<(string BlobName, DateTimeOffset LastModified)> ListAsync(
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, modelVersion + "/", cancellationToken))

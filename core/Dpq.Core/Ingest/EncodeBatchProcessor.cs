@@ -16,13 +16,12 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 /// Encodes one batch of upload requests: downloads the blobs in parallel (the version each request names,
 /// by If-Match on its ETag; a file over the size limit is refused from the answer's headers), decodes and encodes them
 /// (<see cref="BatchEncoder"/>: limits first, every good image in one forward pass) and stores the codes with <see cref="IndexWriter"/>
-/// (table rows, a delta segment, the manifest). An image that can never decode is recorded in the failures table and is
+/// (table rows, a delta segment, its catalog row). An image that can never decode is recorded in the failures table and is
 /// done; anything that may work next time (storage faults) is left for a retry.
 /// </summary>
-public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodeWorkerOptions options,
+    TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
-    private readonly IndexWriter _index = new(storage, time);
-    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
 
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
@@ -87,7 +86,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
             logger.LogWarning("Image {BlobName} cannot be indexed: {Reason}", request.BlobName, reason);
             try
             {
-                await _failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+                await failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
             }
             catch (Exception e) when (IsStorageFault(e, cancellationToken))
             {
@@ -107,7 +106,9 @@ public sealed class EncodeBatchProcessor(StorageClients storage, EncodeWorkerOpt
                 encoded.Code(j).ToArray(), items[g].ETag.ToString(), encoded.CopyCode(j))).ToList();
             try
             {
-                await _index.WriteAsync(encoder.ModelVersion, new CodeFormat(encoder.Codewords, encoder.Levels), options.ShardCount, indexed, cancellationToken);
+                // The shard count configured here applies only to a version nothing was written to yet.
+                var index = await store.OpenOrCreateAsync(encoder.ModelVersion, options.ShardCount, cancellationToken);
+                await writer.WriteAsync(index, new CodeFormat(encoder.Codewords, encoder.Levels), indexed, cancellationToken);
                 foreach (var g in encoded.Good) done.Add(items[g].Request);
                 indexedCount = indexed.Count;
             }

@@ -20,14 +20,13 @@ public sealed record DrainResult(int Received, int Indexed, int Failed, int Retr
 /// work failed is left alone (or, if part of it is stored, keeps only the rest): it reappears after
 /// its visibility timeout.
 /// </summary>
-public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider encoders, EncodeBatchProcessor processor,
+public sealed class EncodeQueueDrainer(StorageClients storage, FailureLog failures, IEncoderProvider encoders, EncodeBatchProcessor processor,
     EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeQueueDrainer> logger)
 {
     private const int MaxMessagesPerReceive = 32; // the Queue service's limit
 
     private Azure.Storage.Queues.QueueClient? _queueClient;
     private Azure.Storage.Queues.QueueClient _queue => _queueClient ??= storage.Queue(storage.Names.EncodeQueue, PoisonUndecodableAsync);
-    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
 
     public async Task<DrainResult> DrainOnceAsync(CancellationToken cancellationToken = default)
     {
@@ -131,7 +130,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
     {
         await storage.Queue(storage.Names.EncodePoisonQueue).SendMessageAsync(message.Body.ToString(), cancellationToken);
         foreach (var blobName in blobNames)
-            await _failures.RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
+            await failures.RecordAsync(new FailureRecord(blobName, FailureStage.Poison, reason, time.GetUtcNow()), cancellationToken);
         await DeleteAsync(message, cancellationToken);
     }
 

@@ -1,5 +1,4 @@
 using Dpq.Indexing;
-using Dpq.Storage;
 
 namespace Dpq.Ingest;
 
@@ -10,31 +9,27 @@ public sealed record ImportStatus(IReadOnlyList<string> Indexed, IReadOnlyList<F
 /// Follows the blobs an import stored until the worker has indexed or refused each: a row of the model
 /// version whose source ETag is the uploaded one, or a failure record written since the import began.
 /// </summary>
-public sealed class ImportTracker(StorageClients storage, string modelVersion, DateTimeOffset since)
+public sealed class ImportTracker(IndexStore store, FailureLog failures, string modelVersion, DateTimeOffset since)
 {
     /// <summary>How far the worker's clock may be behind this one: a failure record stamped that much before the import still counts as its own.</summary>
     public static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
 
-    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
-    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
-    private readonly ShardManifest _manifest = new(storage.Table(storage.Names.ManifestsTable));
 
     public async Task<ImportStatus> CheckAsync(IReadOnlyCollection<UploadedBlob> blobs, CancellationToken cancellationToken = default)
     {
-        var shards = await _manifest.ReadAsync(modelVersion, cancellationToken);
-        int? shardCount = shards.Count == 0 ? null : shards[0].ShardCount;
+        var index = await store.OpenAsync(modelVersion, cancellationToken);
         var indexed = new System.Collections.Concurrent.ConcurrentBag<string>();
         var failed = new System.Collections.Concurrent.ConcurrentBag<FailureRecord>();
         var pending = new System.Collections.Concurrent.ConcurrentBag<UploadedBlob>();
         await Parallel.ForEachAsync(blobs, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (blob, ct) =>
         {
             var name = ImageLocation.ForImport(blob.Name);
-            if (shardCount is { } n && await _codes.FindAsync(modelVersion, n, ImageId.FromBlobName(name), ct) is { } row && row.SourceETag == blob.ETag)
+            if (index is not null && await index.Rows.FindAsync(ImageId.FromBlobName(name), ct) is { } row && row.SourceETag == blob.ETag)
             {
                 indexed.Add(name);
                 return;
             }
-            if (await _failures.FindAsync(name, ct) is { } failure && failure.At >= since - ClockSkew)
+            if (await failures.FindAsync(name, ct) is { } failure && failure.At >= since - ClockSkew)
             {
                 failed.Add(failure);
                 return;

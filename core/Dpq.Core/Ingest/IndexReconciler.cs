@@ -14,20 +14,38 @@ public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missin
 
 /// <summary>
 /// The safety net under the blob trigger and bulk imports: lists the images and imports containers
-/// and sends every settled blob that is neither in the active model's index (the segment files, as
-/// the query side holds them: this reads no code rows) nor has a failure record through intake again. Trigger notifications can be lost (the polling blob trigger misses
+/// and sends every settled blob that is neither in the active model's index (the segment files, held by
+/// its own <see cref="SegmentSetReader"/>: this reads no code rows and shares nothing with the query
+/// side) nor has a failure record through intake again. Trigger notifications can be lost (the polling blob trigger misses
 /// blobs under load; Event Grid deliveries can expire), an import can stop between its uploads and
 /// its messages, and an image must never be silently left out of the index. When the model has copy
 /// codes, an image indexed without one (before its model had them) counts as missing too, so that it
 /// is encoded again and can be found as a copy. A pass only runs while the encode queue is empty, so
 /// work already in flight is not enqueued twice.
 /// </summary>
-public sealed class IndexReconciler(StorageClients storage, ActiveModelCache models, IndexCache index, UploadIntake intake, TimeProvider time, ILogger<IndexReconciler> logger)
+public sealed class IndexReconciler(StorageClients storage, IndexStore store, FailureLog failures, ActiveModelCache models, UploadIntake intake,
+    TimeProvider time, ILogger<IndexReconciler> logger)
 {
+    private readonly SemaphoreSlim _gate = new(1, 1); // one pass at a time: the reader is not thread-safe
+    private SegmentSetReader? _reader;
+
     /// <summary>Blobs younger than this may still be on their way through the trigger.</summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(15);
 
     public async Task<ReconcileResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await RunPassAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<ReconcileResult> RunPassAsync(CancellationToken cancellationToken)
     {
         var model = await models.GetAsync(cancellationToken);
         if (model is null) return new ReconcileResult(false, "no active model", 0, 0);
@@ -49,9 +67,8 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
             }
         }
         var version = model.ModelVersion;
-        if (candidates.Count > 0)
+        if (candidates.Count > 0 && await IndexedAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken) is { } snapshot)
         {
-            var snapshot = await index.GetAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken);
             var needsCopyCodes = model.Copies is not null;
             for (var s = 0; s < snapshot.Segments.Length; s++)
             {
@@ -66,7 +83,7 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         {
             // A failure stands for the blob as it was then: one written again since (a good
             // overwrite whose notification was lost) goes through intake again.
-            foreach (var failure in await new FailureLog(storage.Table(storage.Names.FailuresTable)).ListAsync(cancellationToken))
+            foreach (var failure in await failures.ListAsync(cancellationToken))
             {
                 if (candidates.TryGetValue(failure.BlobName, out var candidate) && candidate.Blob.Properties.LastModified <= failure.At)
                     candidates.Remove(failure.BlobName);
@@ -77,5 +94,17 @@ public sealed class IndexReconciler(StorageClients storage, ActiveModelCache mod
         var missing = candidates.Count;
         if (missing > 0) logger.LogWarning("Reconcile: {Missing} of {Blobs} images were not indexed for {ModelVersion}; sent through intake again", missing, blobs, version);
         return new ReconcileResult(true, "done", blobs, missing);
+    }
+
+    /// <summary>The version's index as its segment files list it; null when nothing has been written to it yet.</summary>
+    private async Task<IndexSnapshot?> IndexedAsync(string version, CodeFormat format, CancellationToken cancellationToken)
+    {
+        if (_reader?.Index.ModelVersion != version || _reader.Format != format)
+        {
+            if (await store.OpenAsync(version, cancellationToken) is not { } index) return null;
+            _reader = new SegmentSetReader(index, format);
+        }
+        var (entries, read, _) = await _reader.RefreshAsync(cancellationToken);
+        return IndexSnapshot.Build(version, format, entries, _reader, time.GetUtcNow(), read);
     }
 }

@@ -9,7 +9,7 @@ namespace Dpq.Ingest;
 /// Records uploads whose blob trigger failed so often that the host gave up on them. The host
 /// writes a JSON message naming the container and blob to <see cref="QueueName"/>.
 /// </summary>
-public sealed class IntakePoison(StorageClients storage, TimeProvider time, ILogger<IntakePoison> logger)
+public sealed class IntakePoison(FailureLog failures, TimeProvider time, ILogger<IntakePoison> logger)
 {
     public const string QueueName = StorageNames.BlobTriggerPoisonQueue;
 
@@ -31,7 +31,7 @@ public sealed class IntakePoison(StorageClients storage, TimeProvider time, ILog
             return;
         }
         logger.LogError("The upload trigger gave up on {BlobName}", blobName);
-        await new FailureLog(storage.Table(storage.Names.FailuresTable)).RecordAsync(
+        await failures.RecordAsync(
             new FailureRecord(blobName, FailureStage.Intake, "the upload trigger failed repeatedly for this blob", time.GetUtcNow()), cancellationToken);
     }
 }

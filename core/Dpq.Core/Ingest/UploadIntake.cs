@@ -12,9 +12,8 @@ public enum IntakeOutcome { Enqueued, Rejected }
 /// an upload, then either enqueue an encode request or record why it will never be indexed. The
 /// reconciler sends blobs of both the images and the imports container through it again.
 /// </summary>
-public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, TimeProvider time, ILogger<UploadIntake> logger)
+public sealed class UploadIntake(StorageClients storage, FailureLog failures, UploadPolicy policy, TimeProvider time, ILogger<UploadIntake> logger)
 {
-    private readonly FailureLog _failures = new(storage.Table(storage.Names.FailuresTable));
     private readonly Azure.Storage.Queues.QueueClient _queue = storage.Queue(storage.Names.EncodeQueue);
 
     /// <summary>What both hosts' blob triggers call with the blob they were handed.</summary>
@@ -32,7 +31,7 @@ public sealed class UploadIntake(StorageClients storage, UploadPolicy policy, Ti
             logger.LogWarning("Upload {BlobName} rejected: {Reason}", indexName, problem);
             if (!string.IsNullOrWhiteSpace(blobName))
             {
-                await _failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
+                await failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
             }
             return IntakeOutcome.Rejected;
         }

@@ -38,10 +38,10 @@ public sealed record ModelLoadFailure(string Version, string Reason, DateTimeOff
 /// by <see cref="LastFailure"/>. Both the encode worker (as its <see cref="IEncoderProvider"/>) and
 /// the query side use it.
 /// </summary>
-public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions options, InferenceOptions inference, TimeProvider time,
+public sealed class ActiveModelCache(ModelRegistry registry, ModelCacheOptions options, InferenceOptions inference, TimeProvider time,
     ILogger<ActiveModelCache> logger) : IEncoderProvider, IDisposable
 {
-    private readonly ModelRegistry _registry = new(storage.Container(storage.Names.ModelsContainer));
+    
     private readonly SemaphoreSlim _gate = new(1, 1);
     private LoadedModel? _current;
     private string? _currentStamp; // model.json's ETag when _current was downloaded
@@ -98,7 +98,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
             ActiveModel? active;
             try
             {
-                active = await _registry.GetActiveAsync(cancellationToken);
+                active = await registry.GetActiveAsync(cancellationToken);
             }
             catch (Exception e) when (_current is not null && !(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
@@ -117,7 +117,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
                 string? stamp;
                 try
                 {
-                    stamp = await _registry.ManifestStampAsync(active.Version, cancellationToken);
+                    stamp = await registry.ManifestStampAsync(active.Version, cancellationToken);
                 }
                 catch (Exception e) when (!(e is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
@@ -146,7 +146,7 @@ public sealed class ActiveModelCache(StorageClients storage, ModelCacheOptions o
         double warmUpMs;
         try
         {
-            var dir = await _registry.DownloadAsync(version, options.CacheDirectory, cancellationToken);
+            var dir = await registry.DownloadAsync(version, options.CacheDirectory, cancellationToken);
             loaded = LoadedModel.Open(dir, inference);
             if (loaded.ModelVersion != version)
                 throw new InvalidDataException($"{Path.Combine(dir, ModelFiles.ModelManifest.FileName)} names version {loaded.ModelVersion}, the registry {version}");

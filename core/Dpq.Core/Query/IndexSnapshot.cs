@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dpq.Formats;
+using Dpq.Indexing;
 using Dpq.Scan;
 
 namespace Dpq.Query;
@@ -49,6 +50,39 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     /// <summary>Whether item <paramref name="item"/> of segment <paramref name="segment"/> is visible (not hidden) and has a copy code.</summary>
     public bool HasCopyCode(int segment, int item) =>
         !Hidden.Contains(segment, item) && Segments[segment].HasCopyCodes && !Copies.CopyCodec.IsMissing(Segments[segment].CopyCodeOf(item));
+
+    /// <summary>A version with nothing written to it yet.</summary>
+    public static IndexSnapshot Empty(string modelVersion, DateTimeOffset checkedAt) =>
+        new(modelVersion, [], ItemExclusions.Create([], []), checkedAt);
+
+    /// <summary>
+    /// The index as <paramref name="entries"/> list it: the sealed segments as held, then one tail of the deltas
+    /// (oldest first, later items winning), with the sealed items the tail replaces hidden.
+    /// </summary>
+    public static IndexSnapshot Build(string modelVersion, CodeFormat format, IReadOnlyList<SegmentEntry> entries, SegmentSetReader held,
+        DateTimeOffset checkedAt, int read)
+    {
+        var sealedEntries = entries.Where(e => e.Kind == SegmentKind.Sealed && held[e.Key].Count > 0).ToList();
+        var deltas = entries.Where(e => e.Kind == SegmentKind.Delta).Select(e => held[e.Key]).ToList();
+        var segments = sealedEntries.Select(e => held[e.Key]).ToList();
+        var hidden = new List<(int Segment, int Item)>();
+        if (deltas.Count > 0)
+        {
+            var tail = deltas.Count == 1 ? deltas[0] : IndexSegments.Merge(format, modelVersion, deltas);
+            var sealedOfShard = sealedEntries.Select((e, i) => (e.Shard, i)).ToLookup(x => x.Shard, x => x.i);
+            for (var i = 0; i < tail.Count && sealedEntries.Count > 0; i++)
+            {
+                var id = tail.Ids[i];
+                foreach (var s in sealedOfShard[held.Index.ShardOf(id)])
+                {
+                    var at = segments[s].Ids.IndexOf(id);
+                    if (at >= 0) hidden.Add((s, at));
+                }
+            }
+            if (tail.Count > 0) segments.Add(tail);
+        }
+        return new IndexSnapshot(modelVersion, [.. segments], ItemExclusions.Create(segments, hidden), checkedAt, read);
+    }
 
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
     public long Items => Segments.Sum(s => (long)s.Count) - Hidden.Count;

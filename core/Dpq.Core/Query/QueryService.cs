@@ -6,7 +6,6 @@ using Dpq.Indexing;
 using Dpq.ModelVersions;
 using Dpq.ModelFiles;
 using Dpq.Scan;
-using Dpq.Storage;
 
 namespace Dpq.Query;
 
@@ -16,9 +15,8 @@ namespace Dpq.Query;
 /// the active model version's index with <see cref="AnswerRanking"/>: near-duplicates first, then the
 /// class neighbours of the requested code length.
 /// </summary>
-public sealed class QueryService(StorageClients storage, ActiveModelCache models, IndexCache index, QueryOptions options)
+public sealed class QueryService(IndexStore store, ActiveModelCache models, IndexCache index, QueryOptions options)
 {
-    private readonly CodeTable _codes = new(storage.Table(storage.Names.CodesTable));
 
     public async Task<QueryResponse> QueryAsync(QueryRequest request, CancellationToken cancellationToken = default)
     {
@@ -75,8 +73,7 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
         if (request.Id is { } id)
         {
             var imageId = id.Length == 32 && id.All(char.IsAsciiHexDigitLower) ? ImageId.Parse(id) : ImageId.FromBlobName(id);
-            var shardCount = await ShardCountAsync(model.ModelVersion, cancellationToken);
-            var item = shardCount is { } n ? await _codes.FindAsync(model.ModelVersion, n, imageId, cancellationToken) : null;
+            var item = await store.OpenAsync(model.ModelVersion, cancellationToken) is { } stored ? await stored.Rows.FindAsync(imageId, cancellationToken) : null;
             if (item is null) throw new QueryValidationException("Unknown id", $"no image '{id}' is indexed for model {model.ModelVersion}");
             // An indexed image is known by its code: its feature is approximated by the sum of its codewords.
             var reconstructed = new float[model.FeatureDimension];
@@ -106,11 +103,5 @@ public sealed class QueryService(StorageClients storage, ActiveModelCache models
             CopyFingerprint.Compute(pixels, model.Input, fingerprint);
         }
         return (model.EncodeFeatures(pixels, 1), fingerprint);
-    }
-
-    private async Task<int?> ShardCountAsync(string modelVersion, CancellationToken cancellationToken)
-    {
-        var shards = await new ShardManifest(storage.Table(storage.Names.ManifestsTable)).ReadAsync(modelVersion, cancellationToken);
-        return shards.Count == 0 ? null : shards[0].ShardCount;
     }
 }
