@@ -38,7 +38,11 @@ public sealed class FrontCodedIds
     /// <summary>Managed bytes held (blob plus block starts), for memory accounting.</summary>
     public long HeldBytes => _blob.LongLength + _blockStarts.LongLength * sizeof(int);
 
-    public static int BlockCount(int count) => (count + BlockSize - 1) / BlockSize;
+    /// <summary>No ids.</summary>
+    internal static FrontCodedIds Empty { get; } = new(0, [], []);
+
+    /// <summary>Blocks of <paramref name="count"/> ids (computed in 64 bits, so a count read from a file cannot overflow it).</summary>
+    public static int BlockCount(int count) => (int)(((long)count + BlockSize - 1) / BlockSize);
 
     public string this[int index]
     {

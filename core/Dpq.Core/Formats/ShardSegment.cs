@@ -6,6 +6,8 @@ namespace Dpq.Formats;
 /// <see cref="ShardSegmentBuilder"/> or read by <see cref="ShardSegmentReader"/>; immutable.
 /// A segment may also hold a copy code per item (<see cref="Copies.CopyCodec"/>); <see cref="CopyCodes"/>
 /// shows them to the scanner as a segment of their own, with the same ids and labels.
+/// A segment may also remove ids (<see cref="RemovedIds"/>, from version 4): in an index of layers read oldest
+/// first, a removal hides every earlier item of its id. No id is both an item and removed in one segment.
 /// </summary>
 public sealed class ShardSegment
 {
@@ -18,8 +20,9 @@ public sealed class ShardSegment
     private ShardSegment? _missingView;
 
     /// <param name="labelNames">The names label bytes index; null for files before version 3, whose byte b is named by its decimal text.</param>
+    /// <param name="removedIds">The ids this segment removes; null: none.</param>
     internal ShardSegment(CodeFormat format, string modelVersion, FrontCodedIds ids, byte[] labels, byte[] codes, byte[]? copyCodes = null,
-        ushort fileVersion = ShardSegmentFormat.CurrentVersion, string[]? labelNames = null)
+        ushort fileVersion = ShardSegmentFormat.CurrentVersion, string[]? labelNames = null, FrontCodedIds? removedIds = null)
     {
         if (labels.Length != ids.Count)
             throw new InvalidDataException($"segment has {ids.Count} ids but {labels.Length} labels");
@@ -33,6 +36,11 @@ public sealed class ShardSegment
             throw new InvalidDataException($"segment has {codes.LongLength} code bytes; {ids.Count} items of {format} need {expected}");
         if (copyCodes is not null && copyCodes.LongLength != (long)ids.Count * Copies.CopyCodec.CodeBytes)
             throw new InvalidDataException($"segment has {copyCodes.LongLength} copy code bytes; {ids.Count} items need {(long)ids.Count * Copies.CopyCodec.CodeBytes}");
+        removedIds ??= FrontCodedIds.Empty;
+        // A segment's items and removals have no order among themselves, so no id may be both.
+        for (int r = 0; r < removedIds.Count; r++)
+            if (ids.IndexOf(removedIds[r]) >= 0)
+                throw new InvalidDataException($"segment removes id '{removedIds[r]}', which it also holds as an item");
         Format = format;
         ModelVersion = modelVersion;
         Ids = ids;
@@ -41,6 +49,7 @@ public sealed class ShardSegment
         _copyCodes = copyCodes;
         FileVersion = fileVersion;
         LabelNamesStored = labelNames is not null;
+        RemovedIds = removedIds;
     }
 
     /// <summary>The class names label bytes stand for: byte b is <c>LabelNames[b]</c>.</summary>
@@ -74,7 +83,7 @@ public sealed class ShardSegment
 
     /// <summary>
     /// The copy codes' scanned bytes (<see cref="Copies.CopyCodec.ScanBytes"/> per item) as a segment of
-    /// <see cref="Copies.CopyCodec.Format"/> with the same ids and labels, made on first use; null without copy codes.
+    /// <see cref="Copies.CopyCodec.Format"/> with the same ids, labels and removals, made on first use; null without copy codes.
     /// </summary>
     public ShardSegment? CopyCodes => _copyCodes is null ? null : _copyView ??= ScanView(_copyCodes);
 
@@ -83,7 +92,7 @@ public sealed class ShardSegment
         const int C = Copies.CopyCodec.CodeBytes, S = Copies.CopyCodec.ScanBytes;
         var scan = new byte[(long)Count * S];
         for (int i = 0; i < Count; i++) copyCodes.AsSpan(i * C, S).CopyTo(scan.AsSpan(i * S));
-        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, scan, fileVersion: FileVersion, labelNames: StoredLabelNames);
+        return View(scan);
     }
 
     /// <summary>
@@ -102,8 +111,12 @@ public sealed class ShardSegment
         const int S = Copies.CopyCodec.ScanBytes;
         var missing = new byte[(long)Count * S];
         for (int i = 0; i < Count; i++) missing[(long)i * S + Copies.CopyCodec.CrossByte] = Copies.CopyCodec.Missing;
-        return new ShardSegment(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, missing, fileVersion: FileVersion, labelNames: StoredLabelNames);
+        return View(missing);
     }
+
+    /// <summary>A segment of <see cref="Copies.CopyCodec.Format"/> codes with the same ids, labels and removals.</summary>
+    private ShardSegment View(byte[] scanCodes) =>
+        new(Copies.CopyCodec.Format, ModelVersion, Ids, _labels, scanCodes, fileVersion: FileVersion, labelNames: StoredLabelNames, removedIds: RemovedIds);
 
     /// <summary>Item <paramref name="item"/>'s copy code; empty when the segment has none.</summary>
     public ReadOnlySpan<byte> CopyCodeOf(int item) =>
@@ -120,6 +133,9 @@ public sealed class ShardSegment
 
     public int Count => Ids.Count;
 
+    /// <summary>The ids this segment removes, in UTF-8 byte order; empty for files before version 4 and segments that remove nothing.</summary>
+    public FrontCodedIds RemovedIds { get; }
+
     public CodeLayout Layout => BlockedCodes.For(Format);
 
     public ReadOnlySpan<byte> Labels => _labels;
@@ -131,8 +147,8 @@ public sealed class ShardSegment
 
     internal byte[] CodeArray => _codes;
 
-    /// <summary>Managed bytes held by codes, labels and ids, for memory accounting.</summary>
-    public long HeldBytes => _codes.LongLength + _labels.LongLength + (_copyCodes?.LongLength ?? 0) + (_copyView?.CodeArray.LongLength ?? 0) + Ids.HeldBytes;
+    /// <summary>Managed bytes held by codes, labels, ids and removed ids, for memory accounting.</summary>
+    public long HeldBytes => _codes.LongLength + _labels.LongLength + (_copyCodes?.LongLength ?? 0) + (_copyView?.CodeArray.LongLength ?? 0) + Ids.HeldBytes + RemovedIds.HeldBytes;
 
     /// <summary>Copies item <paramref name="item"/>'s packed code (<see cref="CodeFormat.BytesPerCode"/> bytes) to <paramref name="code"/>.</summary>
     public void CopyCode(int item, Span<byte> code)

@@ -3,9 +3,9 @@ using System.Text;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Collects (id, packed code, class name[, copy code]) items in memory and builds a <see cref="ShardSegment"/> or its
-/// file bytes. Items are ordered by id (UTF-8 bytes) whatever the order they were added in, so the same
-/// items always give the same file: writes keyed by content stay idempotent.
+/// Collects (id, packed code, class name[, copy code]) items and removed ids in memory and builds a <see cref="ShardSegment"/>
+/// or its file bytes. Items and removed ids are ordered by id (UTF-8 bytes) whatever the order they were added in, so the
+/// same items always give the same file: writes keyed by content stay idempotent.
 /// </summary>
 public sealed class ShardSegmentBuilder
 {
@@ -15,6 +15,9 @@ public sealed class ShardSegmentBuilder
     private readonly List<string?> _labels = [];
     private readonly List<byte> _codes = [];
     private readonly List<byte>? _copyCodes;
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
+    /// <summary>The added ids as strings, made by the first <see cref="Remove"/>, so a builder that removes nothing keeps no second copy.</summary>
+    private HashSet<string>? _added;
 
     /// <param name="withCopyCodes">Whether the segment holds a copy code per item; items added without one get <see cref="Copies.CopyCodec.Missing"/>.</param>
     public ShardSegmentBuilder(CodeFormat format, string modelVersion, bool withCopyCodes = false)
@@ -42,22 +45,14 @@ public sealed class ShardSegmentBuilder
     public void Add(string id, ReadOnlySpan<byte> packedCode, string? label = null, ReadOnlySpan<byte> copyCode = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
+        if (_removed.Contains(id))
+            throw new ArgumentException($"id '{id}' is removed in this segment; a segment either adds or removes an id", nameof(id));
         if (label is not null) LabelNameSection.Check(label);
         Format.CheckPacked(packedCode, nameof(packedCode));
         if (!copyCode.IsEmpty && copyCode.Length != Copies.CopyCodec.CodeBytes)
             throw new ArgumentException($"a copy code has {Copies.CopyCodec.CodeBytes} bytes, got {copyCode.Length}", nameof(copyCode));
-        byte[] utf8;
-        try
-        {
-            utf8 = StrictUtf8.GetBytes(id);
-        }
-        catch (EncoderFallbackException e)
-        {
-            throw new ArgumentException($"id '{id}' is not valid Unicode", nameof(id), e);
-        }
-        if (utf8.Length > FrontCodedIds.MaxIdBytes)
-            throw new ArgumentException($"id is {utf8.Length} UTF-8 bytes; the limit is {FrontCodedIds.MaxIdBytes}", nameof(id));
-        _ids.Add(utf8);
+        _ids.Add(Utf8Id(id));
+        _added?.Add(id);
         _labels.Add(label);
         foreach (byte b in packedCode) _codes.Add(b);
         if (_copyCodes is null) return;
@@ -72,7 +67,39 @@ public sealed class ShardSegmentBuilder
     }
 
     /// <summary>
-    /// Sorts the items by id and lays the codes out for the scanner; label names are numbered in ordinal order.
+    /// Records that the segment removes <paramref name="id"/>: read above older segments, it hides their items of it.
+    /// Removing an id twice is the same as once. An id is never both added and removed (either order throws
+    /// <see cref="ArgumentException"/>): the caller decides which came last.
+    /// </summary>
+    public void Remove(string id)
+    {
+        Utf8Id(id);
+        _added ??= _ids.Select(StrictUtf8.GetString).ToHashSet(StringComparer.Ordinal);
+        if (_added.Contains(id))
+            throw new ArgumentException($"id '{id}' is added to this segment; a segment either adds or removes an id", nameof(id));
+        _removed.Add(id);
+    }
+
+    /// <summary>The UTF-8 bytes of an id that can be stored; throws <see cref="ArgumentException"/> for one that cannot.</summary>
+    private static byte[] Utf8Id(string id)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        byte[] utf8;
+        try
+        {
+            utf8 = StrictUtf8.GetBytes(id);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException($"id '{id}' is not valid Unicode", nameof(id), e);
+        }
+        if (utf8.Length > FrontCodedIds.MaxIdBytes)
+            throw new ArgumentException($"id is {utf8.Length} UTF-8 bytes; the limit is {FrontCodedIds.MaxIdBytes}", nameof(id));
+        return utf8;
+    }
+
+    /// <summary>
+    /// Sorts the items and removed ids by id and lays the codes out for the scanner; label names are numbered in ordinal order.
     /// Throws on a duplicate id or more than <see cref="ShardSegmentFormat.MaxLabelNames"/> label names.
     /// </summary>
     public ShardSegment Build()
@@ -85,7 +112,7 @@ public sealed class ShardSegmentBuilder
         for (int b = 0; b < names.Length; b++) labelBytes[names[b]] = (byte)b;
         var order = new int[n];
         for (int i = 0; i < n; i++) order[i] = i;
-        Array.Sort(order, (a, b) => _ids[a].AsSpan().SequenceCompareTo(_ids[b]));
+        Array.Sort(order, (a, b) => CompareUtf8(_ids[a], _ids[b]));
 
         var sortedIds = new byte[n][];
         var labels = new byte[n];
@@ -108,8 +135,13 @@ public sealed class ShardSegmentBuilder
             if (copyCodes is not null)
                 for (int p = 0; p < C; p++) copyCodes[(long)i * C + p] = _copyCodes![source * C + p];
         }
-        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes, copyCodes, labelNames: names);
+        var removed = _removed.Select(StrictUtf8.GetBytes).ToList();
+        removed.Sort(CompareUtf8);
+        return new ShardSegment(Format, ModelVersion, FrontCodedIds.Encode(sortedIds), labels, codes, copyCodes, labelNames: names,
+            removedIds: FrontCodedIds.Encode(removed));
     }
+
+    private static int CompareUtf8(byte[] a, byte[] b) => a.AsSpan().SequenceCompareTo(b);
 
     /// <summary>Builds the segment and writes its file bytes to <paramref name="destination"/>.</summary>
     public void WriteTo(Stream destination) => ShardSegmentWriter.Write(Build(), destination);

@@ -8,7 +8,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 namespace Dpq.Formats;
 
 /// <summary>
-/// Reads segment files of versions 1 to 3. <see cref="TryRead"/> returns false when the bytes are not a segment
+/// Reads segment files of versions 1 to 4. <see cref="TryRead"/> returns false when the bytes are not a segment
 /// file at all (too short for the magic, or another magic); everything else that is wrong (another
 /// version, impossible fields, truncation, a checksum mismatch, a model or code format other than the
 /// expected one) throws <see cref="InvalidDataException"/> saying what.
@@ -38,8 +38,8 @@ public static class ShardSegmentReader
         long start = source.CanSeek ? source.Position - Magic.Length : 0;
         ReadExactly(source, preamble.AsSpan(Magic.Length), "header");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(preamble.AsSpan(FieldLocations.FormatVersion));
-        if (version is not (Version1 or Version2 or Version3))
-            throw new InvalidDataException($"segment format version {version} is not supported; this build reads versions {Version1} to {Version3}");
+        if (version is < Version1 or > CurrentVersion)
+            throw new InvalidDataException($"segment format version {version} is not supported; this build reads versions {Version1} to {CurrentVersion}");
         var header = new byte[FixedHeaderLength(version)];
         preamble.CopyTo(header, 0);
         ReadExactly(source, header.AsSpan(PreambleLength), "header");
@@ -57,11 +57,7 @@ public static class ShardSegmentReader
             throw new InvalidDataException("segment header padding is not zero");
         string modelVersion = DecodeModelVersion(versionAndPadding.AsSpan(0, fields.ModelVersionLength));
 
-        var blockStarts = new int[FrontCodedIds.BlockCount(fields.ItemCount)];
-        ReadSection(source, hash, MemoryMarshal.AsBytes(blockStarts.AsSpan()), "id block starts");
-        if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(blockStarts, blockStarts);
-        var idBlob = new byte[fields.IdBlobLength];
-        ReadSection(source, hash, idBlob, "id blob");
+        var (blockStarts, idBlob) = ReadIdTable(source, hash, fields.ItemCount, fields.IdBlobLength, "id");
         var labels = new byte[fields.ItemCount];
         ReadSection(source, hash, labels, "labels");
         var codes = new byte[fields.CodesLength];
@@ -78,6 +74,7 @@ public static class ShardSegmentReader
             names = new byte[fields.LabelNamesLength];
             ReadSection(source, hash, names, "label names");
         }
+        var (removedStarts, removedBlob) = ReadIdTable(source, hash, fields.RemovedCount, fields.RemovedBlobLength, "removed id");
 
         Span<byte> stored = stackalloc byte[ChecksumLength];
         ReadExactly(source, stored, "checksum");
@@ -87,17 +84,38 @@ public static class ShardSegmentReader
 
         // Decoded after the checksum, so a corrupt byte reads as corruption rather than as a bad name.
         string[]? labelNames = names is null ? null : LabelNameSection.Decode(names);
+        FrontCodedIds removedIds;
+        try
+        {
+            removedIds = FrontCodedIds.FromParts(fields.RemovedCount, removedStarts, removedBlob);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"segment removed ids: {e.Message}", e);
+        }
         if (expectedModelVersion is not null && modelVersion != expectedModelVersion)
             throw new InvalidDataException($"segment was encoded by model '{modelVersion}', but model '{expectedModelVersion}' was expected");
         if (expectedFormat is { } wanted && fields.Format != wanted)
             throw new InvalidDataException($"segment codes are {fields.Format}, but {wanted} was expected");
 
-        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes, copyCodes, version, labelNames);
+        segment = new ShardSegment(fields.Format, modelVersion, FrontCodedIds.FromParts(fields.ItemCount, blockStarts, idBlob), labels, codes, copyCodes, version, labelNames,
+            removedIds);
         return true;
     }
 
+    /// <summary>Reads a front-coded id table's block starts and blob (both empty for a count and length of 0, as in files without the table).</summary>
+    private static (int[] BlockStarts, byte[] Blob) ReadIdTable(Stream source, XxHash64 hash, int count, int blobLength, string what)
+    {
+        var blockStarts = new int[FrontCodedIds.BlockCount(count)];
+        ReadSection(source, hash, MemoryMarshal.AsBytes(blockStarts.AsSpan()), $"{what} block starts");
+        if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(blockStarts, blockStarts);
+        var blob = new byte[blobLength];
+        ReadSection(source, hash, blob, $"{what} blob");
+        return (blockStarts, blob);
+    }
+
     private readonly record struct HeaderFields(CodeFormat Format, int HeaderLength, int ModelVersionLength,
-        int ItemCount, int IdBlobLength, int CodesLength, int CopyCodeBytes, int LabelNamesLength, long FileLength);
+        int ItemCount, int IdBlobLength, int CodesLength, int CopyCodeBytes, int LabelNamesLength, int RemovedCount, int RemovedBlobLength, long FileLength);
 
     /// <summary>Parses a fixed header whose magic and version were checked.</summary>
     private static HeaderFields ParseHeader(ReadOnlySpan<byte> h)
@@ -118,6 +136,14 @@ public static class ShardSegmentReader
             labelNamesLength = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.LabelNamesLength..]);
             if (labelNamesLength is < 0 or > MaxLabelNames * (1 + MaxLabelNameBytes))
                 throw new InvalidDataException($"segment header says the label names take {labelNamesLength} bytes; at most {MaxLabelNames * (1 + MaxLabelNameBytes)} fit");
+        }
+        int removedCount = 0, removedBlobLength = 0;
+        if (HasRemovedIds(version))
+        {
+            removedCount = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.RemovedCount..]);
+            removedBlobLength = BinaryPrimitives.ReadInt32LittleEndian(h[FieldLocations.RemovedBlobLength..]);
+            if (removedCount < 0 || removedBlobLength < 0)
+                throw new InvalidDataException($"segment header has {removedCount} removed ids and a {removedBlobLength}-byte removed id blob");
         }
         int codewords = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Codewords..]);
         int levels = BinaryPrimitives.ReadUInt16LittleEndian(h[FieldLocations.Levels..]);
@@ -142,10 +168,11 @@ public static class ShardSegmentReader
             throw new InvalidDataException($"segment header says {codesLength} code bytes; {itemCount} items of {format} need {expectedCodes}");
         if ((long)itemCount * copyCodeBytes > Array.MaxLength)
             throw new InvalidDataException($"segment header says {itemCount} items of {copyCodeBytes} copy code bytes: too large");
-        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength, copyCodeBytes, labelNamesLength);
+        long expectedFile = FileLengthFor(headerLength, itemCount, idBlobLength, codesLength, copyCodeBytes, labelNamesLength, removedCount, removedBlobLength);
         if (fileLength != expectedFile)
             throw new InvalidDataException($"segment header says the file is {fileLength} bytes; its fields add up to {expectedFile}");
-        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, copyCodeBytes, labelNamesLength, fileLength);
+        return new HeaderFields(format, headerLength, modelVersionLength, itemCount, idBlobLength, (int)codesLength, copyCodeBytes, labelNamesLength,
+            removedCount, removedBlobLength, fileLength);
     }
 
     private static string DecodeModelVersion(ReadOnlySpan<byte> utf8)

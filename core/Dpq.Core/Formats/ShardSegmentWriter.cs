@@ -6,7 +6,7 @@ using static Dpq.Formats.ShardSegmentFormat;
 
 namespace Dpq.Formats;
 
-/// <summary>Writes a <see cref="ShardSegment"/> as a segment file of the current version (3).</summary>
+/// <summary>Writes a <see cref="ShardSegment"/> as a segment file of the current version (4).</summary>
 public static class ShardSegmentWriter
 {
     public static void Write(ShardSegment segment, Stream destination)
@@ -20,6 +20,7 @@ public static class ShardSegmentWriter
         // A segment read from an older file names its label bytes by their decimal text: written out, only the names in use are kept.
         var (labels, labelNames) = segment.LabelNamesStored ? (segment.LabelArray, segment.StoredLabelNames!) : RenumberLegacyLabels(segment);
         byte[] names = LabelNameSection.Encode(labelNames);
+        var removed = segment.RemovedIds;
         var header = new byte[headerLength];
         Span<byte> h = header;
         Magic.CopyTo(h);
@@ -33,10 +34,12 @@ public static class ShardSegmentWriter
         BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.IdBlobLength..], segment.Ids.Blob.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.CodesLength..], segment.LaidOutCodes.Length);
         BinaryPrimitives.WriteInt64LittleEndian(h[FieldLocations.FileLength..],
-            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length, copyCodeBytes, names.Length));
+            FileLengthFor(headerLength, segment.Count, segment.Ids.Blob.Length, segment.LaidOutCodes.Length, copyCodeBytes, names.Length, removed.Count, removed.Blob.Length));
         BinaryPrimitives.WriteUInt16LittleEndian(h[FieldLocations.CopyCodeBytes..], (ushort)copyCodeBytes);
         BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.LabelNamesLength..], names.Length);
-        modelVersion.CopyTo(h[FieldLocations.ModelVersion2..]);
+        BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.RemovedCount..], removed.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(h[FieldLocations.RemovedBlobLength..], removed.Blob.Length);
+        modelVersion.CopyTo(h[FieldLocations.ModelVersion4..]);
 
         var hash = new XxHash64();
         void Section(ReadOnlySpan<byte> bytes)
@@ -44,13 +47,18 @@ public static class ShardSegmentWriter
             hash.Append(bytes);
             destination.Write(bytes);
         }
+        void IdTable(FrontCodedIds ids)
+        {
+            Section(BlockStartsLittleEndian(ids.BlockStarts));
+            Section(ids.Blob);
+        }
         Section(header);
-        Section(BlockStartsLittleEndian(segment.Ids.BlockStarts));
-        Section(segment.Ids.Blob);
+        IdTable(segment.Ids);
         Section(labels);
         Section(segment.LaidOutCodes);
         if (copyCodes is not null) Section(copyCodes);
         Section(names);
+        IdTable(removed);
         Span<byte> checksum = stackalloc byte[ChecksumLength];
         BinaryPrimitives.WriteUInt64LittleEndian(checksum, hash.GetCurrentHashAsUInt64());
         destination.Write(checksum);

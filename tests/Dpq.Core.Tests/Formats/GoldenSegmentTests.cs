@@ -5,7 +5,8 @@ namespace Dpq.Tests.Formats;
 
 /// <summary>
 /// golden/segment-v1.dpqs was written once by the version 1 writer, golden/segment-v2.dpqs by the
-/// version 2 writer, golden/segment-v3.dpqs by the version 3 writer. Reading them proves old files stay
+/// version 2 writer, golden/segment-v3.dpqs by the version 3 writer, golden/segment-v4.dpqs by the version 4
+/// writer. Reading them proves old files stay
 /// readable; rebuilding the current one byte for byte proves the writer did not drift. Never regenerate a golden file for a format change: add the
 /// next version's file beside them.
 /// </summary>
@@ -16,13 +17,14 @@ public sealed class GoldenSegmentTests
 
     /// <summary>
     /// Three 4-bit items with five levels (odd, so one unused nibble) as in the older files, with copy codes
-    /// (one item has one, one has none, one a code of zeros) as in version 2, and class names: "Ankle boot",
-    /// one outside ASCII, and none.
+    /// (one item has one, one has none, one a code of zeros) as in version 2, class names: "Ankle boot",
+    /// one outside ASCII, and none, as in version 3, and removed ids (<see cref="GoldenRemovedIds"/>, added out of order).
     /// </summary>
     private static ShardSegmentBuilder GoldenBuilder()
     {
         var format = new CodeFormat(16, 5);
-        var builder = new ShardSegmentBuilder(format, "golden-model-3", withCopyCodes: true);
+        var builder = new ShardSegmentBuilder(format, "golden-model-4", withCopyCodes: true);
+        foreach (var id in new[] { "images/ß.png", "images/000003.png", "images/000000.png" }) builder.Remove(id);
         var code = new byte[format.BytesPerCode];
         format.Pack([1, 2, 3, 4, 5], code);
         builder.Add("images/000002.png", code, "Ankle boot", [9, 8, 7, 6, 254, 5, 4, 3, 2]);
@@ -32,6 +34,9 @@ public sealed class GoldenSegmentTests
         builder.Add("images/é.png", code, null, new byte[9]);
         return builder;
     }
+
+    /// <summary>The ids the version 4 file removes, in UTF-8 byte order: two sharing a prefix with the items, one outside ASCII.</summary>
+    private static readonly string[] GoldenRemovedIds = ["images/000000.png", "images/000003.png", "images/ß.png"];
 
     /// <summary>What the golden files hold: three 4-bit items with five levels under <paramref name="modelVersion"/>, of classes <paramref name="labels"/>.</summary>
     private static void AssertGoldenItems(ShardSegment segment, string modelVersion, string?[] labels)
@@ -54,6 +59,7 @@ public sealed class GoldenSegmentTests
         Assert.Equal(1, segment.FileVersion);
         Assert.False(segment.HasCopyCodes);
         AssertGoldenItems(segment, "golden-model-1", ["0", "9", null]);
+        Assert.Equal(0, segment.RemovedIds.Count);
     }
 
     [Fact]
@@ -63,16 +69,21 @@ public sealed class GoldenSegmentTests
         Assert.Equal(2, segment.FileVersion);
         AssertGoldenItems(segment, "golden-model-2", ["0", "9", null]);
         AssertGoldenCopyCodes(segment);
+        Assert.Equal(0, segment.RemovedIds.Count);
     }
 
-    [Fact]
-    public void VersionThreeGoldenFileReads()
+    /// <summary>Versions 3 and 4 hold the same items with class names; version 3 removes nothing, version 4 <see cref="GoldenRemovedIds"/>.</summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void GoldenFilesWithClassNamesRead(int version)
     {
-        var segment = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath(3)));
-        Assert.Equal(3, segment.FileVersion);
-        AssertGoldenItems(segment, "golden-model-3", ["Écharpe", "Ankle boot", null]);
+        var segment = ShardSegmentReader.Read(File.ReadAllBytes(GoldenPath(version)));
+        Assert.Equal(version, segment.FileVersion);
+        AssertGoldenItems(segment, $"golden-model-{version}", ["Écharpe", "Ankle boot", null]);
         Assert.Equal(["Ankle boot", "Écharpe"], segment.LabelNames);
         AssertGoldenCopyCodes(segment);
+        Assert.Equal(version == 3 ? [] : GoldenRemovedIds, SegmentFiles.All(segment.RemovedIds));
     }
 
     private static void AssertGoldenCopyCodes(ShardSegment segment)
@@ -85,8 +96,8 @@ public sealed class GoldenSegmentTests
     [Fact]
     public void WriterStillProducesTheGoldenBytes()
     {
-        if (Environment.GetEnvironmentVariable("DPQ_WRITE_GOLDEN") == "1") File.WriteAllBytes(GoldenPath(3), GoldenBuilder().ToArray());
-        Assert.Equal(File.ReadAllBytes(GoldenPath(3)), GoldenBuilder().ToArray());
+        if (Environment.GetEnvironmentVariable("DPQ_WRITE_GOLDEN") == "1") File.WriteAllBytes(GoldenPath(4), GoldenBuilder().ToArray());
+        Assert.Equal(File.ReadAllBytes(GoldenPath(4)), GoldenBuilder().ToArray());
     }
 
     [Theory]

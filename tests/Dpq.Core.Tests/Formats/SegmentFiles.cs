@@ -7,10 +7,12 @@ namespace Dpq.Tests.Formats;
 /// <summary>Small segments and byte-level edits of their files for the format tests.</summary>
 internal static class SegmentFiles
 {
-    public static ShardSegmentBuilder SmallBuilder(CodeFormat format, int count, int seed = 5)
+    /// <param name="removed">How many ids the segment removes: <c>gone/000000.png</c> and on.</param>
+    public static ShardSegmentBuilder SmallBuilder(CodeFormat format, int count, int seed = 5, int removed = 0)
     {
         var rng = new Random(seed);
         var builder = new ShardSegmentBuilder(format, "model-7");
+        for (int i = 0; i < removed; i++) builder.Remove($"gone/{i:D6}.png");
         var code = new byte[format.BytesPerCode];
         var levels = new int[format.Levels];
         foreach (int i in Enumerable.Range(0, count).OrderBy(_ => rng.Next()))
@@ -24,6 +26,9 @@ internal static class SegmentFiles
 
     /// <summary>The class of item <paramref name="i"/> of <see cref="SmallBuilder"/>: one of eleven names, every seventh none.</summary>
     public static string? Label(int i) => i % 7 == 6 ? null : $"class {i % 11}";
+
+    /// <summary>Every id of <paramref name="ids"/>, in order.</summary>
+    public static string[] All(FrontCodedIds ids) => [.. Enumerable.Range(0, ids.Count).Select(i => ids[i])];
 
     /// <summary>Recomputes the trailing checksum, so a test can reach the checks behind it.</summary>
     public static void Reseal(byte[] file)

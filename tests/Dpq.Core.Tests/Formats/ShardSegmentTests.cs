@@ -119,7 +119,7 @@ public sealed class ShardSegmentTests
     [Fact]
     public void EveryTruncationIsRejectedFromSeekableAndForwardOnlyStreams()
     {
-        var file = SmallBuilder(new CodeFormat(16, 5), 20).ToArray();
+        var file = SmallBuilder(new CodeFormat(16, 5), 20, removed: 17).ToArray();
         for (int length = 4; length < file.Length; length++)
         {
             var prefix = file[..length];
@@ -140,7 +140,7 @@ public sealed class ShardSegmentTests
     [Fact]
     public void EveryFlippedBitIsRejected()
     {
-        var file = SmallBuilder(new CodeFormat(256, 4), 20).ToArray();
+        var file = SmallBuilder(new CodeFormat(256, 4), 20, removed: 17).ToArray();
         for (int i = 0; i < file.Length; i++)
         {
             foreach (int bit in new[] { 0, 7 })
@@ -164,9 +164,9 @@ public sealed class ShardSegmentTests
     public void AnotherFormatVersionIsNamedInTheError()
     {
         var file = SmallBuilder(new CodeFormat(256, 4), 2).ToArray();
-        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 4);
+        BinaryPrimitives.WriteUInt16LittleEndian(file.AsSpan(4), 5);
         Reseal(file);
-        Assert.Contains("version 4 is not supported", ReadFails(file).Message);
+        Assert.Contains("version 5 is not supported", ReadFails(file).Message);
     }
 
     [Fact]
@@ -313,5 +313,114 @@ public sealed class ShardSegmentTests
         Assert.Contains("'model-7'", model.Message);
         var format = Assert.Throws<InvalidDataException>(() => ShardSegmentReader.Read(file, expectedFormat: new CodeFormat(256, 4)));
         Assert.Contains("K=16, M=8", format.Message);
+    }
+
+    [Fact]
+    public void RemovedIdsRoundTripSortedAcrossBlocksBesideTheItems()
+    {
+        var format = new CodeFormat(16, 5);
+        var built = SmallBuilder(format, 30, removed: 0).Build();
+        var builder = SmallBuilder(format, 30);
+        var removed = Enumerable.Range(0, 40).Select(i => i % 3 == 0 ? $"gone/é{i:D3}" : $"gone/{i}").ToList();
+        foreach (var id in removed.AsEnumerable().Reverse()) builder.Remove(id);
+        builder.Remove(removed[0]); // removing twice is removing once
+        var read = ShardSegmentReader.Read(builder.ToArray());
+
+        Assert.Equal(ShardSegmentFormat.CurrentVersion, read.FileVersion);
+        var sorted = removed.OrderBy(id => System.Text.Encoding.UTF8.GetBytes(id), Comparer<byte[]>.Create((p, q) => p.AsSpan().SequenceCompareTo(q))).ToList();
+        Assert.Equal(sorted, All(read.RemovedIds));
+        Assert.All(removed, id => Assert.True(read.RemovedIds.IndexOf(id) >= 0));
+        Assert.Equal(-1, read.RemovedIds.IndexOf("images/000001.png"));
+        Assert.Equal(built.Count, read.Count);
+        var expected = new byte[format.BytesPerCode];
+        var actual = new byte[format.BytesPerCode];
+        for (int i = 0; i < read.Count; i++)
+        {
+            Assert.Equal(built.Ids[i], read.Ids[i]);
+            Assert.Equal(built.LabelOf(i), read.LabelOf(i));
+            built.CopyCode(i, expected);
+            read.CopyCode(i, actual);
+            Assert.Equal(expected, actual);
+        }
+        // The copy scan's view removes the same ids.
+        Assert.Equal(read.RemovedIds, read.CopyCodesOrMissing().RemovedIds);
+
+        var onlyRemovals = new ShardSegmentBuilder(format, "m");
+        onlyRemovals.Remove("x");
+        var alone = ShardSegmentReader.Read(onlyRemovals.ToArray());
+        Assert.Equal(0, alone.Count);
+        Assert.Equal("x", Assert.Single(All(alone.RemovedIds)));
+    }
+
+    [Fact]
+    public void BuilderRefusesAnIdBothAddedAndRemovedAndBadRemovedIds()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+        builder.Add("a", [1]);
+        builder.Remove("b");
+        Assert.Contains("'a' is added to this segment", Assert.Throws<ArgumentException>(() => builder.Remove("a")).Message);
+        Assert.Contains("'b' is removed in this segment", Assert.Throws<ArgumentException>(() => builder.Add("b", [2])).Message);
+        builder.Add("c", [3]); // added after the first removal: the check still sees it
+        Assert.Contains("'c' is added to this segment", Assert.Throws<ArgumentException>(() => builder.Remove("c")).Message);
+        Assert.Throws<ArgumentException>(() => builder.Remove(""));
+        Assert.Throws<ArgumentException>(() => builder.Remove("\ud800"));
+        Assert.Throws<ArgumentException>(() => builder.Remove(new string('a', FrontCodedIds.MaxIdBytes + 1)));
+        var segment = builder.Build();
+        Assert.Equal(["a", "c"], All(segment.Ids));
+        Assert.Equal("b", Assert.Single(All(segment.RemovedIds)));
+    }
+
+    /// <summary>A file with item "a" and removed ids "b", "c": the removed id blob [0,1,'b'][0,1,'c'] ends just before the checksum.</summary>
+    private static (byte[] File, int RemovedBlob) ItemAndTwoRemovals()
+    {
+        var builder = new ShardSegmentBuilder(new CodeFormat(256, 1), "m");
+        builder.Add("a", [1]);
+        builder.Remove("c");
+        builder.Remove("b");
+        var file = builder.ToArray();
+        int blob = file.Length - ShardSegmentFormat.ChecksumLength - 6;
+        Assert.Equal([0, 1, (byte)'b', 0, 1, (byte)'c'], file[blob..(blob + 6)]);
+        return (file, blob);
+    }
+
+    [Fact]
+    public void ARemovedIdThatIsAlsoAnItemBehindAValidChecksumIsRejected()
+    {
+        var (file, blob) = ItemAndTwoRemovals();
+        file[blob + 2] = (byte)'a';
+        Reseal(file);
+        Assert.Contains("removes id 'a', which it also holds as an item", ReadFails(file).Message);
+    }
+
+    [Fact]
+    public void UnsortedRemovedIdsBehindAValidChecksumAreRejected()
+    {
+        var (file, blob) = ItemAndTwoRemovals();
+        file[blob + 5] = (byte)'b';
+        Reseal(file);
+        var e = ReadFails(file);
+        Assert.Contains("segment removed ids", e.Message);
+        Assert.Contains("not greater than id 0", e.Message);
+    }
+
+    [Fact]
+    public void ImpossibleRemovedIdFieldsBehindAValidChecksumAreRejected()
+    {
+        var (file, _) = ItemAndTwoRemovals();
+        var negative = (byte[])file.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(negative.AsSpan(ShardSegmentFormat.FieldLocations.RemovedCount), -1);
+        Reseal(negative);
+        Assert.Contains("-1 removed ids", ReadFails(negative).Message);
+
+        var longerBlob = (byte[])file.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(longerBlob.AsSpan(ShardSegmentFormat.FieldLocations.RemovedBlobLength), 7);
+        Reseal(longerBlob);
+        Assert.Contains("its fields add up to", ReadFails(longerBlob).Message);
+
+        // One id fewer: the blob's last entry is left over.
+        var fewer = (byte[])file.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(fewer.AsSpan(ShardSegmentFormat.FieldLocations.RemovedCount), 1);
+        Reseal(fewer);
+        Assert.Contains("3 bytes left over after 1 ids", ReadFails(fewer).Message);
     }
 }
