@@ -30,6 +30,7 @@ var names = {
   DPQ_SEGMENTS_CONTAINER: 'segments'
   DPQ_ENCODE_QUEUE: 'encode-requests'
   DPQ_TRAIN_QUEUE: 'train-requests'
+  DPQ_BLOB_EVENTS_QUEUE: 'blob-events'
   DPQ_CODES_TABLE: 'codes'
   DPQ_MANIFESTS_TABLE: 'manifests'
   DPQ_FAILURES_TABLE: 'failures'
@@ -53,6 +54,8 @@ module storage 'modules/storage.bicep' = {
       '${names.DPQ_ENCODE_QUEUE}-poison'
       names.DPQ_TRAIN_QUEUE
       'webjobs-blobtrigger-poison'
+      names.DPQ_BLOB_EVENTS_QUEUE
+      '${names.DPQ_BLOB_EVENTS_QUEUE}-poison'
     ]
     tables: [
       names.DPQ_CODES_TABLE
@@ -107,7 +110,9 @@ module events 'modules/eventgrid.bicep' = {
     name: 'evgt-dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    storageAccountId: storage.outputs.id
+    storageAccountName: storage.outputs.name
+    blobEventsQueue: names.DPQ_BLOB_EVENTS_QUEUE
+    watchedContainers: [ names.DPQ_IMAGES_CONTAINER, names.DPQ_IMPORTS_CONTAINER ]
   }
 }
 

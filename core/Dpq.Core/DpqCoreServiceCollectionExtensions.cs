@@ -34,6 +34,7 @@ public static class DpqCoreServiceCollectionExtensions
 
         services.TryAddSingleton<UploadIntake>();
         services.TryAddSingleton<IntakePoison>();
+        services.TryAddSingleton<BlobEventRelay>();
         services.TryAddSingleton<IndexReconciler>();
         services.TryAddSingleton<RetrainScheduler>();
         services.TryAddSingleton<ActiveModelCache>();

@@ -5,4 +5,5 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddDpqCore(builder.Configuration);
 builder.Services.AddHostedService<EncodeQueueWorker>();
 builder.Services.AddHostedService<CompactionWorker>();
+builder.Services.AddHostedService<BlobEventWorker>();
 builder.Build().Run();

@@ -89,6 +89,16 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
               identity: identityId
             }
           }
+          {
+            // Deletes wake the worker too: it turns their events into removals.
+            name: 'blob-events'
+            azureQueue: {
+              accountName: storage.name
+              queueName: storageNames.DPQ_BLOB_EVENTS_QUEUE
+              queueLength: messagesPerReplica
+              identity: identityId
+            }
+          }
         ]
       }
     }

@@ -69,4 +69,42 @@ public sealed class BicepFilesTests
         Assert.False(props.GetProperty("allowSharedKeyAccess").GetBoolean());
         Assert.False(props.GetProperty("allowBlobPublicAccess").GetBoolean());
     }
+
+    private static List<JsonElement> Resources(string module)
+    {
+        var result = BicepCli.Run("build", "--stdout", Path.Combine(BicepCli.InfraDir, "modules", module));
+        Assert.Equal(0, result.ExitCode);
+        var resources = JsonDocument.Parse(result.StdOut).RootElement.GetProperty("resources");
+        return resources.ValueKind == JsonValueKind.Array
+            ? resources.EnumerateArray().ToList()
+            : resources.EnumerateObject().Select(p => p.Value).ToList();
+    }
+
+    [Fact]
+    public void BlobDeletesReachTheirQueueThroughTheTopicsOwnIdentityWhichMaySendMessagesOnly()
+    {
+        var all = Resources("eventgrid.bicep");
+        var topic = all.Single(r => r.GetProperty("type").GetString() == "Microsoft.EventGrid/systemTopics");
+        Assert.Equal("SystemAssigned", topic.GetProperty("identity").GetProperty("type").GetString());
+        var subscription = all.Single(r => r.GetProperty("type").GetString() == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var props = subscription.GetProperty("properties");
+        Assert.Equal(["Microsoft.Storage.BlobDeleted"], props.GetProperty("filter").GetProperty("includedEventTypes").EnumerateArray().Select(e => e.GetString()));
+        var delivery = props.GetProperty("deliveryWithResourceIdentity");
+        Assert.Equal("SystemAssigned", delivery.GetProperty("identity").GetProperty("type").GetString());
+        Assert.Equal("StorageQueue", delivery.GetProperty("destination").GetProperty("endpointType").GetString());
+        Assert.Contains("blobEventsQueue", delivery.GetProperty("destination").GetProperty("properties").GetProperty("queueName").GetString());
+        var role = Assert.Single(all, r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleAssignments");
+        Assert.Contains("queueMessageSender", role.GetProperty("properties").GetProperty("roleDefinitionId").GetString()); // Storage Queue Data Message Sender
+    }
+
+    [Fact]
+    public void TheWorkerWakesForUploadsAndForDeletes()
+    {
+        var app = Resources("worker.bicep").Single(r => r.GetProperty("type").GetString() == "Microsoft.App/containerApps");
+        var rules = app.GetProperty("properties").GetProperty("template").GetProperty("scale").GetProperty("rules").EnumerateArray()
+            .Select(r => r.GetProperty("azureQueue").GetProperty("queueName").GetString()).ToList();
+        Assert.Equal(2, rules.Count);
+        Assert.Contains(rules, q => q!.Contains("DPQ_ENCODE_QUEUE"));
+        Assert.Contains(rules, q => q!.Contains("DPQ_BLOB_EVENTS_QUEUE"));
+    }
 }

@@ -19,7 +19,7 @@ public sealed class IndexCacheTests
         new(ImageId.FromBlobName(name), name, label?.ToString(System.Globalization.CultureInfo.InvariantCulture), [seed, (byte)(seed + 1), (byte)(seed + 2), (byte)(seed + 3)], null);
 
     /// <summary>The index of <paramref name="version"/>, with <see cref="Shards"/> shards when it is new.</summary>
-    internal static Task<VersionIndex> IndexOf(StorageClients storage, string version) => new IndexStore(storage).OpenOrCreateAsync(version, Shards);
+    internal static Task<VersionIndex> IndexOf(StorageClients storage, string version) => new IndexStore(storage).OpenOrCreateAsync(version, Shards, Format);
 
     internal static async Task<string> WriteAsync(StorageClients storage, string version, IReadOnlyList<IndexedImage> images) =>
         await new IndexWriter(TimeProvider.System).WriteAsync(await IndexOf(storage, version), Format, images);

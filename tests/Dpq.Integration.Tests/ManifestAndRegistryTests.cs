@@ -6,18 +6,24 @@ namespace Dpq.Integration.Tests;
 
 public sealed class ManifestAndRegistryTests
 {
+    private static readonly Dpq.Formats.CodeFormat Format = new(256, 4);
+
     [Fact]
     public async Task TheFirstWriterRecordsAVersionsShardCountAndEveryoneAfterUsesIt()
     {
         var storage = await Azurite.FreshAsync();
         Assert.Null(await new IndexStore(storage).OpenAsync("m-test-1")); // nothing written: no index
         // Eight processes configured with different counts race to be first: they all end up with one.
-        var counts = await Task.WhenAll(Enumerable.Range(1, 8).Select(n => Task.Run(async () => (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", n)).ShardCount)));
+        var counts = await Task.WhenAll(Enumerable.Range(1, 8).Select(n => Task.Run(async () => (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", n, Format)).ShardCount)));
         Assert.Single(counts.Distinct());
         var recorded = counts[0];
-        Assert.Equal(recorded, (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", 99)).ShardCount);
+        Assert.Equal(recorded, (await new IndexStore(storage).OpenOrCreateAsync("m-test-1", 99, Format)).ShardCount);
+        Assert.Equal(Format, (await new IndexStore(storage).OpenAsync("m-test-1"))!.Format);
+        // A model of another code format cannot write into it.
+        var other = await Assert.ThrowsAsync<InvalidDataException>(() => new IndexStore(storage).OpenOrCreateAsync("m-test-1", recorded, new Dpq.Formats.CodeFormat(16, 8)));
+        Assert.Contains("holds codes of", other.Message);
         Assert.Equal(recorded, (await new IndexStore(storage).OpenAsync("m-test-1"))!.ShardCount);
-        Assert.Equal(7, (await new IndexStore(storage).OpenOrCreateAsync("m-test-2", 7)).ShardCount); // versions never mix
+        Assert.Equal(7, (await new IndexStore(storage).OpenOrCreateAsync("m-test-2", 7, Format)).ShardCount); // versions never mix
     }
 
     [Fact]
@@ -27,8 +33,10 @@ public sealed class ManifestAndRegistryTests
         var manifests = storage.Table(storage.Names.ManifestsTable);
         // As older builds left it: per-shard rows beside the segment rows, no layout row.
         await manifests.AddEntityAsync(new Azure.Data.Tables.TableEntity("m-test-3", "s002") { ["Generation"] = 4L, ["ShardCount"] = 6 });
-        Assert.Equal(6, (await new IndexStore(storage).OpenOrCreateAsync("m-test-3", 16)).ShardCount);
-        Assert.Equal(6, await new SegmentCatalog(manifests, "m-test-3").ReadShardCountAsync()); // now recorded
+        Assert.Null((await new IndexStore(storage).OpenAsync("m-test-3"))!.Format); // not known until a writer says
+        var index = await new IndexStore(storage).OpenOrCreateAsync("m-test-3", 16, Format);
+        Assert.Equal(6, index.ShardCount);
+        Assert.Equal(new IndexLayout(6, Format, default), (await new SegmentCatalog(manifests, "m-test-3").ReadLayoutAsync())! with { ETag = default }); // now recorded
     }
 
     [Fact]

@@ -80,7 +80,7 @@ public sealed class Pipeline : IDisposable
         {
             var r = await Drainer.DrainOnceAsync();
             if (r.Received == 0) return total;
-            total = new DrainResult(total.Received + r.Received, total.Indexed + r.Indexed, total.Failed + r.Failed, total.Retried + r.Retried, r.NoModel);
+            total = new DrainResult(total.Received + r.Received, total.Indexed + r.Indexed, total.Failed + r.Failed, total.Retried + r.Retried, r.NoModel, total.Removed + r.Removed);
         }
         throw new TimeoutException("the queue did not empty in 100 passes");
     }

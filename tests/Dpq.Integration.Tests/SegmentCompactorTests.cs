@@ -219,27 +219,26 @@ public sealed class SegmentCompactorTests
         var storage = await Azurite.FreshAsync();
         const string version = "m-test-k";
         var key = await new IndexWriter(TimeProvider.System).WriteAsync(await IndexOf(storage, version), Format, [Image("k/1.png", 1, 1)]);
-        // As a newer build would write it: format version 4, checksum recomputed, so the file is whole.
+        // As a newer build would write it: format version CurrentVersion + 1, checksum recomputed, so the file is whole.
         var blob = storage.Container(storage.Names.SegmentsContainer).GetBlobClient(SegmentEntry.BlobNameFor(version, key));
         await RewriteBlobAsync(blob, bytes =>
         {
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), 4);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.FormatVersion), Dpq.Formats.ShardSegmentFormat.CurrentVersion + 1);
             var body = bytes.Length - Dpq.Formats.ShardSegmentFormat.ChecksumLength;
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(body), System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, body)));
         });
 
         var jobs = NewJobs(storage);
         var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await jobs.Compactor.CompactOnceAsync(await IndexOf(storage, version), settle: TimeSpan.Zero));
-        Assert.Contains("version 4 is not supported", error.Message);
+        Assert.Contains($"version {Dpq.Formats.ShardSegmentFormat.CurrentVersion + 1} is not supported", error.Message);
         Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true));
         Assert.Equal([SegmentEntry.BlobNameFor(version, key)], await ListedFilesAsync(storage, version));
     }
 
-    /// <summary>A version 2 file without copy codes as the version 1 writer wrote it: no copy-code field, no reserved bytes.</summary>
     /// <summary>A current file as the version 1 writer wrote it: no copy-code field or reserved bytes, no label names, each label byte its own (integer) name.</summary>
     private static byte[] AsVersionOne(byte[] file)
     {
-        const int Removed = 8; // the copy-code field, the label names length and the reserved bytes
+        const int Removed = 16; // the copy-code field, the label names length, the reserved bytes and the removed-id counts
         var segment = Dpq.Formats.ShardSegmentReader.Read(file);
         Assert.False(segment.HasCopyCodes);
         var namesLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(Dpq.Formats.ShardSegmentFormat.FieldLocations.LabelNamesLength));

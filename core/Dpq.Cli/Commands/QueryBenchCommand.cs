@@ -58,7 +58,7 @@ public static class QueryBenchCommand
         var format = new CodeFormat(1 << status.CodeLengths.Min(), status.CodeLengths.Max() / status.CodeLengths.Min());
 
         var fill = Stopwatch.StartNew();
-        var added = await FillAsync(services.GetRequiredService<IndexWriter>(), await store.OpenOrCreateAsync(version, shardCount, cancellationToken), format, status.Items, n, seed, cancellationToken);
+        var added = await FillAsync(services.GetRequiredService<IndexWriter>(), await store.OpenOrCreateAsync(version, shardCount, format, cancellationToken), format, status.Items, n, seed, cancellationToken);
         var fillSeconds = fill.Elapsed.TotalSeconds;
         if (added > 0) Console.WriteLine($"wrote {added:N0} synthetic images in {fillSeconds:F1} s ({added / fillSeconds:F0} images/s)");
         var compaction = Stopwatch.StartNew();

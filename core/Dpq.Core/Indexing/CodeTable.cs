@@ -33,6 +33,11 @@ public sealed class CodeTable(TableClient table, string modelVersion, int shardC
         return [.. groups.Select(g => g.Key)];
     }
 
+    /// <summary>Deletes the rows of the images named <paramref name="blobNames"/>; a row that is not there is no error.</summary>
+    public Task DeleteAsync(IEnumerable<string> blobNames, CancellationToken cancellationToken = default) =>
+        Parallel.ForEachAsync(blobNames.Select(ImageId.FromBlobName).Distinct(), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (id, ct) => await table.DeleteEntityAsync(IndexKeys.Partition(modelVersion, id.Shard(shardCount)), id.ToString(), Azure.ETag.All, ct));
+
     /// <summary>The images of every shard, in one query.</summary>
     public async IAsyncEnumerable<IndexedImage> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -15,8 +15,9 @@ public sealed record CompactionResult(int DeltasMerged, int ShardsRewritten, lon
 
 /// <summary>
 /// Seals deltas into per-shard segments: loads the oldest deltas (as many as one catalog transaction
-/// can retire), merges each touched shard's sealed segment with their items for that shard (later
-/// items of an id win, the order the query side reads them in), stores the new sealed files, then
+/// can retire), merges each touched shard's sealed segment with their items and removals for that
+/// shard (an id's last event wins, the order the query side reads them in; a sealed segment is the
+/// base layer, so it keeps no removals), stores the new sealed files, then
 /// swaps catalog rows in one transaction and deletes the replaced files. The index a query sees is
 /// the same before and after. Two compactors racing: the second transaction fails on the ETags and
 /// its new files are deleted. A listed file that is lost makes a pass change nothing and report it,
@@ -53,15 +54,14 @@ public sealed class DeltaCompactor(SegmentSwap swap, ILogger<DeltaCompactor> log
         var (loaded, failed) = await swap.LoadAsync(index, chosen, null, cancellationToken);
         if (loaded is null) return await swap.ReportFailedAsync(index, failed, cancellationToken);
         var format = loaded[0].Format;
-        // Each delta item goes to its id's shard, kept in delta order.
-        var byShard = new SortedDictionary<int, List<SegmentItem>>();
+        // Each delta's items and removals go to their id's shard, kept in delta order.
+        var byShard = new SortedDictionary<int, List<SegmentEvent>>();
         foreach (var delta in loaded)
-            for (var i = 0; i < delta.Count; i++)
+            foreach (var e in IndexSegments.Events(delta))
             {
-                var id = delta.Ids[i];
-                var shard = index.ShardOf(id);
+                var shard = index.ShardOf(e.Id);
                 if (!byShard.TryGetValue(shard, out var list)) byShard[shard] = list = [];
-                list.Add(new SegmentItem(delta, i, id));
+                list.Add(e);
             }
         var oldSealed = sealedSegments.Where(s => byShard.ContainsKey(s.Shard)).ToList();
         var (oldLoaded, oldFailed) = await swap.LoadAsync(index, oldSealed, format, cancellationToken);
@@ -69,7 +69,7 @@ public sealed class DeltaCompactor(SegmentSwap swap, ILogger<DeltaCompactor> log
 
         var oldByShard = oldSealed.Zip(oldLoaded).ToLookup(x => x.First.Shard, x => x.Second);
         var added = await swap.UploadSealedAsync(index, byShard.Select(kv =>
-            (kv.Key, IndexSegments.MergeItems(format, modelVersion, oldByShard[kv.Key].SelectMany(IndexSegments.Items).Concat(kv.Value)))), cancellationToken);
+            (kv.Key, IndexSegments.MergeItems(format, modelVersion, oldByShard[kv.Key].SelectMany(IndexSegments.Events).Concat(kv.Value), keepRemovals: false))), cancellationToken);
         // The first sealing adds seg-0; once every sealed row has been retired (lost files), later ones must not.
         var firstSeal = sealedSegments.Count == 0 && !await index.Catalog.HasFirstSealAsync(cancellationToken);
         if (!await swap.CommitAsync(index, [.. chosen, .. oldSealed], added, firstSeal, cancellationToken))

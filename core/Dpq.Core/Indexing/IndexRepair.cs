@@ -75,7 +75,7 @@ public sealed class IndexRepair(SegmentSwap swap, ILogger<IndexRepair> logger)
     /// sealed rows unchanged; at the first failure (another compactor merged some of them meanwhile) the rest
     /// stay listed for compaction to merge in order. So no code ever shows older than it did before. Deltas
     /// listed after the catalog read stay: they are newer. Refuses, changing nothing, when the table holds
-    /// fewer rows than the sealed files list items (a wrong or emptied table must not empty the index).
+    /// fewer rows than the sealed files list items less the removals listed since (a wrong or emptied table must not empty the index).
     /// Returns the images sealed, or -1 when another compactor changed the catalog first (nothing changed).
     /// Reads the version's whole table: a repair, not a routine.
     /// </summary>
@@ -88,7 +88,8 @@ public sealed class IndexRepair(SegmentSwap swap, ILogger<IndexRepair> logger)
         if (oldSealed.Count + index.ShardCount + 1 > SegmentCatalog.MaxTransactionActions)
             throw new InvalidOperationException($"{index.ShardCount} new and {oldSealed.Count} old sealed files do not fit one catalog transaction");
         var rows = await ReadRowsAsync(index, cancellationToken);
-        var sealedItems = oldSealed.Sum(e => (long)e.Items);
+        // Removals listed in deltas since account for rows deleted after their images were sealed.
+        var sealedItems = oldSealed.Sum(e => (long)e.Items) - oldDeltas.Sum(e => (long)e.Removed);
         if (rows.Count < sealedItems)
             throw new InvalidDataException($"the codes table holds {rows.Count} rows of {modelVersion}, fewer than the {sealedItems} items its sealed files list: not rebuilding from it");
         var firstSeal = !await index.Catalog.HasFirstSealAsync(cancellationToken);

@@ -1,12 +1,15 @@
 using System.Collections.Concurrent;
+using Azure.Data.Tables;
+using Dpq.Formats;
 using Dpq.Storage;
 
 namespace Dpq.Indexing;
 
 /// <summary>
 /// The indexes of every model version in one storage account: hands out each version's
-/// <see cref="VersionIndex"/> with the shard count recorded in its catalog. The first writer of a
-/// version records the count it was configured with; everyone after uses the recorded one.
+/// <see cref="VersionIndex"/> with the layout recorded in its catalog. The first writer of a version
+/// records the shard count it was configured with and the model's code format; everyone after uses
+/// the recorded ones.
 /// </summary>
 public sealed class IndexStore(StorageClients storage)
 {
@@ -17,19 +20,42 @@ public sealed class IndexStore(StorageClients storage)
     {
         if (_opened.TryGetValue(modelVersion, out var held)) return held;
         var catalog = Catalog(modelVersion);
-        var shardCount = await catalog.ReadShardCountAsync(cancellationToken);
-        if (shardCount is null && await catalog.InferShardCountAsync(cancellationToken) is { } inferred)
-            shardCount = await catalog.RecordShardCountAsync(inferred, cancellationToken);
-        return shardCount is { } n ? Remember(modelVersion, n, catalog) : null;
+        var layout = await catalog.ReadLayoutAsync(cancellationToken);
+        if (layout is null && await catalog.InferShardCountAsync(cancellationToken) is { } inferred)
+            layout = await catalog.RecordLayoutAsync(inferred, null, cancellationToken);
+        return layout is null ? null : Remember(modelVersion, layout, catalog);
     }
 
-    /// <summary>The index of <paramref name="modelVersion"/>, recording <paramref name="shardCountIfNew"/> when it has none yet.</summary>
-    public async Task<VersionIndex> OpenOrCreateAsync(string modelVersion, int shardCountIfNew, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The index of <paramref name="modelVersion"/>, recording <paramref name="shardCountIfNew"/> and <paramref name="format"/>
+    /// when it has no layout yet (and the format when its layout lacks one).
+    /// </summary>
+    public async Task<VersionIndex> OpenOrCreateAsync(string modelVersion, int shardCountIfNew, CodeFormat format, CancellationToken cancellationToken = default)
     {
-        if (await OpenAsync(modelVersion, cancellationToken) is { } index) return index;
+        var index = await OpenAsync(modelVersion, cancellationToken);
+        if (index?.Format is { } recorded)
+        {
+            return recorded == format ? index
+                : throw new InvalidDataException($"the index of {modelVersion} holds codes of {recorded}; the model encodes {format}");
+        }
         var catalog = Catalog(modelVersion);
-        return Remember(modelVersion, await catalog.RecordShardCountAsync(shardCountIfNew, cancellationToken), catalog);
+        var layout = await catalog.RecordLayoutAsync(index?.ShardCount ?? shardCountIfNew, format, cancellationToken);
+        _opened.TryRemove(modelVersion, out _);
+        return Remember(modelVersion, layout, catalog);
     }
+
+    /// <summary>Every version with a recorded layout (one small cross-partition query of the manifests table).</summary>
+    public async Task<IReadOnlyList<VersionIndex>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var versions = new List<VersionIndex>();
+        var filter = TableClient.CreateQueryFilter($"RowKey eq {SegmentCatalog.LayoutKey}");
+        await foreach (var row in storage.Table(storage.Names.ManifestsTable).QueryAsync<TableEntity>(filter, select: ["PartitionKey"], cancellationToken: cancellationToken))
+            if (await OpenAsync(row.PartitionKey, cancellationToken) is { } index) versions.Add(index);
+        return versions;
+    }
+
+    /// <summary>Forgets what is held of <paramref name="modelVersion"/> (after its index is deleted).</summary>
+    internal void Forget(string modelVersion) => _opened.TryRemove(modelVersion, out _);
 
     private SegmentCatalog Catalog(string modelVersion)
     {
@@ -37,8 +63,8 @@ public sealed class IndexStore(StorageClients storage)
         return new SegmentCatalog(storage.Table(storage.Names.ManifestsTable), modelVersion);
     }
 
-    private VersionIndex Remember(string modelVersion, int shardCount, SegmentCatalog catalog) =>
-        _opened.GetOrAdd(modelVersion, _ => new VersionIndex(modelVersion, shardCount,
-            new CodeTable(storage.Table(storage.Names.CodesTable), modelVersion, shardCount), catalog,
+    private VersionIndex Remember(string modelVersion, IndexLayout layout, SegmentCatalog catalog) =>
+        _opened.GetOrAdd(modelVersion, _ => new VersionIndex(modelVersion, layout,
+            new CodeTable(storage.Table(storage.Names.CodesTable), modelVersion, layout.ShardCount), catalog,
             new SegmentStore(storage.Container(storage.Names.SegmentsContainer), modelVersion)));
 }

@@ -15,12 +15,22 @@ public sealed class IndexWriter(TimeProvider time)
     public static readonly TimeSpan MaxKeyAge = TimeSpan.FromSeconds(30);
 
     /// <summary>Writes <paramref name="images"/>' codes into <paramref name="index"/>; returns the delta's catalog key.</summary>
-    public async Task<string> WriteAsync(VersionIndex index, CodeFormat format, IReadOnlyList<IndexedImage> images, CancellationToken cancellationToken = default)
+    public Task<string> WriteAsync(VersionIndex index, CodeFormat format, IReadOnlyList<IndexedImage> images, CancellationToken cancellationToken = default) =>
+        WriteAsync(index, format, images, [], cancellationToken);
+
+    /// <summary>
+    /// Writes <paramref name="images"/>' codes and removes the images named <paramref name="removed"/> (blob names,
+    /// none of them among the images): their rows are deleted, and the delta lists them as removed, which hides
+    /// them under every older segment until compaction drops them. Returns the delta's catalog key.
+    /// </summary>
+    public async Task<string> WriteAsync(VersionIndex index, CodeFormat format, IReadOnlyList<IndexedImage> images, IReadOnlyCollection<string> removed,
+        CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfZero(images.Count);
+        if (images.Count + removed.Count == 0) throw new ArgumentException("nothing to write: no images and no removals");
         var version = index.ModelVersion;
-        var delta = IndexSegments.FromImages(format, version, images); // checks every code before anything is written
-        await index.Rows.WriteAsync(images, cancellationToken);
+        var delta = IndexSegments.FromImages(format, version, images, removed); // checks every code before anything is written
+        if (images.Count > 0) await index.Rows.WriteAsync(images, cancellationToken);
+        if (removed.Count > 0) await index.Rows.DeleteAsync(removed, cancellationToken);
         var key = SegmentCatalog.NewDeltaKey(time);
         await index.Files.UploadAsync(SegmentEntry.BlobNameFor(version, key), delta, cancellationToken);
         if (time.GetUtcNow() - SegmentCatalog.DeltaTime(key) > MaxKeyAge)
@@ -30,7 +40,7 @@ public sealed class IndexWriter(TimeProvider time)
             key = SegmentCatalog.NewDeltaKey(time);
             await index.Files.UploadAsync(SegmentEntry.BlobNameFor(version, key), delta, cancellationToken);
         }
-        await index.Catalog.AddDeltaAsync(key, index.ShardCount, delta.Count, cancellationToken);
+        await index.Catalog.AddDeltaAsync(key, index.ShardCount, delta.Count, delta.RemovedIds.Count, cancellationToken);
         return key;
     }
 }

@@ -1,3 +1,4 @@
+using Dpq.Formats;
 using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
@@ -13,9 +14,10 @@ public enum SegmentKind
 
 /// <summary>
 /// One segment file of a model version's index, as its catalog row lists it. Key orders segments:
-/// deltas by the time they were written; Shard is the sealed segment's shard (-1 for a delta).
+/// deltas by the time they were written; Shard is the sealed segment's shard (-1 for a delta); Removed: the
+/// ids a delta removes.
 /// </summary>
-public sealed record SegmentEntry(string ModelVersion, string Key, SegmentKind Kind, int Shard, int ShardCount, int Items, ETag ETag)
+public sealed record SegmentEntry(string ModelVersion, string Key, SegmentKind Kind, int Shard, int ShardCount, int Items, ETag ETag, int Removed = 0)
 {
     /// <summary>The segment file in the segments container.</summary>
     public string BlobName => BlobNameFor(ModelVersion, Key);
@@ -23,11 +25,14 @@ public sealed record SegmentEntry(string ModelVersion, string Key, SegmentKind K
     public static string BlobNameFor(string modelVersion, string key) => $"{modelVersion}/{key}.dpqs";
 }
 
+/// <summary>How a version's index is laid out: its shard count and its code format (null for versions written before the format was recorded).</summary>
+public sealed record IndexLayout(int ShardCount, CodeFormat? Format, ETag ETag);
+
 /// <summary>
-/// One model version's segment catalog: which segment files make up its index, and its shard count.
+/// One model version's segment catalog: which segment files make up its index, and its layout.
 /// Rows live in the manifests table (PartitionKey = model version, RowKey = "seg-d-{ticks}-{guid}" for a
-/// delta, "seg-s-{shard}-{ticks}-{guid}" for a sealed segment, <see cref="LayoutKey"/> for the shard
-/// count). The index is every listed segment, read in this order: sealed segments, then deltas oldest
+/// delta, "seg-s-{shard}-{ticks}-{guid}" for a sealed segment, <see cref="LayoutKey"/> for the
+/// <see cref="IndexLayout"/>). The index is every listed segment, read in this order: sealed segments, then deltas oldest
 /// first, a later item of an id replacing an earlier one. A delta row is added after its file is
 /// stored, so a listed segment always exists until compaction replaces it; compaction swaps rows in one
 /// transaction whose deletes carry the rows' ETags, so two compactors cannot both merge the same
@@ -40,7 +45,7 @@ public sealed class SegmentCatalog(TableClient table, string modelVersion)
     private const string DeltaPrefix = "seg-d-";
     private const string SealedPrefix = "seg-s-";
 
-    /// <summary>The row holding the version's shard count (outside the "seg-" range that <see cref="ListAsync"/> reads).</summary>
+    /// <summary>The row holding the version's layout (outside the "seg-" range that <see cref="ListAsync"/> reads).</summary>
     public const string LayoutKey = "layout";
     /// <summary>
     /// Added by the first transaction that lists sealed segments where there were none (a compaction
@@ -65,27 +70,43 @@ public sealed class SegmentCatalog(TableClient table, string modelVersion)
     public static string NewSealedKey(int shard, TimeProvider time) =>
         string.Create(CultureInfo.InvariantCulture, $"{SealedPrefix}{shard:000}-{time.GetUtcNow().UtcTicks:D19}-{Guid.NewGuid():N}");
 
-    /// <summary>The recorded shard count; null when none is recorded (a version nothing was written to, or one written before the count was recorded).</summary>
-    public async Task<int?> ReadShardCountAsync(CancellationToken cancellationToken = default)
+    /// <summary>The recorded layout; null when none is recorded (a version nothing was written to, or one written before layouts were recorded).</summary>
+    public async Task<IndexLayout?> ReadLayoutAsync(CancellationToken cancellationToken = default)
     {
         var row = await table.GetEntityIfExistsAsync<TableEntity>(modelVersion, LayoutKey, cancellationToken: cancellationToken);
-        return row.HasValue && row.Value is { } e
-            ? e.GetInt32("ShardCount") ?? throw new InvalidDataException($"the layout row of {modelVersion} has no ShardCount")
-            : null;
+        if (!row.HasValue || row.Value is not { } e) return null;
+        var shardCount = e.GetInt32("ShardCount") ?? throw new InvalidDataException($"the layout row of {modelVersion} has no ShardCount");
+        return new IndexLayout(shardCount, e.GetInt32("Codewords") is { } k && e.GetInt32("Levels") is { } m ? new CodeFormat(k, m) : null, e.ETag);
     }
 
-    /// <summary>Records <paramref name="shardCount"/> unless a count is recorded already; returns the recorded count, which is the one to use.</summary>
-    public async Task<int> RecordShardCountAsync(int shardCount, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records <paramref name="layout"/> unless a layout is recorded already, in which case only a code format it
+    /// lacks is added; returns the recorded layout, which is the one to use. A recorded shard count never changes.
+    /// </summary>
+    public async Task<IndexLayout> RecordLayoutAsync(int shardCount, CodeFormat? format, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            await table.AddEntityAsync(new TableEntity(modelVersion, LayoutKey) { ["ShardCount"] = shardCount }, cancellationToken);
-            return shardCount;
-        }
-        catch (RequestFailedException e) when (e.Status == 409)
-        {
-            return await ReadShardCountAsync(cancellationToken) ?? throw new InvalidDataException($"the layout row of {modelVersion} exists and is unreadable");
+            var recorded = await ReadLayoutAsync(cancellationToken);
+            try
+            {
+                if (recorded is null)
+                {
+                    var row = new TableEntity(modelVersion, LayoutKey) { ["ShardCount"] = shardCount };
+                    if (format is { } f) (row["Codewords"], row["Levels"]) = (f.Codewords, f.Levels);
+                    await table.AddEntityAsync(row, cancellationToken);
+                    return new IndexLayout(shardCount, format, default);
+                }
+                if (recorded.Format is not null || format is not { } add) return recorded;
+                await table.UpdateEntityAsync(new TableEntity(modelVersion, LayoutKey) { ["Codewords"] = add.Codewords, ["Levels"] = add.Levels },
+                    recorded.ETag, TableUpdateMode.Merge, cancellationToken);
+                return recorded with { Format = add };
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412 && attempt < 5)
+            {
+                // Another writer recorded it first: read what it wrote.
+            }
         }
     }
 
@@ -103,10 +124,12 @@ public sealed class SegmentCatalog(TableClient table, string modelVersion)
     }
 
     /// <summary>Lists a delta whose file is already stored.</summary>
-    public Task AddDeltaAsync(string key, int shardCount, int items, CancellationToken cancellationToken = default)
+    public Task AddDeltaAsync(string key, int shardCount, int items, int removed = 0, CancellationToken cancellationToken = default)
     {
         if (!key.StartsWith(DeltaPrefix, StringComparison.Ordinal)) throw new ArgumentException($"'{key}' is not a delta key", nameof(key));
-        return table.AddEntityAsync(ToEntity(modelVersion, key, SegmentKind.Delta, -1, shardCount, items), cancellationToken);
+        var entity = ToEntity(modelVersion, key, SegmentKind.Delta, -1, shardCount, items);
+        if (removed > 0) entity["Removed"] = removed;
+        return table.AddEntityAsync(entity, cancellationToken);
     }
 
     /// <summary>Every segment, sealed ones first, then deltas oldest first.</summary>
@@ -194,6 +217,6 @@ public sealed class SegmentCatalog(TableClient table, string modelVersion)
             : throw new InvalidDataException($"segment row {e.PartitionKey}/{e.RowKey} has no valid Kind");
         return new SegmentEntry(e.PartitionKey, e.RowKey, kind, kind == SegmentKind.Sealed ? e.GetInt32("Shard") ?? -1 : -1,
             e.GetInt32("ShardCount") ?? throw new InvalidDataException($"segment row {e.PartitionKey}/{e.RowKey} has no ShardCount"),
-            e.GetInt32("Items") ?? 0, e.ETag);
+            e.GetInt32("Items") ?? 0, e.ETag, e.GetInt32("Removed") ?? 0);
     }
 }

@@ -1,19 +1,24 @@
+using Dpq.Formats;
+
 namespace Dpq.Indexing;
 
 /// <summary>
-/// One model version's index in storage, with its fixed shard count: the code rows (looked up by id,
-/// the record every segment file can be rebuilt from), the segment catalog and the segment files
-/// (what the query side scans). Made by <see cref="IndexStore"/>; versions never share a row or a file.
+/// One model version's index in storage, with its fixed layout: the code rows (looked up by id, the
+/// record every segment file can be rebuilt from), the segment catalog and the segment files (what the
+/// query side scans). Made by <see cref="IndexStore"/>; versions never share a row or a file.
 /// </summary>
 public sealed class VersionIndex
 {
-    internal VersionIndex(string modelVersion, int shardCount, CodeTable rows, SegmentCatalog catalog, SegmentStore files)
+    internal VersionIndex(string modelVersion, IndexLayout layout, CodeTable rows, SegmentCatalog catalog, SegmentStore files)
     {
-        (ModelVersion, ShardCount, Rows, Catalog, Files) = (modelVersion, shardCount, rows, catalog, files);
+        (ModelVersion, Layout, Rows, Catalog, Files) = (modelVersion, layout, rows, catalog, files);
     }
 
     public string ModelVersion { get; }
-    public int ShardCount { get; }
+    public IndexLayout Layout { get; }
+    public int ShardCount => Layout.ShardCount;
+    /// <summary>The version's code format; null for a version written before formats were recorded (its next write records it).</summary>
+    public CodeFormat? Format => Layout.Format;
     public CodeTable Rows { get; }
     public SegmentCatalog Catalog { get; }
     public SegmentStore Files { get; }

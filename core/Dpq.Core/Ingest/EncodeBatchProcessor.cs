@@ -9,34 +9,51 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Ingest;
 
-/// <summary>The fate of each request in a batch: done (its message may be deleted) or to be retried.</summary>
-public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyList<EncodeRequest> Retry, int Indexed, int Failed);
+/// <summary>The fate of each request in a batch: done (its message may be deleted) or to be retried. Removed: images taken out of the index.</summary>
+public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyList<EncodeRequest> Retry, int Indexed, int Failed, int Removed = 0);
 
 /// <summary>
-/// Encodes one batch of upload requests: downloads the blobs in parallel (the version each request names,
-/// by If-Match on its ETag; a file over the size limit is refused from the answer's headers), decodes and encodes them
-/// (<see cref="BatchEncoder"/>: limits first, every good image in one forward pass) and stores the codes with <see cref="IndexWriter"/>
-/// (table rows, a delta segment, its catalog row). An image that can never decode is recorded in the failures table and is
-/// done; anything that may work next time (storage faults) is left for a retry.
+/// Carries out one batch of requests for every model version that takes writes (<paramref name="encoders"/>
+/// of <see cref="ProcessAsync"/>: the active one and any being built): downloads the blobs in parallel (the
+/// version each request names, by If-Match on its ETag; a file over the size limit is refused from the
+/// answer's headers), decodes and encodes them for each version (<see cref="BatchEncoder"/>: limits first,
+/// every good image in one forward pass) and stores each version's codes with <see cref="IndexWriter"/>
+/// (table rows, a delta segment, its catalog row). Images whose blob is gone, removal requests whose blob is
+/// still gone or still holds the refused version, and images refused now are removed from every version's
+/// index in the same write. An image that can never decode is recorded in the failures table and is done;
+/// anything that may work next time (storage faults) is left for a retry.
 /// </summary>
 public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodeWorkerOptions options,
     TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
-
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
-    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<EncodeRequest> batch, IImageEncoder encoder, CancellationToken cancellationToken = default)
+    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<EncodeRequest> batch, IReadOnlyList<IImageEncoder> encoders, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfZero(encoders.Count);
         var done = new ConcurrentBag<EncodeRequest>();
         var retry = new ConcurrentBag<EncodeRequest>();
         var downloaded = new ConcurrentBag<Downloaded>();
         var refusedUnread = new ConcurrentBag<(EncodeRequest Request, string Reason)>(); // refused from the answer's headers, body unread
+        var removals = new ConcurrentBag<EncodeRequest>(); // what leaves every version's index, done once that is written
         int failed = 0, indexedCount = 0;
 
         await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = options.DownloadParallelism, CancellationToken = cancellationToken }, async (request, ct) =>
         {
             try
             {
+                if (request.Action == EncodeAction.Remove)
+                {
+                    if (await IsRemovableAsync(request, ct)) removals.Add(request);
+                    else done.Add(request);
+                    return;
+                }
+                if (request.ModelVersion is { } target && encoders.All(e => e.ModelVersion != target))
+                {
+                    logger.LogInformation("Request for {BlobName} names version {ModelVersion}, which takes no writes here now; dropped", request.BlobName, target);
+                    done.Add(request);
+                    return;
+                }
                 var (container, blobName) = ImageLocation.Locate(storage.Names, request.BlobName);
                 // The version the request names (If-Match on its ETag): a blob overwritten since has its own
                 // request, so a stale one never overwrites a newer code, and the new bytes are not read here.
@@ -61,8 +78,8 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
-                logger.LogInformation("Blob {BlobName} is gone; nothing to encode", request.BlobName);
-                done.Add(request);
+                logger.LogInformation("Blob {BlobName} is gone; it leaves the index", request.BlobName);
+                removals.Add(request);
             }
             catch (RequestFailedException e) when (e.Status == 412)
             {
@@ -72,16 +89,20 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
             catch (Exception e) when (IsStorageFault(e, ct))
             {
                 // Only this request waits for a retry.
-                logger.LogWarning(e, "Download of {BlobName} failed; it will be retried", request.BlobName);
+                logger.LogWarning(e, "Reading {BlobName} failed; it will be retried", request.BlobName);
                 retry.Add(request);
             }
         });
 
-        // Decode and encode (BatchEncoder); rejected images leave the batch here, with those refused unread.
+        // Decode and encode for each version (BatchEncoder); an image refused for any of them leaves the batch here,
+        // with those refused unread.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
-        var encoded = BatchEncoder.Encode([.. items.Select(d => d.Content.ToMemory())], encoder, options.Limits, cancellationToken);
-        var refusals = refusedUnread.Concat(items.Select((d, i) => (d.Request, Reason: encoded.Rejected[i])).Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!)));
-        foreach (var (request, reason) in refusals)
+        var contents = items.Select(d => d.Content.ToMemory()).ToArray();
+        var encodedFor = encoders.Select(encoder => BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken)).ToArray();
+        var refusedNow = Enumerable.Range(0, items.Length)
+            .Select(i => (items[i].Request, Reason: encodedFor.Select(e => e.Rejected[i]).FirstOrDefault(r => r is not null)))
+            .Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!));
+        foreach (var (request, reason) in refusedUnread.Concat(refusedNow))
         {
             logger.LogWarning("Image {BlobName} cannot be indexed: {Reason}", request.BlobName, reason);
             try
@@ -95,32 +116,110 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 retry.Add(request);
                 continue;
             }
-            done.Add(request);
+            // A refused overwrite must not leave the old code searchable.
+            removals.Add(request);
             failed++;
         }
+        var refusedNames = refusedUnread.Select(r => r.Request.BlobName).Concat(refusedNow.Select(r => r.Request.BlobName)).ToHashSet(StringComparer.Ordinal);
 
-        if (encoded.Good.Length > 0)
+        // A blob read whole just now exists: a removal of the same name in this batch is superseded by its code.
+        var present = items.Select(i => i.Request.BlobName).Where(n => !refusedNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
+        var removed = removals.Select(r => r.BlobName).Where(n => !present.Contains(n)).Distinct(StringComparer.Ordinal).ToList();
+        var writes = new List<(VersionIndex Index, CodeFormat Format, List<IndexedImage> Images, List<EncodeRequest> Requests)>();
+        try
         {
-            var indexed = encoded.Good.Select((g, j) => new IndexedImage(
-                ImageId.FromBlobName(items[g].Request.BlobName), items[g].Request.BlobName, items[g].Label,
-                encoded.Code(j).ToArray(), items[g].ETag.ToString(), encoded.CopyCode(j))).ToList();
+            for (var v = 0; v < encoders.Count; v++)
+            {
+                var encoder = encoders[v];
+                var encoded = encodedFor[v];
+                var format = new CodeFormat(encoder.Codewords, encoder.Levels);
+                var good = encoded.Good.Select((g, j) => (g, j))
+                    .Where(x => !refusedNames.Contains(items[x.g].Request.BlobName)
+                        && (items[x.g].Request.ModelVersion is null || items[x.g].Request.ModelVersion == encoder.ModelVersion))
+                    .ToList();
+                var images = good.Select(x => new IndexedImage(ImageId.FromBlobName(items[x.g].Request.BlobName), items[x.g].Request.BlobName, items[x.g].Label,
+                    encoded.Code(x.j).ToArray(), items[x.g].ETag.ToString(), encoded.CopyCode(x.j))).ToList();
+                if (images.Count == 0 && removed.Count == 0) continue;
+                // The shard count configured here applies only to a version nothing was written to yet.
+                var index = await store.OpenOrCreateAsync(encoder.ModelVersion, options.ShardCount, format, cancellationToken);
+                writes.Add((index, format, images, [.. good.Select(x => items[x.g].Request)]));
+            }
+            if (removed.Count > 0)
+            {
+                // Removals reach every version with an index, also those that take no new codes (kept for a rollback).
+                foreach (var index in await store.ListAsync(cancellationToken))
+                {
+                    if (writes.Any(w => w.Index.ModelVersion == index.ModelVersion)) continue;
+                    if (index.Format is { } format) writes.Add((index, format, [], []));
+                    else logger.LogWarning("Version {ModelVersion} has no recorded code format; {Count} removals skip it", index.ModelVersion, removed.Count);
+                }
+            }
+        }
+        catch (Exception e) when (IsStorageFault(e, cancellationToken))
+        {
+            logger.LogWarning(e, "Opening the indexes failed; the batch will be retried");
+            writes.Clear();
+            foreach (var item in items.Where(i => !refusedNames.Contains(i.Request.BlobName))) retry.Add(item.Request);
+            foreach (var r in removals) retry.Add(r);
+            return Outcome(batch, done, retry, 0, failed, 0, encoders[0].ModelVersion);
+        }
+
+        var writtenEverywhere = true;
+        var writtenImages = new HashSet<string>(StringComparer.Ordinal); // request ids written to every version they go to
+        var failedImages = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (index, format, images, requests) in writes)
+        {
             try
             {
-                // The shard count configured here applies only to a version nothing was written to yet.
-                var index = await store.OpenOrCreateAsync(encoder.ModelVersion, options.ShardCount, cancellationToken);
-                await writer.WriteAsync(index, new CodeFormat(encoder.Codewords, encoder.Levels), indexed, cancellationToken);
-                foreach (var g in encoded.Good) done.Add(items[g].Request);
-                indexedCount = indexed.Count;
+                await writer.WriteAsync(index, format, images, removed, cancellationToken);
+                writtenImages.UnionWith(requests.Select(r => r.RequestId));
+                if (index.ModelVersion == encoders[0].ModelVersion) indexedCount = images.Count;
             }
             catch (RequestFailedException e)
             {
-                logger.LogWarning(e, "Writing {Count} codes failed; the batch will be retried", indexed.Count);
-                foreach (var g in encoded.Good) retry.Add(items[g].Request);
+                logger.LogWarning(e, "Writing {Count} codes and {Removed} removals of {ModelVersion} failed; they will be retried", images.Count, removed.Count, index.ModelVersion);
+                writtenEverywhere = false;
+                failedImages.UnionWith(requests.Select(r => r.RequestId));
             }
         }
-        logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Gone} gone, {Retry} to retry",
-            batch.Count, indexedCount, encoder.ModelVersion, failed, done.Count - indexedCount - failed, retry.Count);
-        return new BatchOutcome(done.ToList(), retry.ToList(), indexedCount, failed);
+        foreach (var item in items.Where(i => !refusedNames.Contains(i.Request.BlobName)))
+        {
+            var id = item.Request.RequestId;
+            if (failedImages.Contains(id)) retry.Add(item.Request);
+            else if (writtenImages.Contains(id)) done.Add(item.Request);
+        }
+        foreach (var r in removals)
+            if (writtenEverywhere) done.Add(r); else retry.Add(r);
+        return Outcome(batch, done, retry, indexedCount, failed, writtenEverywhere ? removed.Count : 0, encoders[0].ModelVersion);
+    }
+
+    private BatchOutcome Outcome(IReadOnlyList<EncodeRequest> batch, ConcurrentBag<EncodeRequest> done, ConcurrentBag<EncodeRequest> retry, int indexed, int failed, int removed, string version)
+    {
+        // A request is done once, and never both done and retried (a refusal whose record failed is only retried).
+        var retried = retry.Select(r => r.RequestId).ToHashSet(StringComparer.Ordinal);
+        var finished = done.Where(r => !retried.Contains(r.RequestId)).DistinctBy(r => r.RequestId).ToList();
+        var again = retry.DistinctBy(r => r.RequestId).ToList();
+        logger.LogInformation("Batch of {Count}: {Indexed} indexed for {ModelVersion}, {Failed} failed, {Removed} removed, {Retry} to retry",
+            batch.Count, indexed, version, failed, removed, again.Count);
+        return new BatchOutcome(finished, again, indexed, failed, removed);
+    }
+
+    /// <summary>
+    /// Whether a removal request still holds: the blob is gone, or it still holds the version the request names
+    /// (a refused overwrite). A blob written again since keeps its code: its own request decides.
+    /// </summary>
+    private async Task<bool> IsRemovableAsync(EncodeRequest request, CancellationToken cancellationToken)
+    {
+        var (container, blobName) = ImageLocation.Locate(storage.Names, request.BlobName);
+        try
+        {
+            var properties = await storage.Container(container).GetBlobClient(blobName).GetPropertiesAsync(cancellationToken: cancellationToken);
+            return request.ETag is { } etag && properties.Value.ETag == new ETag(etag);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return true;
+        }
     }
 
     /// <summary>

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Ingest;
 
-/// <summary>What one drain pass did: messages received; images indexed, failed (a malformed message counts as one) and left to retry.</summary>
-public sealed record DrainResult(int Received, int Indexed, int Failed, int Retried, bool NoModel)
+/// <summary>What one drain pass did: messages received; images indexed, failed (a malformed message counts as one), left to retry and removed.</summary>
+public sealed record DrainResult(int Received, int Indexed, int Failed, int Retried, bool NoModel, int Removed = 0)
 {
     public static DrainResult Empty { get; } = new(0, 0, 0, 0, false);
 }
@@ -30,8 +30,8 @@ public sealed class EncodeQueueDrainer(StorageClients storage, FailureLog failur
 
     public async Task<DrainResult> DrainOnceAsync(CancellationToken cancellationToken = default)
     {
-        var encoder = await encoders.GetEncoderAsync(cancellationToken);
-        if (encoder is null) return DrainResult.Empty with { NoModel = true };
+        var writable = await encoders.GetEncodersAsync(cancellationToken);
+        if (writable.Count == 0) return DrainResult.Empty with { NoModel = true };
 
         var received = 0;
         var work = new List<(IReadOnlyList<EncodeRequest> Requests, QueueMessage Message)>();
@@ -61,14 +61,15 @@ public sealed class EncodeQueueDrainer(StorageClients storage, FailureLog failur
         // Bulk messages can carry more than a batch between them: encode at most BatchSize at a time.
         var distinct = work.SelectMany(w => w.Requests).DistinctBy(r => r.RequestId).ToList();
         var doneIds = new HashSet<string>(StringComparer.Ordinal);
-        int indexed = 0, retried = 0;
+        int indexed = 0, retried = 0, removed = 0;
         foreach (var slice in distinct.Chunk(options.BatchSize))
         {
-            var outcome = await processor.ProcessAsync(slice, encoder, cancellationToken);
+            var outcome = await processor.ProcessAsync(slice, writable, cancellationToken);
             doneIds.UnionWith(outcome.Done.Select(r => r.RequestId));
             indexed += outcome.Indexed;
             failed += outcome.Failed;
             retried += outcome.Retry.Count;
+            removed += outcome.Removed;
         }
         // A message goes only when every request it carries is done; one partly done shrinks to the
         // rest, so what is stored is not redone and a later poison names only what failed. The Queue
@@ -80,7 +81,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, FailureLog failur
                 if (rest.Count == 0) await DeleteAsync(w.Message, ct);
                 else if (rest.Count < w.Requests.Count) await ShrinkAsync(w.Message, rest, ct);
             });
-        return new DrainResult(received, indexed, failed, retried, false);
+        return new DrainResult(received, indexed, failed, retried, false, removed);
     }
 
     /// <summary>The message's requests, or null when it went to the poison queue (malformed, or failed too often), with the images that cost.</summary>

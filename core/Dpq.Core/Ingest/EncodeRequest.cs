@@ -5,16 +5,40 @@ using System.Text.Json.Serialization;
 
 namespace Dpq.Ingest;
 
+/// <summary>What a request asks of the worker.</summary>
+public enum EncodeAction
+{
+    /// <summary>Encode the image and store its code.</summary>
+    Index,
+    /// <summary>
+    /// Take the image out of every version's index, if its blob is gone or still holds the version
+    /// <see cref="EncodeRequest.ETag"/> names (a refused overwrite); a blob written again since keeps its code.
+    /// </summary>
+    Remove,
+}
+
 /// <summary>
-/// A request to encode one stored image. <see cref="BlobName"/> is the image's index name (see
-/// <see cref="Indexing.ImageLocation"/>). <see cref="RequestId"/> is derived from that name and the
-/// blob's ETag, so a duplicate notification for the same upload carries the same id and a new
-/// upload under the same name a new one.
+/// A request about one stored image. <see cref="BlobName"/> is the image's index name (see
+/// <see cref="Indexing.ImageLocation"/>). <see cref="RequestId"/> is derived from that name, the
+/// blob's ETag and what is asked, so a duplicate notification for the same upload carries the same
+/// id and a new upload under the same name a new one. <see cref="ModelVersion"/>, when set, limits an
+/// index request to that version (a backfill); otherwise it goes to every version that takes writes.
 /// </summary>
-public sealed record EncodeRequest(string RequestId, string BlobName, string? ETag, long Length, DateTimeOffset EnqueuedAt)
+public sealed record EncodeRequest(string RequestId, string BlobName, string? ETag, long Length, DateTimeOffset EnqueuedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonConverter(typeof(JsonStringEnumConverter<EncodeAction>))]
+    EncodeAction Action = EncodeAction.Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ModelVersion = null)
 {
     public static EncodeRequest For(string blobName, string? etag, long length, DateTimeOffset now) =>
         new(IdFor(blobName, etag), blobName, etag, length, now);
+
+    /// <summary>A request to index the blob for <paramref name="modelVersion"/> only.</summary>
+    public static EncodeRequest ForVersion(string blobName, string? etag, long length, DateTimeOffset now, string modelVersion) =>
+        new(IdFor(blobName, $"{etag}\n{modelVersion}"), blobName, etag, length, now, ModelVersion: modelVersion);
+
+    /// <summary>A request to remove the image: its blob was deleted, or the version <paramref name="etag"/> names was refused.</summary>
+    public static EncodeRequest Removal(string blobName, string? etag, DateTimeOffset now) =>
+        new(IdFor(blobName, $"{etag}\nremove"), blobName, etag, 0, now, EncodeAction.Remove);
 
     public static string IdFor(string blobName, string? etag) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{blobName}\n{etag}")))[..32];

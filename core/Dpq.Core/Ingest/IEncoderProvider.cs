@@ -1,7 +1,7 @@
 namespace Dpq.Ingest;
 
-/// <summary>Supplies the encoder of the currently active model, or null while there is none.</summary>
+/// <summary>Supplies the encoders of the model versions that take writes: the active one first, then any being built; empty while there is none.</summary>
 public interface IEncoderProvider
 {
-    Task<IImageEncoder?> GetEncoderAsync(CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<IImageEncoder>> GetEncodersAsync(CancellationToken cancellationToken = default);
 }

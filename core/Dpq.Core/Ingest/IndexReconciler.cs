@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Ingest;
 
-/// <summary>What one reconcile pass found.</summary>
-public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missing);
+/// <summary>What one reconcile pass found: blobs listed, blobs not indexed (sent through intake), indexed images whose blob is gone (removal requested).</summary>
+public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missing, int Gone = 0);
 
 /// <summary>
 /// The safety net under the blob trigger and bulk imports: lists the images and imports containers
@@ -20,8 +20,10 @@ public sealed record ReconcileResult(bool Ran, string Why, int Blobs, int Missin
 /// blobs under load; Event Grid deliveries can expire), an import can stop between its uploads and
 /// its messages, and an image must never be silently left out of the index. When the model has copy
 /// codes, an image indexed without one (before its model had them) counts as missing too, so that it
-/// is encoded again and can be found as a copy. A pass only runs while the encode queue is empty, so
-/// work already in flight is not enqueued twice.
+/// is encoded again and can be found as a copy. The other direction too: an indexed image whose blob is
+/// gone (a delete whose event was lost, or any delete locally, where storage sends no events) gets a
+/// removal request, which the worker carries out only if the blob is still gone. A pass only runs while
+/// the encode queue is empty, so work already in flight is not enqueued twice.
 /// </summary>
 public sealed class IndexReconciler(StorageClients storage, IndexStore store, FailureLog failures, ActiveModelCache models, UploadIntake intake,
     TimeProvider time, ILogger<IndexReconciler> logger)
@@ -52,31 +54,38 @@ public sealed class IndexReconciler(StorageClients storage, IndexStore store, Fa
         var queue = await storage.Queue(storage.Names.EncodeQueue).GetPropertiesAsync(cancellationToken);
         if (queue.Value.ApproximateMessagesCount > 0) return new ReconcileResult(false, "encode queue busy", 0, 0);
 
-        // Settled blobs first (by index name); the index and the failure records then strike out
-        // what they hold, so memory follows the blob count and an empty container reads no index.
+        // Every blob (by index name), then the settled ones; the index and the failure records then
+        // strike out what they hold. The listing comes first: an image indexed after it looks gone, and
+        // the worker's check that its blob is gone keeps it.
         var settled = time.GetUtcNow() - SettleTime;
         var candidates = new Dictionary<string, (string Container, BlobItem Blob)>(StringComparer.Ordinal);
-        var blobs = 0;
+        var present = new HashSet<string>(StringComparer.Ordinal);
         foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
         {
             await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
             {
-                blobs++;
-                if (blob.Properties.LastModified <= settled)
-                    candidates[ImageLocation.IndexName(storage.Names, container, blob.Name)] = (container, blob);
+                var name = ImageLocation.IndexName(storage.Names, container, blob.Name);
+                present.Add(name);
+                if (blob.Properties.LastModified <= settled) candidates[name] = (container, blob);
             }
         }
+        var blobs = present.Count;
         var version = model.ModelVersion;
-        if (candidates.Count > 0 && await IndexedAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken) is { } snapshot)
+        var gone = new List<string>();
+        if (await IndexedAsync(version, new CodeFormat(model.Codewords, model.Levels), cancellationToken) is { } snapshot)
         {
             var needsCopyCodes = model.Copies is not null;
             for (var s = 0; s < snapshot.Segments.Length; s++)
             {
                 var segment = snapshot.Segments[s];
-                if (needsCopyCodes && !segment.HasCopyCodes) continue;
-                // A hidden item was replaced by a later one of the same id, which decides.
-                for (var i = 0; i < segment.Count && candidates.Count > 0; i++)
-                    if (!needsCopyCodes || snapshot.HasCopyCode(s, i)) candidates.Remove(segment.Ids[i]);
+                for (var i = 0; i < segment.Count; i++)
+                {
+                    // A hidden item was replaced by a later one of the same id, which decides.
+                    if (snapshot.Hidden.Contains(s, i)) continue;
+                    var id = segment.Ids[i];
+                    if (!present.Contains(id)) gone.Add(id);
+                    else if (!needsCopyCodes || snapshot.HasCopyCode(s, i)) candidates.Remove(id);
+                }
             }
         }
         if (candidates.Count > 0)
@@ -91,9 +100,15 @@ public sealed class IndexReconciler(StorageClients storage, IndexStore store, Fa
         }
         foreach (var (container, blob) in candidates.Values)
             await intake.HandleAsync(container, blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType, blob.Properties.ETag?.ToString(), cancellationToken);
+        foreach (var name in gone)
+        {
+            var (container, blobName) = ImageLocation.Locate(storage.Names, name);
+            await intake.HandleDeletedAsync(container, blobName, cancellationToken);
+        }
         var missing = candidates.Count;
         if (missing > 0) logger.LogWarning("Reconcile: {Missing} of {Blobs} images were not indexed for {ModelVersion}; sent through intake again", missing, blobs, version);
-        return new ReconcileResult(true, "done", blobs, missing);
+        if (gone.Count > 0) logger.LogWarning("Reconcile: {Gone} images indexed for {ModelVersion} have no blob; removal requested", gone.Count, version);
+        return new ReconcileResult(true, "done", blobs, missing, gone.Count);
     }
 
     /// <summary>The version's index as its segment files list it; null when nothing has been written to it yet.</summary>

@@ -33,6 +33,10 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
             {
                 await failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
             }
+            // A refused overwrite of an indexed image must not leave the old code searchable. Only names the
+            // index could hold can have one: the rest have nothing to remove.
+            if (IsIndexable(container, blobName))
+                await _queue.SendMessageAsync(EncodeRequest.Removal(indexName, etag, time.GetUtcNow()).ToJson(), cancellationToken);
             return IntakeOutcome.Rejected;
         }
         var request = EncodeRequest.For(indexName, etag, length, time.GetUtcNow());
@@ -40,6 +44,27 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
         logger.LogInformation("Upload {BlobName} enqueued for encoding as {RequestId}", indexName, request.RequestId);
         return IntakeOutcome.Enqueued;
     }
+
+    /// <summary>
+    /// A blob was deleted (an Event Grid BlobDeleted event, or the reconciler finding an indexed image whose
+    /// blob is gone): a removal request for the worker, which checks that the blob is still gone.
+    /// </summary>
+    public async Task HandleDeletedAsync(string container, string blobName, CancellationToken cancellationToken = default)
+    {
+        if (!IsIndexable(container, blobName))
+        {
+            logger.LogInformation("Deleted blob {Container}/{BlobName} cannot be in the index; nothing to remove", container, blobName);
+            return;
+        }
+        var indexName = ImageLocation.IndexName(storage.Names, container, blobName);
+        await _queue.SendMessageAsync(EncodeRequest.Removal(indexName, null, time.GetUtcNow()).ToJson(), cancellationToken);
+        logger.LogInformation("Deleted blob {BlobName}: removal enqueued", indexName);
+    }
+
+    /// <summary>Whether a blob of this container and name could be in the index (what a removal request may name).</summary>
+    private bool IsIndexable(string container, string blobName) =>
+        (container == storage.Names.ImportsContainer || (container == storage.Names.ImagesContainer && !ImageLocation.IsImport(blobName)))
+        && !string.IsNullOrWhiteSpace(blobName) && policy.CheckName(blobName) is null;
 
     /// <summary>The blob's index name (for a refused one, the name its refusal is recorded under), and why it may not be indexed (null when it may).</summary>
     private (string IndexName, string? Problem) Check(string container, string blobName, long length, string? contentType)

@@ -173,7 +173,8 @@ public sealed class ActiveModelCache(ModelRegistry registry, ModelCacheOptions o
         return loaded;
     }
 
-    async Task<IImageEncoder?> IEncoderProvider.GetEncoderAsync(CancellationToken cancellationToken) => await GetAsync(cancellationToken);
+    async Task<IReadOnlyList<IImageEncoder>> IEncoderProvider.GetEncodersAsync(CancellationToken cancellationToken) =>
+        await GetAsync(cancellationToken) is { } model ? [model] : [];
 
     public void Dispose()
     {

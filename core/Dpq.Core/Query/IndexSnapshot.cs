@@ -57,7 +57,7 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
 
     /// <summary>
     /// The index as <paramref name="entries"/> list it: the sealed segments as held, then one tail of the deltas
-    /// (oldest first, later items winning), with the sealed items the tail replaces hidden.
+    /// (oldest first, an id's last event winning), with the sealed items the tail replaces or removes hidden.
     /// </summary>
     public static IndexSnapshot Build(string modelVersion, CodeFormat format, IReadOnlyList<SegmentEntry> entries, SegmentSetReader held,
         DateTimeOffset checkedAt, int read)
@@ -68,16 +68,21 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
         var hidden = new List<(int Segment, int Item)>();
         if (deltas.Count > 0)
         {
-            var tail = deltas.Count == 1 ? deltas[0] : IndexSegments.Merge(format, modelVersion, deltas);
+            // The tail keeps its removals: they hide sealed items as its items replace them.
+            var tail = deltas.Count == 1 ? deltas[0] : IndexSegments.Merge(format, modelVersion, deltas, keepRemovals: true);
             var sealedOfShard = sealedEntries.Select((e, i) => (e.Shard, i)).ToLookup(x => x.Shard, x => x.i);
-            for (var i = 0; i < tail.Count && sealedEntries.Count > 0; i++)
+            if (sealedEntries.Count > 0)
             {
-                var id = tail.Ids[i];
-                foreach (var s in sealedOfShard[held.Index.ShardOf(id)])
+                void Hide(string id)
                 {
-                    var at = segments[s].Ids.IndexOf(id);
-                    if (at >= 0) hidden.Add((s, at));
+                    foreach (var s in sealedOfShard[held.Index.ShardOf(id)])
+                    {
+                        var at = segments[s].Ids.IndexOf(id);
+                        if (at >= 0) hidden.Add((s, at));
+                    }
                 }
+                for (var i = 0; i < tail.Count; i++) Hide(tail.Ids[i]);
+                for (var i = 0; i < tail.RemovedIds.Count; i++) Hide(tail.RemovedIds[i]);
             }
             if (tail.Count > 0) segments.Add(tail);
         }

@@ -70,6 +70,15 @@ public sealed class StorageClients
             : new QueueClient(Queues.GetQueueClient(name).Uri, _credential!, options);
     }
 
+    /// <summary>A client of one queue whose messages are read as they are stored (no Base64), for messages other services write (Event Grid).</summary>
+    public QueueClient RawQueue(string name)
+    {
+        var options = Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
+        return _connection.ConnectionString is { } cs
+            ? new QueueClient(cs, name, options)
+            : new QueueClient(Queues.GetQueueClient(name).Uri, _credential!, options);
+    }
+
     /// <summary>Creates every container, queue and table in <see cref="Names"/> that does not exist yet.</summary>
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

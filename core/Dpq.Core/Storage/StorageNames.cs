@@ -14,6 +14,8 @@ public sealed record StorageNames
     public string SegmentsContainer { get; init; } = "segments";
     public string EncodeQueue { get; init; } = "encode-requests";
     public string TrainQueue { get; init; } = "train-requests";
+    /// <summary>Where Event Grid delivers the storage account's BlobDeleted events (Azure only: Azurite sends none).</summary>
+    public string BlobEventsQueue { get; init; } = "blob-events";
     public string CodesTable { get; init; } = "codes";
     public string ManifestsTable { get; init; } = "manifests";
     public string FailuresTable { get; init; } = "failures";
@@ -34,6 +36,7 @@ public sealed record StorageNames
             SegmentsContainer = $"{prefix}-{d.SegmentsContainer}",
             EncodeQueue = $"{prefix}-{d.EncodeQueue}",
             TrainQueue = $"{prefix}-{d.TrainQueue}",
+            BlobEventsQueue = $"{prefix}-{d.BlobEventsQueue}",
             CodesTable = prefix + d.CodesTable,
             ManifestsTable = prefix + d.ManifestsTable,
             FailuresTable = prefix + d.FailuresTable,
@@ -52,6 +55,7 @@ public sealed record StorageNames
         public const string SegmentsContainer = "DPQ_SEGMENTS_CONTAINER";
         public const string EncodeQueue = "DPQ_ENCODE_QUEUE";
         public const string TrainQueue = "DPQ_TRAIN_QUEUE";
+        public const string BlobEventsQueue = "DPQ_BLOB_EVENTS_QUEUE";
         public const string CodesTable = "DPQ_CODES_TABLE";
         public const string ManifestsTable = "DPQ_MANIFESTS_TABLE";
         public const string FailuresTable = "DPQ_FAILURES_TABLE";
@@ -70,6 +74,7 @@ public sealed record StorageNames
             SegmentsContainer = Read(Settings.SegmentsContainer, d.SegmentsContainer),
             EncodeQueue = Read(Settings.EncodeQueue, d.EncodeQueue),
             TrainQueue = Read(Settings.TrainQueue, d.TrainQueue),
+            BlobEventsQueue = Read(Settings.BlobEventsQueue, d.BlobEventsQueue),
             CodesTable = Read(Settings.CodesTable, d.CodesTable),
             ManifestsTable = Read(Settings.ManifestsTable, d.ManifestsTable),
             FailuresTable = Read(Settings.FailuresTable, d.FailuresTable),
@@ -85,6 +90,7 @@ public sealed record StorageNames
         [Settings.SegmentsContainer] = SegmentsContainer,
         [Settings.EncodeQueue] = EncodeQueue,
         [Settings.TrainQueue] = TrainQueue,
+        [Settings.BlobEventsQueue] = BlobEventsQueue,
         [Settings.CodesTable] = CodesTable,
         [Settings.ManifestsTable] = ManifestsTable,
         [Settings.FailuresTable] = FailuresTable,
@@ -97,6 +103,9 @@ public sealed record StorageNames
     /// <summary>Where the Functions/WebJobs host puts blob-trigger invocations that failed too often.</summary>
     public const string BlobTriggerPoisonQueue = "webjobs-blobtrigger-poison";
 
-    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue, TrainQueue, BlobTriggerPoisonQueue];
+    /// <summary>Where blob events that cannot be read go, as they came.</summary>
+    public string BlobEventsPoisonQueue => BlobEventsQueue + "-poison";
+
+    public IEnumerable<string> Queues => [EncodeQueue, EncodePoisonQueue, TrainQueue, BlobTriggerPoisonQueue, BlobEventsQueue, BlobEventsPoisonQueue];
     public IEnumerable<string> Tables => [CodesTable, ManifestsTable, FailuresTable];
 }
