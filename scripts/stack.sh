@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # stack.sh start|stop|status|url|host-binary: the local serverless stack on top of Azurite: the functions host
-# (WebJobs triggers + HTTP on 127.0.0.1) and the encode worker, each a background process with its
+# (WebJobs triggers + HTTP on 127.0.0.1), the encode worker and the retraining worker, each a background process with its
 # pid in .build/run and its log in .build/run/*.log. Expects a Release build (./dpq builds it).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -13,6 +13,7 @@ URL="http://127.0.0.1:$HTTP_PORT"
 LOCALHOST_PUBLISH="$BUILD_DIR/publish/localhost"
 LOCALHOST_BIN="$LOCALHOST_PUBLISH/dpq-localhost"
 WORKER_BIN="$REPO_ROOT/gpu-worker/Dpq.Worker/bin/$CONFIG/net10.0/dpq-worker"
+TRAINER_BIN="$REPO_ROOT/gpu-worker/Dpq.Trainer/bin/$CONFIG/net10.0/dpq-trainer"
 
 pid_of() { # prints the pid of a running stack process $1, fails if it is not running
   local f="$RUN_DIR/$1.pid"
@@ -27,6 +28,7 @@ launch() { # launch NAME BINARY: starts it detached with the stack's environment
   ( cd "$(dirname "$bin")" && \
     DpqStorage="$cs" AzureWebJobsStorage="$cs" urls="$URL" \
     Models__CacheDirectory="$BUILD_DIR/model-cache" Models__RefreshInterval="00:00:02" \
+    Lifecycle__WorkDirectory="$BUILD_DIR/retrain" Retraining__FeatureCache="$BUILD_DIR/feature-cache" \
     Logging__Console__FormatterName=simple \
     DPQ_PID_FILE="$RUN_DIR/$name.pid" setsid bash -c 'echo $$ >"$DPQ_PID_FILE"; exec "$0"' "$bin" \
       >"$RUN_DIR/$name.log" 2>&1 </dev/null & ) >/dev/null 2>&1 </dev/null
@@ -62,20 +64,23 @@ start() {
     launch functions "$LOCALHOST_BIN"
   fi
   pid_of worker >/dev/null || launch worker "$WORKER_BIN"
+  pid_of trainer >/dev/null || launch trainer "$TRAINER_BIN"
   for _ in $(seq 1 300); do
     if curl -s -o /dev/null --max-time 2 "$URL/api/index"; then
-      say "local stack up: functions host (pid $(pid_of functions)), worker (pid $(pid_of worker)); logs in .build/run/"
+      say "local stack up: functions host (pid $(pid_of functions)), worker (pid $(pid_of worker)), trainer (pid $(pid_of trainer)); logs in .build/run/"
       say "query URL: $URL/api/query   index status: $URL/api/index"
       return 0
     fi
     pid_of functions >/dev/null || { tail -n 30 "$RUN_DIR/functions.log" >&2; die "the functions host exited during start (log above)"; }
     pid_of worker >/dev/null || { tail -n 30 "$RUN_DIR/worker.log" >&2; die "the worker exited during start (log above)"; }
+    pid_of trainer >/dev/null || { tail -n 30 "$RUN_DIR/trainer.log" >&2; die "the trainer exited during start (log above)"; }
     sleep 0.2
   done
   die "the functions host did not answer on $URL within 60 s (log: .build/run/functions.log)"
 }
 
 stop() {
+  stop_one trainer
   stop_one worker
   stop_one functions
   "$REPO_ROOT/scripts/azurite.sh" stop
@@ -87,7 +92,7 @@ case "${1:-}" in
   url) echo "$URL" ;;
   host-binary) publish_localhost; echo "$LOCALHOST_BIN" ;;
   status)
-    for n in functions worker; do
+    for n in functions worker trainer; do
       if p=$(pid_of $n); then echo "$n: running (pid $p)"; else echo "$n: stopped"; fi
     done
     "$REPO_ROOT/scripts/azurite.sh" status || true ;;

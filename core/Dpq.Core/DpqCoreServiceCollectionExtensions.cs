@@ -24,12 +24,14 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<IndexStore>();
         services.TryAddSingleton(sp => Storage(sp, s => new FailureLog(s.Table(s.Names.FailuresTable))));
         services.TryAddSingleton(sp => Storage(sp, s => new ModelRegistry(s.Container(s.Names.ModelsContainer))));
+        services.TryAddSingleton(sp => Storage(sp, s => new VersionRecords(s.Container(s.Names.ModelsContainer), sp.GetRequiredService<TimeProvider>())));
 
         AddOptions<EncodeWorkerOptions>(services, EncodeWorkerOptions.Section);
         AddOptions<QueryOptions>(services, QueryOptions.Section);
         AddOptions<ModelCacheOptions>(services, ModelCacheOptions.Section);
         AddOptions<Onnx.InferenceOptions>(services, Onnx.InferenceOptions.Section);
         AddOptions<CompactionOptions>(services, CompactionOptions.Section);
+        AddOptions<LifecycleOptions>(services, LifecycleOptions.Section);
         services.TryAddSingleton(UploadPolicy.Default);
 
         services.TryAddSingleton<UploadIntake>();
@@ -38,7 +40,14 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<IndexReconciler>();
         services.TryAddSingleton<RetrainScheduler>();
         services.TryAddSingleton<ActiveModelCache>();
-        services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<ActiveModelCache>());
+        services.TryAddSingleton<WritableModels>();
+        services.TryAddSingleton<IEncoderProvider>(sp => sp.GetRequiredService<WritableModels>());
+        // The lifecycle: RetrainJob also needs an IModelTrainer, which only the worker registers (Dpq.Training).
+        services.TryAddSingleton<Backfill>();
+        services.TryAddSingleton<VersionSwitch>();
+        services.TryAddSingleton<VersionRetention>();
+        services.TryAddSingleton<RetrainJob>();
+        services.TryAddSingleton<VersionOverview>();
         services.TryAddSingleton<EncodeBatchProcessor>();
         services.TryAddSingleton<EncodeQueueDrainer>();
         services.TryAddSingleton<IndexWriter>();
@@ -51,6 +60,13 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<QueryService>();
         services.TryAddSingleton<QueryHttpHandler>();
         services.TryAddSingleton<QueryWarmUp>();
+        return services;
+    }
+
+    /// <summary>What a host that answers queries adds: a new model version is served only once its index is loaded.</summary>
+    public static IServiceCollection AddDpqQueryHost(this IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IModelPreloader, IndexPreloader>());
         return services;
     }
 

@@ -5,6 +5,6 @@ using Microsoft.Extensions.Hosting;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
-builder.Services.AddDpqCore(builder.Configuration);
+builder.Services.AddDpqCore(builder.Configuration).AddDpqQueryHost();
 builder.Services.AddHostedService<Dpq.Functions.QueryWarmUpService>();
 builder.Build().Run();

@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace Dpq.Functions;
 
-/// <summary>POST /api/query (an image, or JSON with an id or a vector) and GET /api/index.</summary>
+/// <summary>POST /api/query (an image, or JSON with an id or a vector), GET /api/index and POST /api/admin/retrain.</summary>
 public sealed class QueryHttpTrigger(QueryHttpHandler handler)
 {
     [Function("Query")]
@@ -16,4 +16,10 @@ public sealed class QueryHttpTrigger(QueryHttpHandler handler)
     public async Task<IResult> Status(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "index")] HttpRequest request, CancellationToken cancellationToken) =>
         HttpAnswerResult.From(await handler.StatusAsync(cancellationToken));
+
+    /// <summary>POST /api/admin/retrain: asks the retraining worker for a new version (function key, as every route here).</summary>
+    [Function("Retrain")]
+    public async Task<IResult> Retrain(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "admin/retrain")] HttpRequest request, CancellationToken cancellationToken) =>
+        HttpAnswerResult.From(await handler.RetrainAsync(cancellationToken));
 }

@@ -44,7 +44,7 @@ public static class LocalHost
         if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
             builder.WebHost.UseUrls(DefaultUrl);
 
-        builder.Services.AddDpqCore(builder.Configuration);
+        builder.Services.AddDpqCore(builder.Configuration).AddDpqQueryHost();
         builder.Services.AddHostedService<Dpq.Functions.QueryWarmUpService>();
         // Kestrel, the WebJobs triggers and the warm-up start side by side: queries are answered
         // while the trigger listeners are still being set up.
@@ -66,6 +66,8 @@ public static class LocalHost
             HttpAnswerResult.From(await handler.QueryAsync(request.ContentType, request.Body, k => request.Query[k].FirstOrDefault(), ct)));
         app.MapGet("/api/index", async (QueryHttpHandler handler, CancellationToken ct) =>
             HttpAnswerResult.From(await handler.StatusAsync(ct)));
+        app.MapPost("/api/admin/retrain", async (QueryHttpHandler handler, CancellationToken ct) =>
+            HttpAnswerResult.From(await handler.RetrainAsync(ct)));
         return app;
     }
 

@@ -28,7 +28,7 @@ public sealed class FunctionsWiringTests
     [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
-        Assert.Equal(["BlobUploadTrigger", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "RetrainTimerTrigger"], Functions().Keys.Order());
+        Assert.Equal(["BlobUploadTrigger", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger"], Functions().Keys.Order());
     }
 
     [Fact]
@@ -44,6 +44,7 @@ public sealed class FunctionsWiringTests
     [Theory]
     [InlineData("Query", "post", "query")]
     [InlineData("IndexStatus", "get", "index")]
+    [InlineData("Retrain", "post", "admin/retrain")]
     public void HttpFunctionsNeedAFunctionKey(string name, string method, string route)
     {
         var trigger = Trigger(Functions()[name]);

@@ -114,7 +114,7 @@ public sealed class BulkImportTests
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
         var options = p.Options with { VisibilityTimeout = TimeSpan.FromSeconds(1) };
-        var drainer = new EncodeQueueDrainer(p.Storage, p.Failures, p.Models, new EncodeBatchProcessor(p.Storage, p.Store, p.Get<IndexWriter>(), p.Failures, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
+        var drainer = new EncodeQueueDrainer(p.Storage, p.Failures, p.Get<IEncoderProvider>(), new EncodeBatchProcessor(p.Storage, p.Store, p.Get<IndexWriter>(), p.Failures, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
             options, TimeProvider.System, NullLogger<EncodeQueueDrainer>.Instance);
         var imports = p.Storage.Container(p.Storage.Names.ImportsContainer);
         var requests = new List<EncodeRequest>();

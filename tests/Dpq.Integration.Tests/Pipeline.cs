@@ -12,7 +12,7 @@ namespace Dpq.Integration.Tests;
 /// <summary>The core services of the pipeline over one fresh set of storage resources, wired as AddDpqCore wires them.</summary>
 public sealed class Pipeline : IDisposable
 {
-    private Pipeline(StorageClients storage, string modelCache)
+    private Pipeline(StorageClients storage, string modelCache, Action<IServiceCollection>? configure)
     {
         Storage = storage;
         ModelCacheDirectory = modelCache;
@@ -21,7 +21,9 @@ public sealed class Pipeline : IDisposable
         Services = CoreServices.Create(storage, services => services
             .AddSingleton(Options)
             .AddSingleton(QueryOptions)
-            .AddSingleton(new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false }));
+            .AddSingleton(new ModelCacheOptions { CacheDirectory = modelCache, RefreshInterval = TimeSpan.Zero, RefreshInBackground = false })
+            .AddDpqQueryHost()
+            .With(configure));
         Models = Get<ActiveModelCache>();
         Intake = Get<UploadIntake>();
         Drainer = Get<EncodeQueueDrainer>();
@@ -57,16 +59,21 @@ public sealed class Pipeline : IDisposable
     public async Task<VersionIndex> ActiveIndexAsync() =>
         await Store.OpenAsync((await Registry.GetActiveAsync())!.Version) ?? throw new InvalidOperationException("nothing is indexed for the active model yet");
 
-    public static async Task<Pipeline> CreateAsync(bool withModel, IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null)
+    /// <param name="configure">Registrations that win over AddDpqCore's (options, a trainer).</param>
+    public static async Task<Pipeline> CreateAsync(bool withModel, IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null,
+        Action<IServiceCollection>? configure = null)
     {
-        var pipeline = new Pipeline(await Azurite.FreshAsync(policies), TestScratch.NewDirectory("model-cache"));
+        var pipeline = new Pipeline(await Azurite.FreshAsync(policies), TestScratch.NewDirectory("model-cache"), configure);
         if (withModel)
         {
             var version = await pipeline.Registry.PublishAsync(TinyModel.Directory);
-            Assert.True(await pipeline.Registry.ActivateAsync(version, await pipeline.Registry.GetActiveAsync()));
+            await pipeline.Get<VersionSwitch>().ActivatePublishedAsync(version);
         }
         return pipeline;
     }
+
+    /// <summary>Another process on the same storage (a second worker, or one started after a kill), with its own services.</summary>
+    public Pipeline Twin(Action<IServiceCollection>? configure = null) => new(Storage, TestScratch.NewDirectory("model-cache"), configure);
 
     /// <summary>Every row of the codes table.</summary>
     public async Task<IReadOnlyList<Azure.Data.Tables.TableEntity>> CodeRowsAsync() =>
@@ -86,4 +93,13 @@ public sealed class Pipeline : IDisposable
     }
 
     public void Dispose() => Services.Dispose();
+}
+
+internal static class ServiceCollectionTestExtensions
+{
+    public static IServiceCollection With(this IServiceCollection services, Action<IServiceCollection>? configure)
+    {
+        configure?.Invoke(services);
+        return services;
+    }
 }

@@ -41,7 +41,7 @@ public static class DemoCommand
 
         using var services = await Storage.FromEnvironmentAsync(cancellationToken);
         var storage = services.GetRequiredService<StorageClients>();
-        var version = await PublishCommand.PublishAndActivateAsync(services.GetRequiredService<ModelRegistry>(), modelDir, cancellationToken);
+        var version = await PublishCommand.PublishAndActivateAsync(services, modelDir, cancellationToken);
         Console.WriteLine($"model {version} published and active");
 
         using var http = new HttpClient { BaseAddress = new Uri(url + "/"), Timeout = TimeSpan.FromSeconds(60) };

@@ -25,27 +25,23 @@ public static class PublishCommand
     private static async Task<int> RunAsync(string dir, CancellationToken cancellationToken)
     {
         using var services = await Storage.FromEnvironmentOrLocalAsync(cancellationToken);
-        var version = await PublishAndActivateAsync(services.GetRequiredService<ModelRegistry>(), dir, cancellationToken);
+        var version = await PublishAndActivateAsync(services, dir, cancellationToken);
         Console.WriteLine($"dpq publish: model {version} is active");
         return 0;
     }
 
-    public static async Task<string> PublishAndActivateAsync(ModelRegistry registry, string modelDirectory, CancellationToken cancellationToken)
+    public static async Task<string> PublishAndActivateAsync(IServiceProvider services, string modelDirectory, CancellationToken cancellationToken)
     {
         string version;
         try
         {
-            version = await registry.PublishAsync(modelDirectory, cancellationToken);
+            version = await services.GetRequiredService<ModelRegistry>().PublishAsync(modelDirectory, cancellationToken);
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
             throw new UsageException($"refused: {e.Message}");
         }
-        for (var attempt = 0; attempt < 5; attempt++)
-        {
-            var active = await registry.GetActiveAsync(cancellationToken);
-            if (active?.Version == version || await registry.ActivateAsync(version, active, cancellationToken)) return version;
-        }
-        throw new InvalidOperationException($"could not activate {version}: the active pointer kept changing under us");
+        await services.GetRequiredService<VersionSwitch>().ActivatePublishedAsync(version, cancellationToken);
+        return version;
     }
 }

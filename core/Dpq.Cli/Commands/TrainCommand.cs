@@ -113,14 +113,18 @@ public static class TrainCommand
             (images, var skipped) = await LabelledImages.FromStorageAsync(services.GetRequiredService<Dpq.Storage.StorageClients>(), cancellationToken);
             Console.WriteLine($"dpq train: {images.Count} labelled images of {images.ClassNames.Count} classes in storage; {skipped} blobs without a valid label left out");
         }
-        images = images.Decodable(out var undecodable, cancellationToken);
-        foreach (var (name, reason) in undecodable) Console.WriteLine($"  left out {name}: {reason}");
-        if (images.ClassNames.Count < 2 || images.Files.Select(f => f.Class).Distinct().Count() < 2)
-            throw new UsageException($"training needs labelled images of at least two classes; found {images.Files.Select(f => f.Class).Distinct().Count()}");
         if (limit < images.Count) throw new UsageException("--limit applies to Fashion-MNIST; to train on fewer of your images, train on a folder that holds fewer");
-        var (trainFiles, heldOutFiles) = images.Split(holdout, seed);
-        var train = TrainingSource.FromFiles(trainFiles);
-        return (train, heldOutFiles.Count == 0 ? null : TrainingSource.FromFiles(heldOutFiles), () => trainFiles.ToGrayImageSet(FashionMnist.Side, cancellationToken));
+        OwnImageSources sources;
+        try
+        {
+            sources = OwnImageSources.From(images, holdout, seed, out var undecodable, cancellationToken);
+            foreach (var (name, reason) in undecodable) Console.WriteLine($"  left out {name}: {reason}");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return (sources.Train, sources.HeldOut, sources.CopyImages);
     }
 
     private static int Run(TrainingSource train, TrainingSource? heldOut, Func<ImageSet> copyImages, TrainingOptions options, int side, bool colour, string output,

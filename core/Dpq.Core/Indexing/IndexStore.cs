@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs.Models;
 using System.Collections.Concurrent;
 using Azure.Data.Tables;
 using Dpq.Formats;
@@ -54,8 +55,35 @@ public sealed class IndexStore(StorageClients storage)
         return versions;
     }
 
-    /// <summary>Forgets what is held of <paramref name="modelVersion"/> (after its index is deleted).</summary>
-    internal void Forget(string modelVersion) => _opened.TryRemove(modelVersion, out _);
+    /// <summary>
+    /// Deletes the index of <paramref name="modelVersion"/>: its code rows, its segment files, then its catalog rows
+    /// and layout last, so a deletion cut short is found again by <see cref="ListAsync"/> and finished by the next call.
+    /// </summary>
+    public async Task DeleteVersionAsync(string modelVersion, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(modelVersion);
+        var codes = storage.Table(storage.Names.CodesTable);
+        var (from, to) = IndexKeys.PartitionRange(modelVersion);
+        await DeleteRowsAsync(codes, TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {to}"), cancellationToken);
+        var segments = storage.Container(storage.Names.SegmentsContainer);
+        await foreach (var blob in segments.GetBlobsAsync(BlobTraits.None, BlobStates.None, modelVersion + "/", cancellationToken))
+            await segments.GetBlobClient(blob.Name).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+        var manifests = storage.Table(storage.Names.ManifestsTable);
+        await DeleteRowsAsync(manifests, TableClient.CreateQueryFilter($"PartitionKey eq {modelVersion} and RowKey ne {SegmentCatalog.LayoutKey}"), cancellationToken);
+        await manifests.DeleteEntityAsync(modelVersion, SegmentCatalog.LayoutKey, Azure.ETag.All, cancellationToken);
+        _opened.TryRemove(modelVersion, out _);
+    }
+
+    /// <summary>Deletes the rows <paramref name="filter"/> selects, a partition's rows 100 to a transaction.</summary>
+    private static async Task DeleteRowsAsync(TableClient table, string filter, CancellationToken cancellationToken)
+    {
+        var keys = new List<(string Partition, string Row)>();
+        await foreach (var row in table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken))
+            keys.Add((row.PartitionKey, row.RowKey));
+        foreach (var partition in keys.GroupBy(k => k.Partition))
+            foreach (var chunk in partition.Chunk(SegmentCatalog.MaxTransactionActions))
+                await table.SubmitTransactionAsync(chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(k.Partition, k.Row), Azure.ETag.All)), cancellationToken);
+    }
 
     private SegmentCatalog Catalog(string modelVersion)
     {

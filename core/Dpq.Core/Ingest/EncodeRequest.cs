@@ -78,6 +78,26 @@ public static class EncodeMessage
         return body;
     }
 
+    /// <summary>The requests in message-sized groups: at most <paramref name="perMessage"/> each, and no more than a body holds.</summary>
+    public static IEnumerable<IReadOnlyList<EncodeRequest>> Batches(IEnumerable<EncodeRequest> requests, int perMessage)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(perMessage, MaxRequests);
+        var batch = new List<EncodeRequest>(perMessage);
+        var bytes = EmptyBodyBytes;
+        foreach (var request in requests)
+        {
+            var size = SizeInBody(request);
+            if (batch.Count == perMessage || (batch.Count > 0 && bytes + size > MaxBodyBytes))
+            {
+                yield return batch;
+                (batch, bytes) = (new List<EncodeRequest>(perMessage), EmptyBodyBytes);
+            }
+            batch.Add(request);
+            bytes += size;
+        }
+        if (batch.Count > 0) yield return batch;
+    }
+
     /// <summary>The requests of a message body; a malformed one throws <see cref="FormatException"/> with the reason.</summary>
     public static IReadOnlyList<EncodeRequest> Parse(string json)
     {

@@ -37,6 +37,13 @@ public sealed record ModelManifest
     public required QuantizerInfo Quantizer { get; init; }
     public required TrainingInfo Training { get; init; }
     public required Dictionary<string, double> Metrics { get; init; }
+
+    /// <summary>The metric that holds the held-out mAP at <paramref name="bits"/> bits.</summary>
+    public static string HeldOutMapMetric(int bits) => $"heldout_map_{bits}bits";
+
+    /// <summary>The held-out mAP by code length, from <see cref="Metrics"/> (empty when the model was not measured on held-out images).</summary>
+    public SortedDictionary<int, double> HeldOutMap() =>
+        new(CodeLengths.Where(b => Metrics.ContainsKey(HeldOutMapMetric(b))).ToDictionary(b => b, b => Metrics[HeldOutMapMetric(b)]));
     public required ModelFileSet Files { get; init; }
 
     /// <summary>The ONNX file's contract (names, layout, opset); null in format 1.</summary>

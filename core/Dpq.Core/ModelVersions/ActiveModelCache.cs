@@ -28,6 +28,12 @@ public sealed record ModelCacheOptions
     public bool RefreshInBackground { get; init; } = true;
 }
 
+/// <summary>What a host prepares for a model version before it serves it (the query side: the version's index).</summary>
+public interface IModelPreloader
+{
+    Task PreloadAsync(LoadedModel model, CancellationToken cancellationToken);
+}
+
 /// <summary>A model version that the pointer names but that could not be loaded, and why.</summary>
 public sealed record ModelLoadFailure(string Version, string Reason, DateTimeOffset At);
 
@@ -35,11 +41,12 @@ public sealed record ModelLoadFailure(string Version, string Reason, DateTimeOff
 /// The active model, loaded once per version: reads the registry's pointer at most every
 /// RefreshInterval, downloads and loads a version when the pointer moves. A version that cannot be
 /// loaded (a missing, damaged or mismatched file) leaves the previous model serving and is reported
-/// by <see cref="LastFailure"/>. Both the encode worker (as its <see cref="IEncoderProvider"/>) and
-/// the query side use it.
+/// by <see cref="LastFailure"/>; so is one that a preloader cannot prepare (on a query host, one whose
+/// index cannot be loaded) while another serves. Both the encode worker (through <see cref="WritableModels"/>)
+/// and the query side use it.
 /// </summary>
 public sealed class ActiveModelCache(ModelRegistry registry, ModelCacheOptions options, InferenceOptions inference, TimeProvider time,
-    ILogger<ActiveModelCache> logger) : IEncoderProvider, IDisposable
+    ILogger<ActiveModelCache> logger, IEnumerable<IModelPreloader>? preloaders = null) : IDisposable
 {
     
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -153,6 +160,19 @@ public sealed class ActiveModelCache(ModelRegistry registry, ModelCacheOptions o
             var warm = System.Diagnostics.Stopwatch.StartNew();
             loaded.WarmUp();
             warmUpMs = warm.Elapsed.TotalMilliseconds;
+            // What the host needs before it answers with this version (its index, on a query host); a version that
+            // cannot have it is not switched to while another one serves.
+            foreach (var preloader in preloaders ?? [])
+            {
+                try
+                {
+                    await preloader.PreloadAsync(loaded, cancellationToken);
+                }
+                catch (Exception e) when (_current is null && (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
+                {
+                    logger.LogWarning(e, "Preparing model {ModelVersion} failed; it serves anyway, as nothing else does", version);
+                }
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -172,9 +192,6 @@ public sealed class ActiveModelCache(ModelRegistry registry, ModelCacheOptions o
         Volatile.Write(ref _failure, null);
         return loaded;
     }
-
-    async Task<IReadOnlyList<IImageEncoder>> IEncoderProvider.GetEncodersAsync(CancellationToken cancellationToken) =>
-        await GetAsync(cancellationToken) is { } model ? [model] : [];
 
     public void Dispose()
     {

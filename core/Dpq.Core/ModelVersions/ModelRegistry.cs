@@ -157,6 +157,36 @@ public sealed class ModelRegistry(BlobContainerClient container)
         }
     }
 
+    /// <summary>The stored model.json of <paramref name="version"/>; null when it is not published.</summary>
+    public async Task<ModelManifest?> ReadManifestAsync(string version, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(version);
+        try
+        {
+            var content = await container.GetBlobClient($"{version}/{ModelManifest.FileName}").DownloadContentAsync(cancellationToken);
+            return JsonSerializer.Deserialize<ModelManifest>(content.Value.Content.ToMemory().Span, ModelManifest.JsonOptions)
+                ?? throw new InvalidDataException($"model {version}: model.json is empty");
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Deletes every stored file of <paramref name="version"/>, model.json last; refuses the active version.</summary>
+    public async Task<int> DeleteVersionAsync(string version, CancellationToken cancellationToken = default)
+    {
+        ModelVersion.Validate(version);
+        if ((await GetActiveAsync(cancellationToken))?.Version == version)
+            throw new InvalidOperationException($"model {version} is active: activate another version before deleting it");
+        var names = new List<string>();
+        await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, version + "/", cancellationToken)) names.Add(blob.Name);
+        // model.json last: a version is published while it has one, so a deletion cut short stays visible.
+        foreach (var name in names.OrderBy(n => n.EndsWith("/" + ModelManifest.FileName, StringComparison.Ordinal)))
+            await container.GetBlobClient(name).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+        return names.Count;
+    }
+
     /// <summary>The ETag of a version's stored model.json (it changes when a republish adds files, such as the copy codes); null when there is none.</summary>
     public async Task<string?> ManifestStampAsync(string version, CancellationToken cancellationToken = default)
     {

@@ -13,18 +13,34 @@ public sealed record ProblemDetails(string Type, string Title, int Status, strin
 /// <summary>
 /// What GET /api/index reports: the model being served, the classes it was trained on, where its forward
 /// passes run, how many images its index holds, and (<see cref="ModelError"/>) a newer active version that could not be
-/// loaded, with the reason, while the previous one keeps serving.
+/// loaded, with the reason, while the previous one keeps serving; and every model version with its state
+/// (active, building n/N, ready, rejected: why, retired).
 /// </summary>
 public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards,
-    string? Runtime = null, ModelVersions.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null);
+    string? Runtime = null, ModelVersions.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null,
+    IReadOnlyList<VersionStatus>? Versions = null);
+
+/// <summary>The answer to POST /api/admin/retrain.</summary>
+public sealed record RetrainAccepted(string RequestId);
+
+/// <summary>One model version in GET /api/index.</summary>
+public sealed record VersionStatus(string Version, string Status, long Images, long Covered, IReadOnlyDictionary<int, double> HeldOutMap);
 
 /// <summary>
 /// The HTTP functions' logic, shared by the Azure Functions app and the local Kestrel host: both
 /// pass the request's parts in and write the <see cref="HttpAnswer"/> out. Every bad request
 /// becomes a 400 problem-details answer and a missing model a 503; nothing a caller sends yields a 500.
 /// </summary>
-public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveModelCache models, IndexCache index, QueryOptions options, ILogger<QueryHttpHandler> logger)
+public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveModelCache models, IndexCache index, ModelVersions.VersionOverview versions,
+    ModelVersions.RetrainScheduler retraining, QueryOptions options, ILogger<QueryHttpHandler> logger)
 {
+    /// <summary>POST /api/admin/retrain: asks for a retraining job; 202 with the request's id.</summary>
+    public async Task<HttpAnswer> RetrainAsync(CancellationToken cancellationToken)
+    {
+        var requestId = await retraining.RequestNowAsync("http", cancellationToken);
+        return new HttpAnswer(202, "application/json", JsonSerializer.SerializeToUtf8Bytes(new RetrainAccepted(requestId), HttpJson.Default.RetrainAccepted));
+    }
+
     public async Task<HttpAnswer> QueryAsync(string? contentType, Stream body, Func<string, string?> queryParameter, CancellationToken cancellationToken)
     {
         byte[] bytes;
@@ -55,12 +71,21 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
     {
         var model = await models.GetAsync(cancellationToken);
         var failure = models.LastFailure;
-        if (model is null) return Json(200, new IndexStatus(null, [], 0, 0, null, failure), HttpJson.Default.IndexStatus);
+        IReadOnlyList<VersionStatus>? lifecycle = null;
+        try
+        {
+            lifecycle = [.. (await versions.ListAsync(withSizes: false, cancellationToken)).Select(v => new VersionStatus(v.Version, v.Status, v.Images, v.Covered, v.HeldOutMap))];
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Could not list the model versions for the status"); // the rest of the status stands
+        }
+        if (model is null) return Json(200, new IndexStatus(null, [], 0, 0, null, failure, Versions: lifecycle), HttpJson.Default.IndexStatus);
         try
         {
             var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
             return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length,
-                $"onnxruntime {model.Provider.Name}", failure, model.Manifest.ClassNameList), HttpJson.Default.IndexStatus);
+                $"onnxruntime {model.Provider.Name}", failure, model.Manifest.ClassNameList, lifecycle), HttpJson.Default.IndexStatus);
         }
         catch (IndexUnavailableException e)
         {
@@ -96,4 +121,5 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
 [JsonSerializable(typeof(QueryResponse))]
 [JsonSerializable(typeof(IndexStatus))]
 [JsonSerializable(typeof(ProblemDetails))]
+[JsonSerializable(typeof(RetrainAccepted))]
 public sealed partial class HttpJson : JsonSerializerContext;

@@ -36,7 +36,7 @@ public static class ModelTraining
         if (heldOutInputs is not null && heldOutInputs.Count > 0)
         {
             heldOutMap = HeldOutMap(network, inputs, heldOutInputs, options, cancellationToken);
-            foreach (var (bits, map) in heldOutMap) result.Metrics[$"heldout_map_{bits}bits"] = Math.Round(map, 6);
+            foreach (var (bits, map) in heldOutMap) result.Metrics[ModelManifest.HeldOutMapMetric(bits)] = Math.Round(map, 6);
             result.Metrics["heldout_images"] = heldOutInputs.Count;
             log?.Invoke($"held-out mAP ({heldOutInputs.Count} images against the {inputs.Count} training codes): "
                 + string.Join(", ", heldOutMap.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} bits {p.Value:F4}"))));

@@ -1,0 +1,311 @@
+using System.Text.Json;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Queues.Models;
+using Dpq.Formats;
+using Dpq.Ingest;
+using Dpq.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.ModelVersions;
+
+/// <summary>Where a retraining job is: training, filling the new version's index, settling after the switch, done.</summary>
+public enum RetrainStage { Training, Backfilling, Settling, Done }
+
+/// <summary>
+/// The one retraining job's state, kept in "_jobs/retrain.json" of the models container, so that a worker
+/// that takes the job over after a kill goes on where it stopped. Version: the model it made (once published).
+/// Progress: the latest line of progress. Outcome: how it ended.
+/// </summary>
+public sealed record RetrainJobState(string RequestId, RetrainStage Stage, DateTimeOffset StartedAt)
+{
+    public string? Version { get; init; }
+    public string? Progress { get; init; }
+    public string? Outcome { get; init; }
+    public int Attempts { get; init; }
+    public long Images { get; init; }
+    public long Covered { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>What one call of <see cref="RetrainJob.RunOnceAsync"/> found to do.</summary>
+public enum RetrainRun { Idle, Busy, Finished }
+
+/// <summary>
+/// Retraining as a job of the worker: one at a time across all workers (a blob lease on "_jobs/retrain.lock",
+/// renewed while the job runs; a worker that cannot take it leaves the job to the holder), resumable after a
+/// kill (its stage is stored after each step). A job takes a train request off the train queue, trains on
+/// the labelled images in storage (<see cref="IModelTrainer"/>), publishes the model, records it as
+/// building, backfills its index (<see cref="Backfill"/>) until it covers every image, then switches it in
+/// or rejects it (<see cref="VersionSwitch"/>), lets hosts catch up, marks it ready and applies retention.
+/// </summary>
+public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, VersionRecords records, IModelTrainer trainer, Backfill backfill,
+    VersionSwitch versionSwitch, VersionRetention retention, LifecycleOptions options, Ingest.EncodeWorkerOptions encodeOptions, TimeProvider time,
+    ILogger<RetrainJob> logger)
+{
+    public const string StateBlob = "_jobs/retrain.json";
+    public const string LockBlob = "_jobs/retrain.lock";
+
+    private BlobContainerClient Models => storage.Container(storage.Names.ModelsContainer);
+
+    /// <summary>The job's state; null when no job ever ran.</summary>
+    public static async Task<(RetrainJobState State, ETag ETag)?> ReadStateAsync(BlobContainerClient models, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var download = await models.GetBlobClient(StateBlob).DownloadContentAsync(cancellationToken);
+            var state = JsonSerializer.Deserialize(download.Value.Content.ToMemory().Span, LifecycleJson.Default.RetrainJobState)
+                ?? throw new InvalidDataException($"{StateBlob} is empty");
+            return (state, download.Value.Details.ETag);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs the current job to its end, or starts one for the next train request; Busy when another worker holds the job.</summary>
+    public async Task<RetrainRun> RunOnceAsync(CancellationToken cancellationToken = default)
+    {
+        var lockBlob = Models.GetBlobClient(LockBlob);
+        try
+        {
+            await lockBlob.UploadAsync(BinaryData.Empty, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            // It exists: the lock is its lease, not the blob.
+        }
+        var lease = lockBlob.GetBlobLeaseClient();
+        try
+        {
+            await lease.AcquireAsync(options.LeaseDuration, cancellationToken: cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            return RetrainRun.Busy;
+        }
+        using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewAsync(lease, held);
+        try
+        {
+            return await RunHeldAsync(held.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError("The retraining job lost its lease; another worker goes on from its last stored stage");
+            return RetrainRun.Busy;
+        }
+        finally
+        {
+            await held.CancelAsync();
+            await renewing;
+            try
+            {
+                await lease.ReleaseAsync(cancellationToken: CancellationToken.None);
+            }
+            catch (RequestFailedException)
+            {
+                // Lost or expired already: the next holder takes it.
+            }
+        }
+    }
+
+    private async Task RenewAsync(BlobLeaseClient lease, CancellationTokenSource held)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(options.LeaseDuration / 3, time, held.Token);
+                await lease.RenewAsync(cancellationToken: held.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The job is over.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Renewing the retraining lease failed; the job stops");
+            await held.CancelAsync();
+        }
+    }
+
+    private async Task<RetrainRun> RunHeldAsync(CancellationToken cancellationToken)
+    {
+        var current = await ReadStateAsync(Models, cancellationToken);
+        RetrainJobState state;
+        if (current is { State.Stage: not RetrainStage.Done } unfinished)
+        {
+            state = unfinished.State;
+            logger.LogInformation("Retraining job {RequestId} goes on at stage {Stage}", state.RequestId, state.Stage);
+        }
+        else
+        {
+            if (await TakeRequestAsync(current?.State.RequestId, cancellationToken) is not { } requestId) return RetrainRun.Idle;
+            state = new RetrainJobState(requestId, RetrainStage.Training, time.GetUtcNow()) { Progress = "starting" };
+            await SaveAsync(state, cancellationToken);
+            logger.LogInformation("Retraining job {RequestId} started", requestId);
+        }
+        while (state.Stage != RetrainStage.Done)
+        {
+            var next = state.Stage switch
+            {
+                RetrainStage.Training => await TrainAsync(state, cancellationToken),
+                RetrainStage.Backfilling => await BackfillAsync(state, cancellationToken),
+                RetrainStage.Settling => await SettleAsync(state, cancellationToken),
+                _ => throw new InvalidDataException($"unknown stage {state.Stage}"),
+            };
+            await SaveAsync(next, cancellationToken);
+            state = next;
+        }
+        logger.LogInformation("Retraining job {RequestId} done: {Outcome}", state.RequestId, state.Outcome);
+        return RetrainRun.Finished;
+    }
+
+    /// <summary>
+    /// The next train request's id, its message deleted (the job's state holds it from now on); null when there is
+    /// none. A request for the job that just finished (a timer that fired twice for one slot) is dropped.
+    /// </summary>
+    private async Task<string?> TakeRequestAsync(string? lastRequestId, CancellationToken cancellationToken)
+    {
+        var queue = storage.Queue(storage.Names.TrainQueue);
+        QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, TimeSpan.FromMinutes(1), cancellationToken);
+        if (messages.Length == 0) return null;
+        var message = messages[0];
+        string requestId;
+        try
+        {
+            using var doc = JsonDocument.Parse(message.Body.ToString());
+            requestId = doc.RootElement.TryGetProperty("requestId", out var id) && id.GetString() is { Length: > 0 } s ? s : message.MessageId;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            requestId = message.MessageId; // any message asks for a retraining: its body only names it
+        }
+        await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
+        if (requestId == lastRequestId)
+        {
+            logger.LogInformation("Train request {RequestId} was carried out already; dropped", requestId);
+            return null;
+        }
+        return requestId;
+    }
+
+    private async Task<RetrainJobState> TrainAsync(RetrainJobState state, CancellationToken cancellationToken)
+    {
+        if (state.Version is { } published) return await RecordBuildingAsync(state, published, cancellationToken); // killed after publishing
+        if (state.Attempts >= options.MaxTrainingAttempts)
+            return state with { Stage = RetrainStage.Done, Outcome = $"failed: training was started {state.Attempts} times and never finished" };
+        state = state with { Attempts = state.Attempts + 1, Progress = "training" };
+        await SaveAsync(state, cancellationToken);
+        var output = Path.Combine(options.WorkDirectory, state.RequestId.Replace('/', '-') + "-" + state.Attempts);
+        if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        string folder;
+        try
+        {
+            var progress = new ThrottledProgress(line => _ = SaveProgressAsync(state.RequestId, line), time);
+            folder = await trainer.TrainAsync(output, Seed(state.RequestId), progress, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            logger.LogError(e, "Retraining job {RequestId}: training failed", state.RequestId);
+            return state with { Stage = RetrainStage.Done, Outcome = $"failed: {e.Message}" };
+        }
+        var version = await registry.PublishAsync(folder, cancellationToken);
+        state = state with { Version = version, Progress = $"published {version}" };
+        await SaveAsync(state, cancellationToken);
+        Directory.Delete(output, recursive: true);
+        return await RecordBuildingAsync(state, version, cancellationToken);
+    }
+
+    private async Task<RetrainJobState> RecordBuildingAsync(RetrainJobState state, string version, CancellationToken cancellationToken)
+    {
+        var manifest = await registry.ReadManifestAsync(version, cancellationToken) ?? throw new InvalidDataException($"model {version} is not published");
+        await records.CreateAsync(new VersionRecord(version, VersionState.Building, time.GetUtcNow())
+        {
+            RequestId = state.RequestId,
+            BasedOn = (await registry.GetActiveAsync(cancellationToken))?.Version,
+            HeldOutMap = manifest.HeldOutMap(),
+        }, cancellationToken);
+        logger.LogInformation("Model {ModelVersion} is building; held-out mAP {Map}", version, string.Join(", ", manifest.HeldOutMap().Select(kv => $"{kv.Key} bits {kv.Value:F4}")));
+        return state with { Stage = RetrainStage.Backfilling, Progress = "backfilling" };
+    }
+
+    private async Task<RetrainJobState> BackfillAsync(RetrainJobState state, CancellationToken cancellationToken)
+    {
+        var version = state.Version ?? throw new InvalidDataException("a backfilling job names no version");
+        var manifest = await registry.ReadManifestAsync(version, cancellationToken) ?? throw new InvalidDataException($"model {version} is not published");
+        var format = new CodeFormat(manifest.K, manifest.M);
+        while (true)
+        {
+            var progress = await backfill.RunOnceAsync(version, format, encodeOptions.ShardCount, cancellationToken);
+            await records.UpdateAsync(version, r => r with { Images = progress.Images, Covered = progress.Covered }, cancellationToken);
+            state = state with { Images = progress.Images, Covered = progress.Covered, Progress = $"backfill {progress.Covered}/{progress.Images}" };
+            if (progress.IsCovered) break;
+            await SaveAsync(state, cancellationToken);
+            await Task.Delay(options.CheckInterval, time, cancellationToken);
+        }
+        await records.UpdateAsync(version, r => r with { CoveredAt = time.GetUtcNow() }, cancellationToken);
+        var (outcome, reason) = await versionSwitch.SwitchAsync(version, cancellationToken);
+        return outcome switch
+        {
+            SwitchOutcome.Activated => state with { Stage = RetrainStage.Settling, Progress = "activated", Outcome = $"activated {version}" },
+            SwitchOutcome.Rejected => state with { Stage = RetrainStage.Done, Outcome = $"rejected {version}: {reason}" },
+            _ => state with { Progress = $"switch: {reason}; trying again" }, // still backfilling: the next round switches
+        };
+    }
+
+    /// <summary>Waits out <see cref="LifecycleOptions.SwitchGrace"/> (hosts that have not seen the flip still write to it as a building version), then marks it ready.</summary>
+    private async Task<RetrainJobState> SettleAsync(RetrainJobState state, CancellationToken cancellationToken)
+    {
+        var version = state.Version!;
+        var record = await records.GetAsync(version, cancellationToken);
+        var wait = (record?.ActivatedAt ?? time.GetUtcNow()) + options.SwitchGrace - time.GetUtcNow();
+        if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken);
+        await records.UpdateAsync(version, r => r with { State = VersionState.Ready }, cancellationToken);
+        var retired = await retention.ApplyAsync(cancellationToken);
+        return state with { Stage = RetrainStage.Done, Progress = "done", Outcome = state.Outcome + (retired.Count > 0 ? $"; retired {string.Join(", ", retired)}" : "") };
+    }
+
+    private static int Seed(string requestId) => (int)(System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(requestId)) & 0x7FFFFFFF);
+
+    private async Task SaveProgressAsync(string requestId, string line)
+    {
+        try
+        {
+            // Only onto the training stage it belongs to: a stage stored since wins (the write is conditional on what was read).
+            if (await ReadStateAsync(Models, CancellationToken.None) is { } current && current.State.RequestId == requestId && current.State.Stage == RetrainStage.Training)
+                await Models.GetBlobClient(StateBlob).UploadAsync(Serialize(current.State with { Progress = line }),
+                    new BlobUploadOptions { Conditions = new BlobRequestConditions { IfMatch = current.ETag } }, CancellationToken.None);
+        }
+        catch (RequestFailedException e)
+        {
+            logger.LogDebug(e, "Progress of {RequestId} not stored", requestId); // the next line is
+        }
+    }
+
+    /// <summary>Stores <paramref name="state"/>: the lease makes this worker the only one that writes stages.</summary>
+    private Task SaveAsync(RetrainJobState state, CancellationToken cancellationToken) =>
+        Models.GetBlobClient(StateBlob).UploadAsync(Serialize(state), overwrite: true, cancellationToken);
+
+    private BinaryData Serialize(RetrainJobState state) =>
+        BinaryData.FromBytes(JsonSerializer.SerializeToUtf8Bytes(state with { UpdatedAt = time.GetUtcNow() }, LifecycleJson.Default.RetrainJobState));
+
+    /// <summary>Passes on at most one progress line every 2 seconds, and every last line of a phase.</summary>
+    private sealed class ThrottledProgress(Action<string> report, TimeProvider time) : IProgress<string>
+    {
+        private DateTimeOffset _last = DateTimeOffset.MinValue;
+
+        public void Report(string value)
+        {
+            var now = time.GetUtcNow();
+            if (now - _last < TimeSpan.FromSeconds(2)) return;
+            _last = now;
+            report(value);
+        }
+    }
+}

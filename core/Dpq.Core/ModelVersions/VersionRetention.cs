@@ -1,0 +1,36 @@
+using Dpq.Indexing;
+using Microsoft.Extensions.Logging;
+
+namespace Dpq.ModelVersions;
+
+/// <summary>
+/// Keeps <see cref="LifecycleOptions.KeepVersions"/> versions with their index and files: the active one, the
+/// one active before it and those being built always, then the newest others. The rest are retired: their
+/// index (rows, segment files, catalog), then their model files; the record stays, marked retired.
+/// </summary>
+public sealed class VersionRetention(ModelRegistry registry, VersionRecords records, IndexStore store, LifecycleOptions options, ILogger<VersionRetention> logger)
+{
+    /// <summary>Retires what is beyond the count; returns the versions retired.</summary>
+    public async Task<IReadOnlyList<string>> ApplyAsync(CancellationToken cancellationToken = default)
+    {
+        var active = (await registry.GetActiveAsync(cancellationToken))?.Version;
+        var live = (await records.ListAsync(cancellationToken)).Where(r => r.State != VersionState.Retired).ToList();
+        var previous = live.Where(r => r.Version != active && r.ActivatedAt is not null).MaxBy(r => r.ActivatedAt)?.Version;
+        var kept = live.Where(r => r.Version == active || r.Version == previous || r.State == VersionState.Building).Select(r => r.Version).ToHashSet(StringComparer.Ordinal);
+        foreach (var r in live.Where(r => !kept.Contains(r.Version)).OrderByDescending(r => r.CreatedAt))
+        {
+            if (kept.Count >= options.KeepVersions) break;
+            kept.Add(r.Version);
+        }
+        var retired = new List<string>();
+        foreach (var r in live.Where(r => !kept.Contains(r.Version)))
+        {
+            await store.DeleteVersionAsync(r.Version, cancellationToken);
+            await registry.DeleteVersionAsync(r.Version, cancellationToken);
+            await records.UpdateAsync(r.Version, x => x with { State = VersionState.Retired, Reason = $"beyond the {options.KeepVersions} versions kept" }, cancellationToken);
+            logger.LogInformation("Retired model {ModelVersion}: its index and files are deleted", r.Version);
+            retired.Add(r.Version);
+        }
+        return retired;
+    }
+}
