@@ -15,6 +15,9 @@ param location string = resourceGroup().location
 @description('Container image of the GPU worker (gpu-worker/Dockerfile).')
 param workerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
 
+@description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); the placeholder until azd deploys one.')
+param trainerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+
 @description('NCRONTAB schedule of retraining requests.')
 param retrainSchedule string = '0 0 3 * * 0'
 
@@ -129,6 +132,7 @@ module worker 'modules/worker.bicep' = {
     logAnalyticsWorkspaceName: 'log-dpq-${environmentName}-${suffix}'
     storageNames: names
     image: workerImage
+    trainerImage: trainerImage
   }
 }
 
@@ -141,3 +145,4 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_FUNCTION_APP_NAME string = functions.outputs.name
 output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.name
 output AZURE_WORKER_APP_NAME string = worker.outputs.name
+output AZURE_TRAINER_JOB_NAME string = worker.outputs.trainerName

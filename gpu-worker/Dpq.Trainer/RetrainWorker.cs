@@ -4,22 +4,32 @@ using Dpq.Storage;
 namespace Dpq.Trainer;
 
 /// <summary>
-/// Runs the retraining job (<see cref="RetrainJob"/>) for as long as the process lives: a job to its end
-/// when there is one (or one left unfinished by a worker that stopped), then the next train request. A pause
-/// while another worker holds the job or there is no request; a failed run is logged and tried again.
+/// Runs the retraining job (<see cref="RetrainJob"/>): a job to its end when there is one (or one left unfinished
+/// by a worker that stopped), then the next train request. A pause while another worker holds the job or there
+/// is no request; a failed run is logged and tried again. With Trainer:ExitWhenIdle (a Container Apps job
+/// started by a train request) the process ends once there is nothing left to do.
 /// </summary>
-public sealed class RetrainWorker(RetrainJob job, StorageClients storage, ILogger<RetrainWorker> logger) : BackgroundService
+public sealed class RetrainWorker(RetrainJob job, StorageClients storage, IConfiguration configuration, IHostApplicationLifetime lifetime,
+    ILogger<RetrainWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var exitWhenIdle = configuration.GetValue<bool>("Trainer:ExitWhenIdle");
         await storage.EnsureCreatedAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                if (await job.RunOnceAsync(stoppingToken) != RetrainRun.Finished) await Task.Delay(Pause, stoppingToken);
+                var run = await job.RunOnceAsync(stoppingToken);
+                if (run == RetrainRun.Idle && exitWhenIdle)
+                {
+                    logger.LogInformation("No retraining left to do; exiting");
+                    lifetime.StopApplication();
+                    return;
+                }
+                if (run != RetrainRun.Finished) await Task.Delay(Pause, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -1,5 +1,7 @@
 // The GPU worker on Azure Container Apps: a serverless GPU workload profile, scaled by KEDA on the
-// length of the encode queue (to zero when it is empty), signed in with the managed identity.
+// length of the encode queue (to zero when it is empty), signed in with the managed identity. Beside it,
+// the retraining worker as a Container Apps job: an execution starts when a train request is queued
+// and runs the job through training, backfill and the switch, then exits (Trainer__ExitWhenIdle).
 
 param name string
 param location string
@@ -12,6 +14,12 @@ param logAnalyticsWorkspaceName string
 @description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function App.')
 param storageNames object
 param image string
+
+@description('Image of the retraining worker (gpu-worker/Dpq.Trainer).')
+param trainerImage string
+
+@description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
+param trainerTimeoutSeconds int = 14400
 
 @description('Serverless GPU workload profile type.')
 param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
@@ -67,13 +75,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'worker'
           image: image
           resources: { cpu: json('8'), memory: '56Gi' }
-          env: concat([
-            { name: 'DpqStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
-            { name: 'DpqStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
-            { name: 'DpqStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
-            { name: 'DpqStorage__credential', value: 'managedidentity' }
-            { name: 'DpqStorage__clientId', value: identityClientId }
-          ], map(items(storageNames), s => { name: s.key, value: s.value }))
+          env: storageEnv
         }
       ]
       scale: {
@@ -105,4 +107,63 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   }
 }
 
+var storageEnv = concat([
+  { name: 'DpqStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
+  { name: 'DpqStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
+  { name: 'DpqStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
+  { name: 'DpqStorage__credential', value: 'managedidentity' }
+  { name: 'DpqStorage__clientId', value: identityClientId }
+], map(items(storageNames), s => { name: s.key, value: s.value }))
+
+resource trainer 'Microsoft.App/jobs@2025-01-01' = {
+  name: '${take(name, 24)}-trainer'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'trainer' })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    environmentId: environment.id
+    workloadProfileName: 'Consumption'
+    configuration: {
+      triggerType: 'Event'
+      replicaTimeout: trainerTimeoutSeconds
+      replicaRetryLimit: 1
+      eventTriggerConfig: {
+        parallelism: 1
+        replicaCompletionCount: 1
+        scale: {
+          minExecutions: 0
+          maxExecutions: 1 // one job at a time; the blob lease enforces it too
+          pollingInterval: 30
+          rules: [
+            {
+              name: 'train-queue'
+              type: 'azure-queue'
+              metadata: {
+                accountName: storage.name
+                queueName: storageNames.DPQ_TRAIN_QUEUE
+                queueLength: '1'
+              }
+              identity: identityId
+            }
+          ]
+        }
+      }
+    }
+    template: {
+      containers: [
+        {
+          name: 'trainer'
+          image: trainerImage
+          resources: { cpu: json('4'), memory: '8Gi' }
+          env: concat(storageEnv, [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ])
+        }
+      ]
+    }
+  }
+}
+
 output name string = app.name
+output trainerName string = trainer.name

@@ -107,4 +107,20 @@ public sealed class BicepFilesTests
         Assert.Contains(rules, q => q!.Contains("DPQ_ENCODE_QUEUE"));
         Assert.Contains(rules, q => q!.Contains("DPQ_BLOB_EVENTS_QUEUE"));
     }
+
+    [Fact]
+    public void RetrainingRunsAsAJobStartedByATrainRequestOneAtATimeThatExitsWhenDone()
+    {
+        var job = Resources("worker.bicep").Single(r => r.GetProperty("type").GetString() == "Microsoft.App/jobs");
+        var config = job.GetProperty("properties").GetProperty("configuration");
+        Assert.Equal("Event", config.GetProperty("triggerType").GetString());
+        var scale = config.GetProperty("eventTriggerConfig").GetProperty("scale");
+        Assert.Equal(1, scale.GetProperty("maxExecutions").GetInt32());
+        var rule = Assert.Single(scale.GetProperty("rules").EnumerateArray());
+        Assert.Equal("azure-queue", rule.GetProperty("type").GetString());
+        Assert.Contains("DPQ_TRAIN_QUEUE", rule.GetProperty("metadata").GetProperty("queueName").GetString());
+        Assert.True(rule.TryGetProperty("identity", out _)); // signs in with the managed identity, no connection string
+        var env = job.GetProperty("properties").GetProperty("template").GetProperty("containers")[0].GetProperty("env").GetRawText();
+        Assert.Contains("Trainer__ExitWhenIdle", env);
+    }
 }

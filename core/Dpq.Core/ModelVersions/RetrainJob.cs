@@ -36,7 +36,8 @@ public enum RetrainRun { Idle, Busy, Finished }
 /// <summary>
 /// Retraining as a job of the worker: one at a time across all workers (a blob lease on "_jobs/retrain.lock",
 /// renewed while the job runs; a worker that cannot take it leaves the job to the holder), resumable after a
-/// kill (its stage is stored after each step). A job takes a train request off the train queue, trains on
+/// kill (its stage is stored after each step; the request's message is deleted only at the end). A job takes a
+/// train request from the train queue, trains on
 /// the labelled images in storage (<see cref="IModelTrainer"/>), publishes the model, records it as
 /// building, backfills its index (<see cref="Backfill"/>) until it covers every image, then switches it in
 /// or rejects it (<see cref="VersionSwitch"/>), lets hosts catch up, marks it ready and applies retention.
@@ -48,7 +49,19 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
     public const string StateBlob = "_jobs/retrain.json";
     public const string LockBlob = "_jobs/retrain.lock";
 
+    /// <summary>How long the request's message stays invisible between renewals: a job whose worker died shows up again after it.</summary>
+    public static readonly TimeSpan MessageHold = TimeSpan.FromMinutes(5);
+
     private BlobContainerClient Models => storage.Container(storage.Names.ModelsContainer);
+
+    /// <summary>The train request being carried out, held invisible while the job runs and deleted when it is done.</summary>
+    private sealed class HeldRequest(string messageId, string popReceipt)
+    {
+        public string MessageId { get; } = messageId;
+        public string PopReceipt { get; set; } = popReceipt;
+    }
+
+    private HeldRequest? _request;
 
     /// <summary>The job's state; null when no job ever ran.</summary>
     public static async Task<(RetrainJobState State, ETag ETag)?> ReadStateAsync(BlobContainerClient models, CancellationToken cancellationToken = default)
@@ -88,6 +101,7 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
             return RetrainRun.Busy;
         }
         using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _request = null;
         var renewing = RenewAsync(lease, held);
         try
         {
@@ -121,6 +135,11 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
             {
                 await Task.Delay(options.LeaseDuration / 3, time, held.Token);
                 await lease.RenewAsync(cancellationToken: held.Token);
+                if (_request is { } request)
+                {
+                    var receipt = await storage.Queue(storage.Names.TrainQueue).UpdateMessageAsync(request.MessageId, request.PopReceipt, visibilityTimeout: MessageHold, cancellationToken: held.Token);
+                    request.PopReceipt = receipt.Value.PopReceipt;
+                }
             }
         }
         catch (OperationCanceledException)
@@ -163,17 +182,30 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
             state = next;
         }
         logger.LogInformation("Retraining job {RequestId} done: {Outcome}", state.RequestId, state.Outcome);
+        if (_request is { } done)
+        {
+            try
+            {
+                await storage.Queue(storage.Names.TrainQueue).DeleteMessageAsync(done.MessageId, done.PopReceipt, cancellationToken);
+            }
+            catch (RequestFailedException e) when (Ingest.EncodeQueueDrainer.IsLostLease(e))
+            {
+                // Shown again meanwhile: whoever takes it finds this job done and drops it.
+            }
+        }
         return RetrainRun.Finished;
     }
 
     /// <summary>
-    /// The next train request's id, its message deleted (the job's state holds it from now on); null when there is
-    /// none. A request for the job that just finished (a timer that fired twice for one slot) is dropped.
+    /// The next train request's id; null when there is none. Its message stays invisible while the job runs (renewed
+    /// with the lease) and is deleted when the job is done, so a job whose worker died without a successor shows up
+    /// again and is carried on. A request for the job that just finished (a timer that fired twice for one slot, or
+    /// the message of a job another worker finished) is dropped.
     /// </summary>
     private async Task<string?> TakeRequestAsync(string? lastRequestId, CancellationToken cancellationToken)
     {
         var queue = storage.Queue(storage.Names.TrainQueue);
-        QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, TimeSpan.FromMinutes(1), cancellationToken);
+        QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, MessageHold, cancellationToken);
         if (messages.Length == 0) return null;
         var message = messages[0];
         string requestId;
@@ -186,12 +218,13 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
         {
             requestId = message.MessageId; // any message asks for a retraining: its body only names it
         }
-        await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
         if (requestId == lastRequestId)
         {
             logger.LogInformation("Train request {RequestId} was carried out already; dropped", requestId);
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
             return null;
         }
+        _request = new HeldRequest(message.MessageId, message.PopReceipt);
         return requestId;
     }
 
