@@ -340,4 +340,27 @@ public sealed class LifecycleTests
         Assert.Equal($"activated {published}", (await StateAsync(p)).Outcome);
         Assert.Equal(VersionState.Ready, (await p.Get<VersionRecords>().GetAsync(published))!.State);
     }
+
+    [Fact]
+    public async Task AFinishedJobsOutcomeStaysReadableAfterTheNextJobAndItsRequestSentAgainIsDropped()
+    {
+        var trainer = new CopyTrainer();
+        using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s.AddSingleton(Fast()).AddSingleton<IModelTrainer>(trainer));
+        var scheduler = p.Get<RetrainScheduler>();
+        var first = await scheduler.RequestNowAsync("test");
+        Assert.Equal(RetrainRun.Finished, await p.Get<RetrainJob>().RunOnceAsync());
+        var second = await scheduler.RequestNowAsync("test");
+        Assert.Equal(RetrainRun.Finished, await p.Get<RetrainJob>().RunOnceAsync());
+        var models = p.Storage.Container(p.Storage.Names.ModelsContainer);
+        var firstState = (await RetrainJob.ReadStateAsync(models, first))!;
+        Assert.Equal((first, RetrainStage.Done), (firstState.RequestId, firstState.Stage));
+        Assert.StartsWith("activated ", firstState.Outcome);
+        Assert.Equal(second, (await RetrainJob.ReadStateAsync(models, second))!.RequestId);
+
+        // The first request delivered again (its message shown again after its worker died, say): not run twice.
+        await p.Storage.Queue(p.Storage.Names.TrainQueue).SendMessageAsync(System.Text.Json.JsonSerializer.Serialize(new { requestId = first }));
+        Assert.Equal(RetrainRun.Idle, await p.Get<RetrainJob>().RunOnceAsync());
+        Assert.Equal(2, trainer.Calls);
+        Assert.Empty((await p.Storage.Queue(p.Storage.Names.TrainQueue).PeekMessagesAsync()).Value);
+    }
 }

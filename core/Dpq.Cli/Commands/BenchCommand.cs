@@ -15,9 +15,9 @@ public static class BenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>dpq bench: scan, encode and (through the local stack) query.</summary>
+    /// <summary>dpq bench: scan, encode and (through the local stack) query and retrain.</summary>
     public static Command Create(Command query) => new Command("bench", "benchmarks whose numbers go into docs/")
-        .With(CreateScan(), EncodeBenchCommand.Create(), query);
+        .With(CreateScan(), EncodeBenchCommand.Create(), query, RetrainBenchCommand.Create());
 
     private static Command CreateScan()
     {

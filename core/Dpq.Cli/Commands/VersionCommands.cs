@@ -58,9 +58,8 @@ public static class VersionCommands
         string? shown = null;
         while (DateTimeOffset.UtcNow < deadline)
         {
-            if (await RetrainJob.ReadStateAsync(container, cancellationToken) is { } read && read.State.RequestId == requestId)
+            if (await RetrainJob.ReadStateAsync(container, requestId, cancellationToken) is { } state)
             {
-                var state = read.State;
                 var line = $"{state.Stage.ToString().ToLowerInvariant()}: {state.Progress}";
                 if (line != shown) Console.WriteLine($"dpq retrain: {line}");
                 shown = line;

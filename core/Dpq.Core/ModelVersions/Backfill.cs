@@ -18,7 +18,8 @@ public sealed record BackfillProgress(long Images, long Covered, int Sent, bool 
 /// Fills a version being built with every image in storage: each pass lists the images and imports
 /// containers and the version's index (its own <see cref="SegmentSetReader"/>), counts the images it covers
 /// (indexed, or refused since the blob was last written: a failure record), and, while the encode queue
-/// is empty, sends index requests for this version only for the rest, packed as bulk imports pack them.
+/// is empty, sends index requests for this version only for the rest (again only after <see cref="ResendAfter"/>),
+/// packed as bulk imports pack them.
 /// Uploads and deletes meanwhile reach the version through the worker's normal path
 /// (<see cref="WritableModels"/>, removals to every version). Repeating a pass is harmless: a request for
 /// an image already indexed rewrites the same code.
@@ -27,7 +28,11 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
 {
     private const int RequestsPerMessage = 64;
 
+    /// <summary>A request is sent again only this long after the last one for the image: the queue's count leaves out messages a worker holds.</summary>
+    public static readonly TimeSpan ResendAfter = TimeSpan.FromMinutes(2);
+
     private readonly Dictionary<string, SegmentSetReader> _readers = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Version, string Name), DateTimeOffset> _sent = [];
 
     public async Task<BackfillProgress> RunOnceAsync(string version, CodeFormat format, int shardCountIfNew, CancellationToken cancellationToken = default)
     {
@@ -58,9 +63,13 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
         if ((await queue.GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount > 0)
             return new BackfillProgress(images, covered, 0, true); // requests in flight: they may be these
         var now = time.GetUtcNow();
-        var requests = blobs.Select(kv => EncodeRequest.ForVersion(kv.Key, kv.Value.Blob.Properties.ETag?.ToString(), kv.Value.Blob.Properties.ContentLength ?? 0, now, version)).ToList();
+        var requests = blobs.Where(kv => !_sent.TryGetValue((version, kv.Key), out var at) || now - at >= ResendAfter)
+            .Select(kv => EncodeRequest.ForVersion(kv.Key, kv.Value.Blob.Properties.ETag?.ToString(), kv.Value.Blob.Properties.ContentLength ?? 0, now, version)).ToList();
         foreach (var batch in EncodeMessage.Batches(requests, RequestsPerMessage))
+        {
             await queue.SendMessageAsync(EncodeMessage.Pack(batch), cancellationToken);
+            foreach (var request in batch) _sent[(version, request.BlobName)] = now;
+        }
         logger.LogInformation("Backfill of {ModelVersion}: {Covered} of {Images} images covered; {Sent} requests sent", version, covered, images, requests.Count);
         return new BackfillProgress(images, covered, requests.Count, false);
     }

@@ -47,6 +47,8 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
     ILogger<RetrainJob> logger)
 {
     public const string StateBlob = "_jobs/retrain.json";
+    /// <summary>Where each finished job's last state is kept, by request id: what <c>--wait</c> reads, and how a request carried out already is known.</summary>
+    public const string DonePrefix = "_jobs/done/";
     public const string LockBlob = "_jobs/retrain.lock";
 
     /// <summary>How long the request's message stays invisible between renewals: a job whose worker died shows up again after it.</summary>
@@ -78,6 +80,23 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
             return null;
         }
     }
+
+    /// <summary>The state of the job of <paramref name="requestId"/>: its final one once done, else the current job's if it is that one; null otherwise.</summary>
+    public static async Task<RetrainJobState?> ReadStateAsync(BlobContainerClient models, string requestId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var done = await models.GetBlobClient(DoneBlob(requestId)).DownloadContentAsync(cancellationToken);
+            return JsonSerializer.Deserialize(done.Value.Content.ToMemory().Span, LifecycleJson.Default.RetrainJobState);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return await ReadStateAsync(models, cancellationToken) is { } current && current.State.RequestId == requestId ? current.State : null;
+        }
+    }
+
+    private static string DoneBlob(string requestId) =>
+        DonePrefix + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(requestId)))[..32] + ".json";
 
     /// <summary>Runs the current job to its end, or starts one for the next train request; Busy when another worker holds the job.</summary>
     public async Task<RetrainRun> RunOnceAsync(CancellationToken cancellationToken = default)
@@ -164,7 +183,7 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
         }
         else
         {
-            if (await TakeRequestAsync(current?.State.RequestId, cancellationToken) is not { } requestId) return RetrainRun.Idle;
+            if (await TakeRequestAsync(cancellationToken) is not { } requestId) return RetrainRun.Idle;
             state = new RetrainJobState(requestId, RetrainStage.Training, time.GetUtcNow()) { Progress = "starting" };
             await SaveAsync(state, cancellationToken);
             logger.LogInformation("Retraining job {RequestId} started", requestId);
@@ -182,6 +201,7 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
             state = next;
         }
         logger.LogInformation("Retraining job {RequestId} done: {Outcome}", state.RequestId, state.Outcome);
+        await Models.GetBlobClient(DoneBlob(state.RequestId)).UploadAsync(Serialize(state), overwrite: true, cancellationToken);
         if (_request is { } done)
         {
             try
@@ -199,10 +219,10 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
     /// <summary>
     /// The next train request's id; null when there is none. Its message stays invisible while the job runs (renewed
     /// with the lease) and is deleted when the job is done, so a job whose worker died without a successor shows up
-    /// again and is carried on. A request for the job that just finished (a timer that fired twice for one slot, or
-    /// the message of a job another worker finished) is dropped.
+    /// again and is carried on. A request carried out already (a timer that fired twice for one slot, or the message
+    /// of a job that another worker finished) is dropped.
     /// </summary>
-    private async Task<string?> TakeRequestAsync(string? lastRequestId, CancellationToken cancellationToken)
+    private async Task<string?> TakeRequestAsync(CancellationToken cancellationToken)
     {
         var queue = storage.Queue(storage.Names.TrainQueue);
         QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, MessageHold, cancellationToken);
@@ -218,7 +238,7 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
         {
             requestId = message.MessageId; // any message asks for a retraining: its body only names it
         }
-        if (requestId == lastRequestId)
+        if (await Models.GetBlobClient(DoneBlob(requestId)).ExistsAsync(cancellationToken))
         {
             logger.LogInformation("Train request {RequestId} was carried out already; dropped", requestId);
             await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);
