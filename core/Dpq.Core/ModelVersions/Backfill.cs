@@ -31,10 +31,15 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
     /// <summary>A request is sent again only this long after the last one for the image: the queue's count leaves out messages a worker holds.</summary>
     public static readonly TimeSpan ResendAfter = TimeSpan.FromMinutes(2);
 
+    /// <summary>An upload this young, made once the workers write to the version, is on its normal way there: covered, so steady uploads never hold the switch back.</summary>
+    public static readonly TimeSpan InFlight = TimeSpan.FromMinutes(1);
+
     private readonly Dictionary<string, SegmentSetReader> _readers = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Version, string Name), DateTimeOffset> _sent = [];
 
-    public async Task<BackfillProgress> RunOnceAsync(string version, CodeFormat format, int shardCountIfNew, CancellationToken cancellationToken = default)
+    /// <param name="writesReachItSince">From when every worker writes uploads to the version too (its record's creation, plus the time workers take to see it).</param>
+    public async Task<BackfillProgress> RunOnceAsync(string version, CodeFormat format, int shardCountIfNew, DateTimeOffset writesReachItSince,
+        CancellationToken cancellationToken = default)
     {
         var blobs = new Dictionary<string, (string Container, BlobItem Blob)>(StringComparer.Ordinal);
         foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
@@ -52,9 +57,11 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
         foreach (var failure in await failures.ListAsync(cancellationToken))
             if (blobs.TryGetValue(failure.BlobName, out var b) && b.Blob.Properties.LastModified <= failure.At) blobs.Remove(failure.BlobName);
         // What intake refuses can never be indexed: covered, as its failure record says when there is one.
+        var inFlightSince = time.GetUtcNow() - InFlight;
         foreach (var (name, (container, blob)) in blobs.ToList())
             if (policy.Check(blob.Name, blob.Properties.ContentLength ?? 0, blob.Properties.ContentType) is not null
-                || (container == storage.Names.ImagesContainer && ImageLocation.IsImport(blob.Name)))
+                || (container == storage.Names.ImagesContainer && ImageLocation.IsImport(blob.Name))
+                || (blob.Properties.LastModified is { } modified && modified > writesReachItSince && modified > inFlightSince))
                 blobs.Remove(name);
         var covered = images - blobs.Count;
         if (blobs.Count == 0) return new BackfillProgress(images, covered, 0, false);

@@ -156,8 +156,17 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
                 await lease.RenewAsync(cancellationToken: held.Token);
                 if (_request is { } request)
                 {
-                    var receipt = await storage.Queue(storage.Names.TrainQueue).UpdateMessageAsync(request.MessageId, request.PopReceipt, visibilityTimeout: MessageHold, cancellationToken: held.Token);
-                    request.PopReceipt = receipt.Value.PopReceipt;
+                    try
+                    {
+                        var receipt = await storage.Queue(storage.Names.TrainQueue).UpdateMessageAsync(request.MessageId, request.PopReceipt, visibilityTimeout: MessageHold, cancellationToken: held.Token);
+                        request.PopReceipt = receipt.Value.PopReceipt;
+                    }
+                    catch (Exception e) when (e is RequestFailedException or AggregateException)
+                    {
+                        // The lease, not the message, keeps the job ours: it goes on; the message shows again and is dropped as done.
+                        logger.LogWarning(e, "Keeping the train request's message hidden failed; the job goes on");
+                        _request = null;
+                    }
                 }
             }
         }
@@ -197,11 +206,12 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
                 RetrainStage.Settling => await SettleAsync(state, cancellationToken),
                 _ => throw new InvalidDataException($"unknown stage {state.Stage}"),
             };
+            // The outcome by request id first: a worker stopped between the two still knows the request is carried out.
+            if (next.Stage == RetrainStage.Done) await Models.GetBlobClient(DoneBlob(next.RequestId)).UploadAsync(Serialize(next), overwrite: true, cancellationToken);
             await SaveAsync(next, cancellationToken);
             state = next;
         }
         logger.LogInformation("Retraining job {RequestId} done: {Outcome}", state.RequestId, state.Outcome);
-        await Models.GetBlobClient(DoneBlob(state.RequestId)).UploadAsync(Serialize(state), overwrite: true, cancellationToken);
         if (_request is { } done)
         {
             try
@@ -225,9 +235,17 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
     private async Task<string?> TakeRequestAsync(CancellationToken cancellationToken)
     {
         var queue = storage.Queue(storage.Names.TrainQueue);
-        QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, MessageHold, cancellationToken);
-        if (messages.Length == 0) return null;
-        var message = messages[0];
+        while (true)
+        {
+            QueueMessage[] messages = await queue.ReceiveMessagesAsync(1, MessageHold, cancellationToken);
+            if (messages.Length == 0) return null;
+            if (await AcceptAsync(queue, messages[0], cancellationToken) is { } requestId) return requestId;
+        }
+    }
+
+    /// <summary>The request's id, its message held; null when it was carried out already (its message deleted).</summary>
+    private async Task<string?> AcceptAsync(Azure.Storage.Queues.QueueClient queue, QueueMessage message, CancellationToken cancellationToken)
+    {
         string requestId;
         try
         {
@@ -293,9 +311,10 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
         var version = state.Version ?? throw new InvalidDataException("a backfilling job names no version");
         var manifest = await registry.ReadManifestAsync(version, cancellationToken) ?? throw new InvalidDataException($"model {version} is not published");
         var format = new CodeFormat(manifest.K, manifest.M);
+        var created = (await records.GetAsync(version, cancellationToken))?.CreatedAt ?? state.StartedAt;
         while (true)
         {
-            var progress = await backfill.RunOnceAsync(version, format, encodeOptions.ShardCount, cancellationToken);
+            var progress = await backfill.RunOnceAsync(version, format, encodeOptions.ShardCount, created + options.SwitchGrace, cancellationToken);
             await records.UpdateAsync(version, r => r with { Images = progress.Images, Covered = progress.Covered }, cancellationToken);
             state = state with { Images = progress.Images, Covered = progress.Covered, Progress = $"backfill {progress.Covered}/{progress.Images}" };
             if (progress.IsCovered) break;

@@ -6,7 +6,7 @@ namespace Dpq.ModelVersions;
 /// <summary>
 /// Keeps <see cref="LifecycleOptions.KeepVersions"/> versions with their index and files: the active one, the
 /// one active before it and those being built always, then the newest others. The rest are retired: their
-/// index (rows, segment files, catalog), then their model files; the record stays, marked retired.
+/// record is marked retired, then their index (rows, segment files, catalog) and model files are deleted.
 /// </summary>
 public sealed class VersionRetention(ModelRegistry registry, VersionRecords records, IndexStore store, LifecycleOptions options, ILogger<VersionRetention> logger)
 {
@@ -25,9 +25,10 @@ public sealed class VersionRetention(ModelRegistry registry, VersionRecords reco
         var retired = new List<string>();
         foreach (var r in live.Where(r => !kept.Contains(r.Version)))
         {
+            // Retired first: a rollback refuses it from then on, so nothing points at files being deleted.
+            await records.UpdateAsync(r.Version, x => x with { State = VersionState.Retired, Reason = $"beyond the {options.KeepVersions} versions kept" }, cancellationToken);
             await store.DeleteVersionAsync(r.Version, cancellationToken);
             await registry.DeleteVersionAsync(r.Version, cancellationToken);
-            await records.UpdateAsync(r.Version, x => x with { State = VersionState.Retired, Reason = $"beyond the {options.KeepVersions} versions kept" }, cancellationToken);
             logger.LogInformation("Retired model {ModelVersion}: its index and files are deleted", r.Version);
             retired.Add(r.Version);
         }
