@@ -30,4 +30,15 @@ public static class ImageLocation
     /// <summary>The container and blob name behind an index name.</summary>
     public static (string Container, string BlobName) Locate(StorageNames names, string indexName) =>
         IsImport(indexName) ? (names.ImportsContainer, indexName[ImportsPrefix.Length..]) : (names.ImagesContainer, indexName);
+
+    /// <summary>Every blob of the images and imports containers, by index name: what the reconciler and the backfill compare with an index.</summary>
+    public static async Task<Dictionary<string, (string Container, Azure.Storage.Blobs.Models.BlobItem Blob)>> ListStoredAsync(StorageClients storage,
+        CancellationToken cancellationToken = default)
+    {
+        var blobs = new Dictionary<string, (string, Azure.Storage.Blobs.Models.BlobItem)>(StringComparer.Ordinal);
+        foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
+            await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
+                blobs[IndexName(storage.Names, container, blob.Name)] = (container, blob);
+        return blobs;
+    }
 }

@@ -101,7 +101,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         var encodedFor = encoders.Select(encoder => BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken)).ToArray();
         var refusedNow = Enumerable.Range(0, items.Length)
             .Select(i => (items[i].Request, Reason: encodedFor.Select(e => e.Rejected[i]).FirstOrDefault(r => r is not null)))
-            .Where(r => r.Reason is not null).Select(r => (r.Request, r.Reason!));
+            .Where(r => r.Reason is not null).Select(r => (r.Request, Reason: r.Reason!)).ToList();
         foreach (var (request, reason) in refusedUnread.Concat(refusedNow))
         {
             logger.LogWarning("Image {BlobName} cannot be indexed: {Reason}", request.BlobName, reason);
@@ -120,7 +120,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
             removals.Add(request);
             failed++;
         }
-        var refusedNames = refusedUnread.Select(r => r.Request.BlobName).Concat(refusedNow.Select(r => r.Request.BlobName)).ToHashSet(StringComparer.Ordinal);
+        var refusedNames = refusedUnread.Concat(refusedNow).Select(r => r.Request.BlobName).ToHashSet(StringComparer.Ordinal);
 
         // A blob read whole just now exists: a removal of the same name in this batch is superseded by its code.
         var present = items.Select(i => i.Request.BlobName).Where(n => !refusedNames.Contains(n)).ToHashSet(StringComparer.Ordinal);

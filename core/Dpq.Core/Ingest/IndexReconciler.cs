@@ -58,17 +58,10 @@ public sealed class IndexReconciler(StorageClients storage, IndexStore store, Fa
         // strike out what they hold. The listing comes first: an image indexed after it looks gone, and
         // the worker's check that its blob is gone keeps it.
         var settled = time.GetUtcNow() - SettleTime;
-        var candidates = new Dictionary<string, (string Container, BlobItem Blob)>(StringComparer.Ordinal);
-        var present = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
-        {
-            await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
-            {
-                var name = ImageLocation.IndexName(storage.Names, container, blob.Name);
-                present.Add(name);
-                if (blob.Properties.LastModified <= settled) candidates[name] = (container, blob);
-            }
-        }
+        var candidates = await ImageLocation.ListStoredAsync(storage, cancellationToken);
+        var present = candidates.Keys.ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, (_, blob)) in candidates.ToList())
+            if (!(blob.Properties.LastModified <= settled)) candidates.Remove(name);
         var blobs = present.Count;
         var version = model.ModelVersion;
         var gone = new List<string>();

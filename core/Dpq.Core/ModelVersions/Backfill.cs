@@ -41,10 +41,7 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
     public async Task<BackfillProgress> RunOnceAsync(string version, CodeFormat format, int shardCountIfNew, DateTimeOffset writesReachItSince,
         CancellationToken cancellationToken = default)
     {
-        var blobs = new Dictionary<string, (string Container, BlobItem Blob)>(StringComparer.Ordinal);
-        foreach (var container in new[] { storage.Names.ImagesContainer, storage.Names.ImportsContainer })
-            await foreach (var blob in storage.Container(container).GetBlobsAsync(cancellationToken: cancellationToken))
-                blobs[ImageLocation.IndexName(storage.Names, container, blob.Name)] = (container, blob);
+        var blobs = await ImageLocation.ListStoredAsync(storage, cancellationToken);
         var images = (long)blobs.Count;
 
         if (!_readers.TryGetValue(version, out var reader))

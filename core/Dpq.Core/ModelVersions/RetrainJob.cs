@@ -296,13 +296,14 @@ public sealed class RetrainJob(StorageClients storage, ModelRegistry registry, V
     private async Task<RetrainJobState> RecordBuildingAsync(RetrainJobState state, string version, CancellationToken cancellationToken)
     {
         var manifest = await registry.ReadManifestAsync(version, cancellationToken) ?? throw new InvalidDataException($"model {version} is not published");
+        var heldOut = manifest.HeldOutMap();
         await records.CreateAsync(new VersionRecord(version, VersionState.Building, time.GetUtcNow())
         {
             RequestId = state.RequestId,
             BasedOn = (await registry.GetActiveAsync(cancellationToken))?.Version,
-            HeldOutMap = manifest.HeldOutMap(),
+            HeldOutMap = heldOut,
         }, cancellationToken);
-        logger.LogInformation("Model {ModelVersion} is building; held-out mAP {Map}", version, string.Join(", ", manifest.HeldOutMap().Select(kv => $"{kv.Key} bits {kv.Value:F4}")));
+        logger.LogInformation("Model {ModelVersion} is building; held-out mAP {Map}", version, string.Join(", ", heldOut.Select(kv => $"{kv.Key} bits {kv.Value:F4}")));
         return state with { Stage = RetrainStage.Backfilling, Progress = "backfilling" };
     }
 
