@@ -48,6 +48,8 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<VersionRetention>();
         services.TryAddSingleton<RetrainJob>();
         services.TryAddSingleton<VersionOverview>();
+        services.TryAddSingleton<Imaging.IImageDecoder>(Imaging.SkiaImageDecoder.Instance);
+        services.TryAddSingleton<EncodePoison>();
         services.TryAddSingleton<EncodeBatchProcessor>();
         services.TryAddSingleton<EncodeQueueDrainer>();
         services.TryAddSingleton<IndexWriter>();

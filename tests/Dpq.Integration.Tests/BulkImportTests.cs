@@ -1,6 +1,7 @@
 using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.Query;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dpq.Integration.Tests;
@@ -113,9 +114,12 @@ public sealed class BulkImportTests
     public async Task APartlyStoredMessageKeepsOnlyTheRestAndItsPoisonNamesOnlyThat()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var options = p.Options with { VisibilityTimeout = TimeSpan.FromSeconds(1) };
-        var drainer = new EncodeQueueDrainer(p.Storage, p.Failures, p.Get<IEncoderProvider>(), new EncodeBatchProcessor(p.Storage, p.Store, p.Get<IndexWriter>(), p.Failures, options, TimeProvider.System, NullLogger<EncodeBatchProcessor>.Instance),
-            options, TimeProvider.System, NullLogger<EncodeQueueDrainer>.Instance);
+        var options = p.Options with
+        {
+            VisibilityTimeout = TimeSpan.FromSeconds(1), RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromMilliseconds(200), MaxTransientAttempts = 3,
+        };
+        using var worker = p.Twin(s => s.AddSingleton(options));
+        var drainer = worker.Drainer;
         var imports = p.Storage.Container(p.Storage.Names.ImportsContainer);
         var requests = new List<EncodeRequest>();
         for (var i = 0; i < 3; i++)

@@ -8,11 +8,6 @@ namespace Dpq.Integration.Tests;
 /// <summary>An image whose blob is deleted, or whose overwrite is refused, leaves every answer; nothing else does.</summary>
 public sealed class DeleteTests
 {
-    private sealed class AheadClock(TimeSpan ahead) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
-    }
-
     private static async Task<Pipeline> IndexedAsync(int count)
     {
         var p = await Pipeline.CreateAsync(withModel: true);

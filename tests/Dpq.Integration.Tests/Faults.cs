@@ -35,3 +35,85 @@ public sealed class ConnectionFailures(string pathPart, bool enabled = true, boo
         throw new IOException("connection reset (injected by the test)");
     }
 }
+
+/// <summary>
+/// A pipeline policy that answers every GET whose path contains <paramref name="pathPart"/> with
+/// <paramref name="status"/> itself, without sending it, as a storage service in an outage does; the
+/// SDK's retry policy tries again and then throws RequestFailedException. Other requests pass.
+/// </summary>
+public sealed class ServerErrors(string pathPart, int status = 500) : HttpPipelinePolicy
+{
+    public int Answered;
+
+    public bool Enabled { get; set; } = true;
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        if (Hits(message)) message.Response = new FaultResponse(status);
+        else ProcessNext(message, pipeline);
+    }
+
+    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        if (!Hits(message)) return ProcessNextAsync(message, pipeline);
+        message.Response = new FaultResponse(status);
+        return ValueTask.CompletedTask;
+    }
+
+    private bool Hits(HttpMessage message)
+    {
+        if (!Enabled || message.Request.Method != RequestMethod.Get || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return false;
+        Interlocked.Increment(ref Answered);
+        return true;
+    }
+
+    private sealed class FaultResponse(int status) : Azure.Response
+    {
+        public override int Status => status;
+        public override string ReasonPhrase => "Injected by the test";
+        public override Stream? ContentStream { get; set; } = new MemoryStream();
+        public override string ClientRequestId { get; set; } = "";
+        public override void Dispose() => ContentStream?.Dispose();
+        protected override bool ContainsHeader(string name) => false;
+        protected override IEnumerable<HttpHeader> EnumerateHeaders() => [];
+        protected override bool TryGetHeader(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) { value = null; return false; }
+        protected override bool TryGetHeaderValues(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IEnumerable<string>? values) { values = null; return false; }
+    }
+}
+
+/// <summary>
+/// The decoder every host uses, except for the images given: for those it throws what <paramref name="fault"/>
+/// makes, as a decoder bug or a failed allocation would (switch it off to let them decode).
+/// </summary>
+public sealed class FaultyDecoder(Func<Exception> fault, params byte[][] images) : Dpq.Imaging.IImageDecoder
+{
+    public bool Enabled { get; set; } = true;
+
+    public void Decode(Dpq.Imaging.ImagePreprocessor preprocessor, ReadOnlySpan<byte> image, Span<float> pixels)
+    {
+        foreach (var bad in images)
+            if (Enabled && image.SequenceEqual(bad)) throw fault();
+        preprocessor.Decode(image, pixels);
+    }
+}
+
+/// <summary>A pipeline policy that holds every GET whose path contains <paramref name="pathPart"/> for <paramref name="delay"/> before sending it, as a slow link does.</summary>
+public sealed class SlowReads(string pathPart, TimeSpan delay) : HttpPipelinePolicy
+{
+    public bool Enabled { get; set; } = true;
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        if (Hits(message)) Thread.Sleep(delay);
+        ProcessNext(message, pipeline);
+    }
+
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        if (Hits(message)) await Task.Delay(delay, message.CancellationToken);
+        await ProcessNextAsync(message, pipeline);
+    }
+
+    private bool Hits(HttpMessage message) =>
+        Enabled && message.Request.Method == RequestMethod.Get && message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal);
+}

@@ -22,11 +22,6 @@ public sealed class LifecycleTests
         WorkDirectory = TestScratch.NewDirectory("retrain"),
     };
 
-    private sealed class AheadClock(TimeSpan ahead) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
-    }
-
     /// <summary>
     /// Writes the tiny model again under a new version (with a held-out mAP when given): fast and deterministic, for
     /// the tests of the job around training. <paramref name="hold"/>: a call that waits there until cancelled, as a

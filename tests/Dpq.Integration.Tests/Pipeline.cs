@@ -75,9 +75,35 @@ public sealed class Pipeline : IDisposable
     /// <summary>Another process on the same storage (a second worker, or one started after a kill), with its own services.</summary>
     public Pipeline Twin(Action<IServiceCollection>? configure = null) => new(Storage, TestScratch.NewDirectory("model-cache"), configure);
 
+    /// <summary>Another process on the same storage whose requests go through <paramref name="policies"/> (faults only it sees).</summary>
+    public Pipeline Twin(IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy> policies, Action<IServiceCollection>? configure = null) =>
+        new(new StorageClients(Azurite.Connection, Storage.Names, policies), TestScratch.NewDirectory("model-cache"), configure);
+
     /// <summary>Every row of the codes table.</summary>
     public async Task<IReadOnlyList<Azure.Data.Tables.TableEntity>> CodeRowsAsync() =>
         await Storage.Table(Storage.Names.CodesTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
+
+    /// <summary>Uploads the test images at <paramref name="indices"/> and hands each to intake, as the blob trigger does.</summary>
+    public async Task IngestAsync(IEnumerable<int> indices)
+    {
+        var images = Storage.Container(Storage.Names.ImagesContainer);
+        foreach (var i in indices)
+        {
+            await Images.UploadAsync(images, TinyModel.TestImages, i);
+            Xunit.Assert.Equal(IntakeOutcome.Enqueued, await Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(i))));
+        }
+    }
+
+    /// <summary>Drains (waiting for delayed messages to show) until <paramref name="done"/> holds; fails after <paramref name="timeout"/>.</summary>
+    public async Task DrainUntilAsync(Func<Task<bool>> done, TimeSpan timeout, EncodeQueueDrainer? drainer = null)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await done())
+        {
+            if (clock.Elapsed > timeout) throw new TimeoutException($"not done after {timeout}");
+            if ((await (drainer ?? Drainer).DrainOnceAsync()).Received == 0) await Task.Delay(100);
+        }
+    }
 
     /// <summary>Drains until the queue is empty; returns the summed results.</summary>
     public async Task<DrainResult> DrainAllAsync()

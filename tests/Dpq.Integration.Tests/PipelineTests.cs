@@ -9,15 +9,7 @@ namespace Dpq.Integration.Tests;
 /// <summary>Upload -> intake -> queue -> worker -> table + manifest -> query, on Azurite with a real model.</summary>
 public sealed class PipelineTests
 {
-    private static async Task IngestAsync(Pipeline p, IEnumerable<int> indices)
-    {
-        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
-        foreach (var i in indices)
-        {
-            await Images.UploadAsync(images, TinyModel.TestImages, i);
-            Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(i))));
-        }
-    }
+    private static Task IngestAsync(Pipeline p, IEnumerable<int> indices) => p.IngestAsync(indices);
 
     [Fact]
     public async Task UploadedImagesAreIndexedOnceAndScoredExactly()
@@ -303,7 +295,7 @@ public sealed class PipelineTests
         await poison.RecordAsync("{\"BlobName\": \"bad/\\ud800.png\"}"); // JsonElement.GetString() refuses a lone surrogate
 
         var failures = p.Failures;
-        Assert.Equal(FailureStage.Intake, (await failures.FindAsync("bad/x.png"))?.Stage);
+        Assert.Equal(FailureStage.Poison, (await failures.FindAsync("bad/x.png"))?.Stage);
         var rows = await p.Storage.Table(p.Storage.Names.FailuresTable).QueryAsync<Azure.Data.Tables.TableEntity>().ToListAsync();
         Assert.Single(rows);
     }

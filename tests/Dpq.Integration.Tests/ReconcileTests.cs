@@ -6,12 +6,6 @@ namespace Dpq.Integration.Tests;
 
 public sealed class ReconcileTests
 {
-    /// <summary>The real clock, moved ahead, so that freshly uploaded blobs count as settled.</summary>
-    private sealed class AheadClock(TimeSpan ahead) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + ahead;
-    }
-
     [Fact]
     public async Task ImagesIndexedWithoutCopyCodesAreEncodedAgainOnceTheModelHasThem()
     {

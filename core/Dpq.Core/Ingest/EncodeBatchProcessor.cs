@@ -21,10 +21,11 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 /// (table rows, a delta segment, its catalog row). Images whose blob is gone, removal requests whose blob is
 /// still gone or still holds the refused version, and images refused now are removed from every version's
 /// index in the same write. An image that can never decode is recorded in the failures table and is done;
-/// anything that may work next time (storage faults) is left for a retry.
+/// one whose decoder faults goes to the poison queue alone; anything that may work next time (storage
+/// faults, memory) is left for a retry. Whatever one request meets, the others go on.
 /// </summary>
-public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodeWorkerOptions options,
-    TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodePoison poison,
+    IImageDecoder decoder, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
@@ -34,7 +35,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         var done = new ConcurrentBag<EncodeRequest>();
         var retry = new ConcurrentBag<EncodeRequest>();
         var downloaded = new ConcurrentBag<Downloaded>();
-        var refusedUnread = new ConcurrentBag<(EncodeRequest Request, string Reason)>(); // refused from the answer's headers, body unread
+        var refusedUnread = new ConcurrentBag<(EncodeRequest Request, ETag ETag, string Reason)>(); // refused from the answer's headers, body unread
         var removals = new ConcurrentBag<EncodeRequest>(); // what leaves every version's index, done once that is written
         int failed = 0, indexedCount = 0;
 
@@ -64,13 +65,13 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 if (length > options.Limits.MaxBytes)
                 {
                     // Refused from the answer's headers, before its body is read.
-                    refusedUnread.Add((request, $"the file has {length} bytes; the limit is {options.Limits.MaxBytes}"));
+                    refusedUnread.Add((request, result.Value.Details.ETag, $"the file has {length} bytes; the limit is {options.Limits.MaxBytes}"));
                     return;
                 }
                 var label = ClassLabel.FromMetadata(result.Value.Details.Metadata);
                 if (label is not null && ClassLabel.Check(label) is { } problem)
                 {
-                    refusedUnread.Add((request, $"its metadata label is not a class name: {problem}"));
+                    refusedUnread.Add((request, result.Value.Details.ETag, $"its metadata label is not a class name: {problem}"));
                     return;
                 }
                 var content = await BinaryData.FromStreamAsync(stream, ct);
@@ -98,16 +99,20 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         // with those refused unread.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
         var contents = items.Select(d => d.Content.ToMemory()).ToArray();
-        var encodedFor = encoders.Select(encoder => BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken)).ToArray();
+        var encodedFor = encoders.Select(encoder => BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken, decoder: decoder)).ToArray();
         var refusedNow = Enumerable.Range(0, items.Length)
-            .Select(i => (items[i].Request, Reason: encodedFor.Select(e => e.Rejected[i]).FirstOrDefault(r => r is not null)))
-            .Where(r => r.Reason is not null).Select(r => (r.Request, Reason: r.Reason!)).ToList();
-        foreach (var (request, reason) in refusedUnread.Concat(refusedNow))
+            .Select(i => (items[i].Request, items[i].ETag, Reason: encodedFor.Select(e => e.Rejected[i]).FirstOrDefault(r => r is not null)))
+            .Where(r => r.Reason is not null).Select(r => (r.Request, r.ETag, Reason: r.Reason!)).ToList();
+        foreach (var (request, etag, reason) in refusedUnread.Concat(refusedNow))
         {
             logger.LogWarning("Image {BlobName} cannot be indexed: {Reason}", request.BlobName, reason);
+            bool stillThere;
             try
             {
-                await failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow()), cancellationToken);
+                await failures.RecordAsync(new FailureRecord(request.BlobName, FailureStage.Decode, reason, time.GetUtcNow(), etag.ToString()), cancellationToken);
+                // A refused overwrite must not leave the old code searchable, unless the blob was written again
+                // since it was read: then the newer content's own request decides.
+                stillThere = await IsRemovableAsync(request with { ETag = etag.ToString() }, cancellationToken);
             }
             catch (Exception e) when (IsStorageFault(e, cancellationToken))
             {
@@ -116,11 +121,40 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 retry.Add(request);
                 continue;
             }
-            // A refused overwrite must not leave the old code searchable.
-            removals.Add(request);
+            if (stillThere) removals.Add(request);
+            else done.Add(request);
             failed++;
         }
         var refusedNames = refusedUnread.Concat(refusedNow).Select(r => r.Request.BlobName).ToHashSet(StringComparer.Ordinal);
+
+        // A decoder that threw something other than a refusal: short of memory, the image is tried again;
+        // otherwise it is a fault this file triggers, and the request goes to the poison queue alone.
+        var faulted = Enumerable.Range(0, items.Length)
+            .Select(i => (items[i].Request, Fault: encodedFor.Select(e => e.Faults?[i]).FirstOrDefault(f => f is not null)))
+            .Where(f => f.Fault is not null && !refusedNames.Contains(f.Request.BlobName)).ToList();
+        foreach (var (request, fault) in faulted)
+        {
+            if (fault is OutOfMemoryException or InsufficientMemoryException)
+            {
+                logger.LogWarning(fault, "Decoding {BlobName} ran out of memory; it will be retried", request.BlobName);
+                retry.Add(request);
+                continue;
+            }
+            logger.LogError(fault, "Decoding {BlobName} threw; the request goes to the poison queue alone", request.BlobName);
+            try
+            {
+                await poison.SendAsync(request, $"decoding threw {fault!.GetType().Name}: {fault.Message}", cancellationToken);
+                done.Add(request);
+                failed++;
+            }
+            catch (Exception e) when (IsStorageFault(e, cancellationToken))
+            {
+                logger.LogWarning(e, "Setting {BlobName} aside failed; it will be retried", request.BlobName);
+                retry.Add(request);
+            }
+        }
+        // What is refused or faulted takes no code in this batch.
+        var setAside = refusedNames.Concat(faulted.Select(f => f.Request.BlobName)).ToHashSet(StringComparer.Ordinal);
 
         // A blob read whole just now exists: a removal of the same name in this batch is superseded by its code.
         var present = items.Select(i => i.Request.BlobName).Where(n => !refusedNames.Contains(n)).ToHashSet(StringComparer.Ordinal);
@@ -134,7 +168,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 var encoded = encodedFor[v];
                 var format = new CodeFormat(encoder.Codewords, encoder.Levels);
                 var good = encoded.Good.Select((g, j) => (g, j))
-                    .Where(x => !refusedNames.Contains(items[x.g].Request.BlobName)
+                    .Where(x => !setAside.Contains(items[x.g].Request.BlobName)
                         && (items[x.g].Request.ModelVersion is null || items[x.g].Request.ModelVersion == encoder.ModelVersion))
                     .ToList();
                 var images = good.Select(x => new IndexedImage(ImageId.FromBlobName(items[x.g].Request.BlobName), items[x.g].Request.BlobName, items[x.g].Label,
@@ -159,7 +193,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         {
             logger.LogWarning(e, "Opening the indexes failed; the batch will be retried");
             writes.Clear();
-            foreach (var item in items.Where(i => !refusedNames.Contains(i.Request.BlobName))) retry.Add(item.Request);
+            foreach (var item in items.Where(i => !setAside.Contains(i.Request.BlobName))) retry.Add(item.Request);
             foreach (var r in removals) retry.Add(r);
             return Outcome(batch, done, retry, 0, failed, 0, encoders[0].ModelVersion);
         }
@@ -175,14 +209,14 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 writtenImages.UnionWith(requests.Select(r => r.RequestId));
                 if (index.ModelVersion == encoders[0].ModelVersion) indexedCount = images.Count;
             }
-            catch (RequestFailedException e)
+            catch (Exception e) when (IsStorageFault(e, cancellationToken))
             {
                 logger.LogWarning(e, "Writing {Count} codes and {Removed} removals of {ModelVersion} failed; they will be retried", images.Count, removed.Count, index.ModelVersion);
                 writtenEverywhere = false;
                 failedImages.UnionWith(requests.Select(r => r.RequestId));
             }
         }
-        foreach (var item in items.Where(i => !refusedNames.Contains(i.Request.BlobName)))
+        foreach (var item in items.Where(i => !setAside.Contains(i.Request.BlobName)))
         {
             var id = item.Request.RequestId;
             if (failedImages.Contains(id)) retry.Add(item.Request);
@@ -227,7 +261,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
     /// retry policy giving up on connection errors (it throws AggregateException then), an I/O error,
     /// or a timeout that is not the caller's cancellation.
     /// </summary>
-    private static bool IsStorageFault(Exception e, CancellationToken cancellationToken) =>
+    internal static bool IsStorageFault(Exception e, CancellationToken cancellationToken) =>
         e is RequestFailedException or AggregateException or IOException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 }

@@ -23,11 +23,13 @@ public enum EncodeAction
 /// blob's ETag and what is asked, so a duplicate notification for the same upload carries the same
 /// id and a new upload under the same name a new one. <see cref="ModelVersion"/>, when set, limits an
 /// index request to that version (a backfill); otherwise it goes to every version that takes writes.
+/// <see cref="Attempt"/> counts the times storage faults sent it back (see <see cref="EncodeQueueDrainer"/>).
 /// </summary>
 public sealed record EncodeRequest(string RequestId, string BlobName, string? ETag, long Length, DateTimeOffset EnqueuedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonConverter(typeof(JsonStringEnumConverter<EncodeAction>))]
     EncodeAction Action = EncodeAction.Index,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ModelVersion = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ModelVersion = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Attempt = 0)
 {
     public static EncodeRequest For(string blobName, string? etag, long length, DateTimeOffset now) =>
         new(IdFor(blobName, etag), blobName, etag, length, now);

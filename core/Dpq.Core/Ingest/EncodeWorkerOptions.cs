@@ -21,8 +21,19 @@ public sealed record EncodeWorkerOptions
     /// <summary>After this many deliveries a message goes to the poison queue and its image to the failures table.</summary>
     [Range(1, 100)] public int MaxDequeueCount { get; init; } = 5;
 
-    /// <summary>How long a received message stays invisible; a crashed worker's messages reappear after it.</summary>
+    /// <summary>How long a received message stays invisible; a crashed worker's messages reappear after it. A pass renews it while it works.</summary>
     public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Wait before a request that met a storage fault is tried again; it doubles with each attempt, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Tries before a request that keeps meeting storage faults is set aside as poisoned (the reconciler tries
+    /// it again later); 30 tries with the default delays wait about 4 hours.
+    /// </summary>
+    [Range(1, 1000)] public int MaxTransientAttempts { get; init; } = 30;
 
     /// <summary>
     /// Shards per model version (table partitions, manifest rows, sealed segments). At most 48: a

@@ -84,10 +84,12 @@ public sealed class IndexReconciler(StorageClients storage, IndexStore store, Fa
         if (candidates.Count > 0)
         {
             // A failure stands for the blob as it was then: one written again since (a good
-            // overwrite whose notification was lost) goes through intake again.
+            // overwrite whose notification was lost) goes through intake again, and so does a
+            // poisoned one once its retry is due (it may have been a storage outage).
+            var now = time.GetUtcNow();
             foreach (var failure in await failures.ListAsync(cancellationToken))
             {
-                if (candidates.TryGetValue(failure.BlobName, out var candidate) && candidate.Blob.Properties.LastModified <= failure.At)
+                if (candidates.TryGetValue(failure.BlobName, out var candidate) && failure.Holds(candidate.Blob.Properties.ETag?.ToString(), candidate.Blob.Properties.LastModified, now))
                     candidates.Remove(failure.BlobName);
             }
         }

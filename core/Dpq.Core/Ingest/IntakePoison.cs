@@ -7,7 +7,9 @@ namespace Dpq.Ingest;
 
 /// <summary>
 /// Records uploads whose blob trigger failed so often that the host gave up on them. The host
-/// writes a JSON message naming the container and blob to <see cref="QueueName"/>.
+/// writes a JSON message naming the container and blob to <see cref="QueueName"/>. The trigger fails
+/// on storage faults, not on the file (refusals are recorded by intake itself), so the record is a
+/// poisoning: the reconciler tries the blob again later.
 /// </summary>
 public sealed class IntakePoison(FailureLog failures, TimeProvider time, ILogger<IntakePoison> logger)
 {
@@ -32,6 +34,6 @@ public sealed class IntakePoison(FailureLog failures, TimeProvider time, ILogger
         }
         logger.LogError("The upload trigger gave up on {BlobName}", blobName);
         await failures.RecordAsync(
-            new FailureRecord(blobName, FailureStage.Intake, "the upload trigger failed repeatedly for this blob", time.GetUtcNow()), cancellationToken);
+            new FailureRecord(blobName, FailureStage.Poison, "the upload trigger failed repeatedly for this blob", time.GetUtcNow()), cancellationToken);
     }
 }

@@ -31,7 +31,7 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
             logger.LogWarning("Upload {BlobName} rejected: {Reason}", indexName, problem);
             if (!string.IsNullOrWhiteSpace(blobName))
             {
-                await failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow()), cancellationToken);
+                await failures.RecordAsync(new FailureRecord(indexName, FailureStage.Intake, problem, time.GetUtcNow(), etag), cancellationToken);
             }
             // A refused overwrite of an indexed image must not leave the old code searchable. Only names the
             // index could hold can have one: the rest have nothing to remove.

@@ -52,7 +52,8 @@ public sealed class Backfill(StorageClients storage, IndexStore store, FailureLo
             for (var i = 0; i < snapshot.Segments[s].Count; i++)
                 if (!snapshot.Hidden.Contains(s, i)) blobs.Remove(snapshot.Segments[s].Ids[i]);
         foreach (var failure in await failures.ListAsync(cancellationToken))
-            if (blobs.TryGetValue(failure.BlobName, out var b) && b.Blob.Properties.LastModified <= failure.At) blobs.Remove(failure.BlobName);
+            if (blobs.TryGetValue(failure.BlobName, out var b) && failure.Holds(b.Blob.Properties.ETag?.ToString(), b.Blob.Properties.LastModified, DateTimeOffset.MinValue))
+                blobs.Remove(failure.BlobName); // a poisoning too: its retry is the reconciler's, not the backfill's
         // What intake refuses can never be indexed: covered, as its failure record says when there is one.
         var inFlightSince = time.GetUtcNow() - InFlight;
         foreach (var (name, (container, blob)) in blobs.ToList())
