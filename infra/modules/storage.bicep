@@ -19,6 +19,11 @@ param queues array = [ 'encode-requests', 'encode-requests-poison', 'train-reque
 @description('Tables to create.')
 param tables array = [ 'codes', 'manifests', 'failures' ]
 
+@description('Days a deleted or overwritten blob, and a deleted container, can still be restored (soft delete).')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 7
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -37,6 +42,10 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'
+  properties: {
+    deleteRetentionPolicy: { enabled: true, days: softDeleteDays }
+    containerDeleteRetentionPolicy: { enabled: true, days: softDeleteDays }
+  }
 }
 
 resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for c in containers: {

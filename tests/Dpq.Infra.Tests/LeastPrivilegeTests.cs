@@ -1,0 +1,91 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using static Dpq.Infra.Tests.CompiledTemplates;
+
+namespace Dpq.Infra.Tests;
+
+/// <summary>
+/// One identity per component, each allowed only what it uses, read from the templates the real Bicep
+/// CLI compiles: the internet-facing query app reads only what it serves, the worker writes codes and
+/// segments, the retraining job writes models, nobody holds an owner role, the Functions hosts' state
+/// and deployment packages are where the worker and the job hold no role; telemetry and logs without
+/// keys; every Event Grid subscription dead-letters; the data account keeps deleted blobs.
+/// </summary>
+public sealed partial class LeastPrivilegeTests
+{
+    // Built-in role definition ids (docs: Azure built-in roles).
+    private const string Owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    private const string Contributor = "b24988ac-6180-42a3-ab88-20f7382dd24c";
+    private const string BlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+    private const string StorageAccountContributor = "17d1049b-9a84-46fb-8f53-869881c3d3ab";
+    private const string StorageAccountKeyOperator = "81a9662b-bebf-436f-a333-f67b29880f12";
+    private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
+    private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+    private const string QueueMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
+
+    /// <summary>The only roles any template may grant: data-plane roles below owner, and telemetry publishing.</summary>
+    private static readonly HashSet<string> AllowedRoles = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", // Storage Blob Data Reader
+        BlobDataContributor,
+        "19e7f393-937e-4f77-808e-94535e297925", // Storage Queue Data Reader
+        QueueMessageSender,
+        "8a0f0c08-91a1-4084-bc3d-661d67233fed", // Storage Queue Data Message Processor
+        "974c5e8b-45b9-4653-ba55-5f855dd0fb88", // Storage Queue Data Contributor
+        "76199698-9eea-4c19-bc75-cec21354c6b6", // Storage Table Data Reader
+        "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", // Storage Table Data Contributor
+        MonitoringMetricsPublisher,
+    };
+
+    private const string DataAccount = "storage";
+
+    [GeneratedRegex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", RegexOptions.IgnoreCase)]
+    private static partial Regex Guid();
+
+    /// <summary>One role an access module (modules/storage-access.bicep) grants: to whom, in which account, on what.</summary>
+    private sealed record Grant(string Identity, string Account, string Kind, string Name, string Role)
+    {
+        public bool Reads => Role.EndsWith(" Reader", StringComparison.Ordinal);
+        public bool Is(string setting) => Name.Contains(setting, StringComparison.Ordinal);
+    }
+
+    private static List<Grant> Grants()
+    {
+        var grants = new List<Grant>();
+        foreach (var (name, module) in Modules())
+        {
+            var template = module.GetProperty("properties").GetProperty("template");
+            if (!template.TryGetProperty("variables", out var v) || !v.TryGetProperty("roleIds", out _)) continue; // not an access module
+            var identity = ModuleReferredTo(Parameter(module, "principalId")) ?? throw new InvalidDataException($"{name}: principalId names no identity module");
+            var account = ModuleReferredTo(Parameter(module, "storageAccountName")) ?? throw new InvalidDataException($"{name}: storageAccountName names no storage module");
+            foreach (var kind in new[] { "containers", "queues", "tables" })
+            {
+                if (Parameter(module, kind) is not { } list) continue;
+                Assert.Equal(JsonValueKind.Array, list.ValueKind); // written out in main.bicep, so that what is granted can be read
+                grants.AddRange(list.EnumerateArray().Select(e => new Grant(identity, account, kind, e.GetProperty("name").GetString()!, e.GetProperty("role").GetString()!)));
+            }
+            if (Parameter(module, "accountRoles") is { } roles)
+                grants.AddRange(roles.EnumerateArray().Select(r => new Grant(identity, account, "account", "", r.GetString()!)));
+        }
+        return grants;
+    }
+
+    [Fact]
+    public void TheDataAccountKeepsDeletedBlobsAndContainers()
+    {
+        var template = Root("modules/storage.bicep");
+        var blobService = Resources(template).Single(r => Type(r) == "Microsoft.Storage/storageAccounts/blobServices");
+        Assert.True(blobService.TryGetProperty("properties", out var properties), "the blob service sets no soft delete");
+        foreach (var policy in new[] { "deleteRetentionPolicy", "containerDeleteRetentionPolicy" })
+        {
+            Assert.True(properties.TryGetProperty(policy, out var p), $"the blob service sets no {policy}");
+            Assert.True(p.GetProperty("enabled").GetBoolean(), policy);
+            Assert.Equal("[parameters('softDeleteDays')]", p.GetProperty("days").GetString());
+        }
+        var days = template.GetProperty("parameters").GetProperty("softDeleteDays");
+        Assert.True(days.GetProperty("defaultValue").GetInt32() >= 7);
+        Assert.True(days.GetProperty("minValue").GetInt32() >= 1);
+        Assert.Null(Parameter(Module(DataAccount), "softDeleteDays")); // the data account keeps the default
+    }
+}
