@@ -39,6 +39,8 @@ var names = {
   DPQ_FAILURES_TABLE: 'failures'
 }
 
+var deadLetterContainer = 'eventgrid-deadletter'
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
@@ -51,6 +53,7 @@ module storage 'modules/storage.bicep' = {
       names.DPQ_MODELS_CONTAINER
       names.DPQ_SEGMENTS_CONTAINER
       'deployments'
+      deadLetterContainer
     ]
     queues: [
       names.DPQ_ENCODE_QUEUE
@@ -116,6 +119,7 @@ module events 'modules/eventgrid.bicep' = {
     storageAccountName: storage.outputs.name
     blobEventsQueue: names.DPQ_BLOB_EVENTS_QUEUE
     watchedContainers: [ names.DPQ_IMAGES_CONTAINER, names.DPQ_IMPORTS_CONTAINER ]
+    deadLetterContainer: deadLetterContainer
   }
 }
 

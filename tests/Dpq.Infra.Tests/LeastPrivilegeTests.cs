@@ -72,6 +72,49 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void EveryEventGridSubscriptionDeadLettersWithTheTopicsIdentity()
+    {
+        foreach (var file in new[] { "modules/eventgrid.bicep", "eventgrid-subscription.bicep" })
+        {
+            var subscriptions = Resources(file).Where(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions").ToList();
+            Assert.NotEmpty(subscriptions);
+            foreach (var s in subscriptions)
+            {
+                Assert.True(s.GetProperty("properties").TryGetProperty("deadLetterWithResourceIdentity", out var deadLetter),
+                    $"{file}: subscription {s.GetProperty("name").GetString()} has no dead-letter destination with the topic's identity");
+                Assert.Equal("SystemAssigned", deadLetter.GetProperty("identity").GetProperty("type").GetString());
+                var destination = deadLetter.GetProperty("deadLetterDestination");
+                Assert.Equal("StorageBlob", destination.GetProperty("endpointType").GetString());
+                Assert.Contains("deadLetterContainer", destination.GetProperty("properties").GetProperty("blobContainerName").GetString());
+                Assert.False(string.IsNullOrEmpty(destination.GetProperty("properties").GetProperty("resourceId").GetString()));
+            }
+        }
+        // The topic may write the dead-letter container, nothing else of the account.
+        var writes = Assert.Single(Resources("modules/eventgrid.bicep"), r => Type(r) == "Microsoft.Authorization/roleAssignments"
+            && r.GetProperty("properties").GetProperty("roleDefinitionId").GetString()!.Contains("blobDataContributor", StringComparison.Ordinal));
+        Assert.Contains("'Microsoft.Storage/storageAccounts/blobServices/containers'", writes.GetProperty("scope").GetString());
+        Assert.Contains("deadLetterContainer", writes.GetProperty("scope").GetString());
+        Assert.Contains(BlobDataContributor, Text("modules/eventgrid.bicep"));
+        // main.bicep makes that container in the data account and hands its name to the topic.
+        var main = Root("main.bicep");
+        var container = main.GetProperty("variables").GetProperty("deadLetterContainer").GetString();
+        Assert.Equal("eventgrid-deadletter", container);
+        Assert.Equal("[variables('deadLetterContainer')]", Parameter(Module("eventgrid"), "deadLetterContainer")!.Value.GetString());
+        Assert.Contains("variables('deadLetterContainer')", Parameter(Module(DataAccount), "containers")!.Value.GetRawText());
+        // eventgrid-subscription.bicep defaults to the same container.
+        Assert.Equal(container, Root("eventgrid-subscription.bicep").GetProperty("parameters").GetProperty("deadLetterContainer").GetProperty("defaultValue").GetString());
+    }
+
+    [Fact]
+    public void TheTopicSendsBlobDeletedEventsToTheirQueueOnly()
+    {
+        var sends = Assert.Single(Resources("modules/eventgrid.bicep"), r => Type(r) == "Microsoft.Authorization/roleAssignments"
+            && r.GetProperty("properties").GetProperty("roleDefinitionId").GetString()!.Contains("queueMessageSender", StringComparison.Ordinal));
+        Assert.Contains("'Microsoft.Storage/storageAccounts/queueServices/queues'", sends.GetProperty("scope").GetString());
+        Assert.Contains("blobEventsQueue", sends.GetProperty("scope").GetString());
+    }
+
+    [Fact]
     public void TheDataAccountKeepsDeletedBlobsAndContainers()
     {
         var template = Root("modules/storage.bicep");
