@@ -132,8 +132,7 @@ module worker 'modules/worker.bicep' = {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
-    logAnalyticsCustomerId: monitoring.outputs.workspaceCustomerId
-    logAnalyticsWorkspaceName: 'log-dpq-${environmentName}-${suffix}'
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     storageNames: names
     image: workerImage
     trainerImage: trainerImage

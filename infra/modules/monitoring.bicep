@@ -1,4 +1,5 @@
-// Logs and traces for the Function App and the worker.
+// Logs and traces for the Function App and the worker. The Container Apps environment sends its logs to
+// the workspace through a diagnostic setting (worker.bicep).
 
 param name string
 param location string
@@ -27,5 +28,4 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 output workspaceId string = workspace.id
-output workspaceCustomerId string = workspace.properties.customerId
 output appInsightsConnectionString string = insights.properties.ConnectionString

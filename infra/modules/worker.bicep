@@ -2,6 +2,8 @@
 // length of the encode queue (to zero when it is empty), signed in with the managed identity. Beside it,
 // the retraining worker as a Container Apps job: an execution starts when a train request is queued
 // and runs the job through training, backfill and the switch, then exits (Trainer__ExitWhenIdle).
+// The environment's logs reach Log Analytics through a diagnostic setting (Azure Monitor), so no
+// workspace key is handed to it.
 
 param name string
 param location string
@@ -9,8 +11,10 @@ param tags object = {}
 param identityId string
 param identityClientId string
 param storageAccountName string
-param logAnalyticsCustomerId string
-param logAnalyticsWorkspaceName string
+
+@description('Log Analytics workspace the environment\'s console and system logs go to.')
+param logAnalyticsWorkspaceId string
+
 @description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function App.')
 param storageNames object
 param image string
@@ -35,25 +39,29 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
-  name: logAnalyticsWorkspaceName
-}
-
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: 'cae-${name}'
   location: location
   tags: tags
   properties: {
     appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logAnalyticsCustomerId
-        sharedKey: workspace.listKeys().primarySharedKey
-      }
+      destination: 'azure-monitor'
     }
     workloadProfiles: [
       { name: 'Consumption', workloadProfileType: 'Consumption' }
       { name: 'gpu', workloadProfileType: gpuProfileType }
+    ]
+  }
+}
+
+resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'logs-to-workspace'
+  scope: environment
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { category: 'ContainerAppConsoleLogs', enabled: true }
+      { category: 'ContainerAppSystemLogs', enabled: true }
     ]
   }
 }

@@ -72,6 +72,36 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void NoTemplateHandsOutALogAnalyticsKey()
+    {
+        foreach (var file in Files())
+        {
+            var json = Text(file);
+            Assert.DoesNotContain("\"sharedKey\"", json, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("primarySharedKey", json, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotMatch(@"listKeys\([^)]*OperationalInsights", json);
+        }
+        Assert.DoesNotContain("listKeys(", Text("main.bicep"), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void TheContainerAppsEnvironmentLogsToTheWorkspaceThroughAzureMonitor()
+    {
+        var resources = Resources("modules/worker.bicep");
+        var environment = resources.Single(r => Type(r) == "Microsoft.App/managedEnvironments");
+        var logs = environment.GetProperty("properties").GetProperty("appLogsConfiguration");
+        Assert.Equal("azure-monitor", logs.GetProperty("destination").GetString());
+        Assert.False(logs.TryGetProperty("logAnalyticsConfiguration", out _));
+        var setting = resources.Single(r => Type(r) == "Microsoft.Insights/diagnosticSettings");
+        Assert.Contains("Microsoft.App/managedEnvironments", setting.GetProperty("scope").GetString());
+        Assert.Contains("logAnalyticsWorkspaceId", setting.GetProperty("properties").GetProperty("workspaceId").GetString());
+        var categories = setting.GetProperty("properties").GetProperty("logs").EnumerateArray()
+            .Where(l => l.GetProperty("enabled").GetBoolean()).Select(l => l.GetProperty("category").GetString()).Order();
+        Assert.Equal(["ContainerAppConsoleLogs", "ContainerAppSystemLogs"], categories);
+        Assert.Equal("monitoring", ModuleReferredTo(Parameter(Module("worker"), "logAnalyticsWorkspaceId")));
+    }
+
+    [Fact]
     public void EveryEventGridSubscriptionDeadLettersWithTheTopicsIdentity()
     {
         foreach (var file in new[] { "modules/eventgrid.bicep", "eventgrid-subscription.bicep" })
