@@ -1,11 +1,14 @@
-// Subscribes the Function App's blob trigger to blob-created events in the images container.
+// Subscribes the intake app's blob trigger to blob-created events in the images container.
 // Deployed after the code, when the "blobs_extension" system key exists. An event that cannot be
 // delivered is dead-lettered to a container of the data account (the topic's source) with the topic's
 // own identity, which main.bicep allowed to write that container.
 targetScope = 'resourceGroup'
 
 param systemTopicName string
-param functionAppName string
+
+@description('The intake Function App (output AZURE_INTAKE_FUNCTION_APP_NAME), which runs the blob trigger.')
+param intakeAppName string
+
 param imagesContainer string = 'images'
 
 @description('Container of the data account where undeliverable events are kept.')
@@ -16,7 +19,7 @@ resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' existing = 
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' existing = {
-  name: functionAppName
+  name: intakeAppName
 }
 
 var blobsKey = listKeys('${app.id}/host/default', '2024-04-01').systemKeys.blobs_extension

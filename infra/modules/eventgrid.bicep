@@ -2,7 +2,7 @@
 // - blob-deleted (here): BlobDeleted events of the watched containers go to a storage queue, which
 //   the worker turns into removal requests. The topic signs in with its own identity, allowed only to
 //   send messages to that queue.
-// - blob-upload-trigger (eventgrid-subscription.bicep): BlobCreated events to the Function App's blob
+// - blob-upload-trigger (eventgrid-subscription.bicep): BlobCreated events to the intake app's blob
 //   trigger (Source = EventGrid). It needs the "blobs_extension" system key, which exists only once
 //   the code is deployed, so it is made after the code (see docs/deploy.md).
 // An event neither subscription can deliver is dead-lettered as a blob in the dead-letter container,

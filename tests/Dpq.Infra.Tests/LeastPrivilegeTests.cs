@@ -72,6 +72,151 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void NoTemplateGrantsAnOwnerAContributorOrKeyAccess()
+    {
+        foreach (var file in Files())
+        {
+            var json = Text(file);
+            foreach (var (role, id) in new[] { ("Owner", Owner), ("Contributor", Contributor), ("Storage Blob Data Owner", BlobDataOwner),
+                         ("Storage Account Contributor", StorageAccountContributor), ("Storage Account Key Operator", StorageAccountKeyOperator) })
+                Assert.False(json.Contains(id, StringComparison.OrdinalIgnoreCase), $"{file} grants {role}");
+        }
+    }
+
+    [Fact]
+    public void EveryRoleTheTemplatesNameIsADataRoleOrTelemetryPublishing()
+    {
+        var named = Files().SelectMany(f => Guid().Matches(Text(f)).Select(m => (File: f, Role: m.Value))).ToList();
+        Assert.All(named, n => Assert.True(AllowedRoles.Contains(n.Role), $"{n.File} names role {n.Role}, which is not on the list"));
+        Assert.Contains(named, n => n.Role == MonitoringMetricsPublisher);
+    }
+
+    [Fact]
+    public void EachComponentRunsAsItsOwnIdentity()
+    {
+        var modules = Modules();
+        var identities = modules.Where(m => Resources(m.Value.GetProperty("properties").GetProperty("template"))
+            .Any(r => Type(r) == "Microsoft.ManagedIdentity/userAssignedIdentities")).Select(m => m.Key).Order().ToList();
+        Assert.Equal(["identity-intake", "identity-query", "identity-trainer", "identity-worker"], identities);
+
+        Assert.Equal("identity-query", ModuleReferredTo(Parameter(Module("functions-query"), "identityId")));
+        Assert.Equal("identity-query", ModuleReferredTo(Parameter(Module("functions-query"), "identityClientId")));
+        Assert.Equal("identity-intake", ModuleReferredTo(Parameter(Module("functions-intake"), "identityId")));
+        Assert.Equal("identity-intake", ModuleReferredTo(Parameter(Module("functions-intake"), "identityClientId")));
+        Assert.Equal("identity-worker", ModuleReferredTo(Parameter(Module("worker"), "workerIdentityId")));
+        Assert.Equal("identity-worker", ModuleReferredTo(Parameter(Module("worker"), "workerIdentityClientId")));
+        Assert.Equal("identity-trainer", ModuleReferredTo(Parameter(Module("worker"), "trainerIdentityId")));
+        Assert.Equal("identity-trainer", ModuleReferredTo(Parameter(Module("worker"), "trainerIdentityClientId")));
+
+        // In the worker module, the app and its scale rules use the worker's identity, the job and its rule the trainer's.
+        var resources = Resources("modules/worker.bicep");
+        var app = resources.Single(r => Type(r) == "Microsoft.App/containerApps");
+        var job = resources.Single(r => Type(r) == "Microsoft.App/jobs");
+        Assert.Contains("workerIdentityId", app.GetProperty("identity").GetRawText());
+        Assert.DoesNotContain("trainerIdentity", app.GetRawText());
+        Assert.All(app.GetProperty("properties").GetProperty("template").GetProperty("scale").GetProperty("rules").EnumerateArray(),
+            r => Assert.Contains("workerIdentityId", r.GetProperty("azureQueue").GetProperty("identity").GetString()));
+        Assert.Contains("trainerIdentityId", job.GetProperty("identity").GetRawText());
+        Assert.DoesNotContain("workerIdentity", job.GetRawText());
+    }
+
+    [Fact]
+    public void TheQueryIdentityOnlyReadsTheIndexAndTheModel()
+    {
+        var query = Grants().Where(g => g.Identity == "identity-query").ToList();
+        var data = query.Where(g => g.Account == DataAccount).ToList();
+        Assert.All(data, g => Assert.True(g.Reads, $"the query identity holds {g.Role} on {g.Name}"));
+        Assert.DoesNotContain(data, g => g.Kind is "queues" or "account");
+        Assert.Equal(2, data.Count(g => g.Kind == "containers"));
+        Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_SEGMENTS_CONTAINER"));
+        Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_MODELS_CONTAINER"));
+        Assert.Equal(2, data.Count(g => g.Kind == "tables"));
+        Assert.Single(data, g => g.Kind == "tables" && g.Is("DPQ_MANIFESTS_TABLE"));
+        Assert.Single(data, g => g.Kind == "tables" && g.Is("DPQ_CODES_TABLE"));
+        // Beyond the data account, only its own app's host account.
+        Assert.Equal(["host-storage-query"], query.Where(g => g.Account != DataAccount).Select(g => g.Account).Distinct());
+
+        // No other module hands the query identity's principal a role, except telemetry publishing.
+        var principalUsers = Modules().Where(m => m.Value.GetProperty("properties").GetProperty("parameters").GetRawText()
+            .Contains("'identity-query'), '2025-04-01').outputs.principalId", StringComparison.Ordinal)).Select(m => m.Key).Order();
+        Assert.Equal(["access-query", "access-query-host", "monitoring"], principalUsers);
+    }
+
+    [Fact]
+    public void OnlyTheTrainerWritesModelsAndOnlyTheWorkerAndTrainerWriteTheIndex()
+    {
+        var writes = Grants().Where(g => g.Account == DataAccount && !g.Reads).ToList();
+        Assert.Equal(["identity-trainer"], writes.Where(g => g.Kind == "containers" && g.Is("DPQ_MODELS_CONTAINER")).Select(g => g.Identity).Distinct());
+        Assert.Equal(["identity-trainer", "identity-worker"],
+            writes.Where(g => g.Is("DPQ_SEGMENTS_CONTAINER") || g.Is("DPQ_CODES_TABLE") || g.Is("DPQ_MANIFESTS_TABLE")).Select(g => g.Identity).Distinct().Order());
+        Assert.DoesNotContain(writes, g => g.Is("DPQ_IMAGES_CONTAINER") || g.Is("DPQ_IMPORTS_CONTAINER")); // uploads are the users' alone
+    }
+
+    [Fact]
+    public void TheDataAccountIsGrantedOnlyContainerQueueAndTableAtATime()
+    {
+        Assert.True(File.Exists(Path.Combine(BicepCli.InfraDir, "modules", "storage-access.bicep")), "there is no modules/storage-access.bicep");
+        Assert.DoesNotContain(Grants(), g => g.Account == DataAccount && g.Kind == "account");
+        // The access module scopes each role to one container, queue or table (the account only for accountRoles).
+        var scopes = Resources("modules/storage-access.bicep").Where(r => Type(r) == "Microsoft.Authorization/roleAssignments")
+            .Select(r => r.GetProperty("scope").GetString()!).ToList();
+        Assert.Equal(4, scopes.Count);
+        Assert.Single(scopes, s => s.Contains("'Microsoft.Storage/storageAccounts/blobServices/containers'", StringComparison.Ordinal));
+        Assert.Single(scopes, s => s.Contains("'Microsoft.Storage/storageAccounts/queueServices/queues'", StringComparison.Ordinal));
+        Assert.Single(scopes, s => s.Contains("'Microsoft.Storage/storageAccounts/tableServices/tables'", StringComparison.Ordinal));
+        Assert.Single(scopes, s => s.Contains("'Microsoft.Storage/storageAccounts'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheFunctionsHostsAndTheirPackagesAreWhereTheWorkerAndTrainerHoldNoRole()
+    {
+        var grants = Grants();
+        Assert.All(grants.Where(g => g.Identity is "identity-worker" or "identity-trainer"), g => Assert.Equal(DataAccount, g.Account));
+
+        // The data account holds no deployment package; each app's state and package are in its own host account.
+        var dataContainers = Parameter(Module(DataAccount), "containers")!.Value.GetRawText();
+        Assert.DoesNotContain("deployments", dataContainers);
+        foreach (var (app, host, identity) in new[] { ("functions-query", "host-storage-query", "identity-query"), ("functions-intake", "host-storage-intake", "identity-intake") })
+        {
+            Assert.Equal(host, ModuleReferredTo(Parameter(Module(app), "hostStorageAccountName")));
+            Assert.Equal(DataAccount, ModuleReferredTo(Parameter(Module(app), "storageAccountName")));
+            Assert.Contains("deployments", Parameter(Module(host), "containers")!.Value.GetRawText());
+            Assert.Equal([identity], grants.Where(g => g.Account == host).Select(g => g.Identity).Distinct());
+        }
+        var site = Resources("modules/functionapp.bicep").Single(r => Type(r) == "Microsoft.Web/sites");
+        var package = site.GetProperty("properties").GetProperty("functionAppConfig").GetProperty("deployment").GetProperty("storage");
+        Assert.Contains("hostStorageAccountName", package.GetProperty("value").GetString());
+        Assert.Contains("identityId", package.GetProperty("authentication").GetProperty("userAssignedIdentityResourceId").GetString());
+        var settings = Text("modules/functionapp.bicep");
+        Assert.Matches("AzureWebJobsStorage__accountName.{0,40}hostStorageAccountName", settings);
+    }
+
+    [Fact]
+    public void EveryFunctionRunsInExactlyOneAppAndTheQueryAppOnlyServesQueries()
+    {
+        var configuration = typeof(LeastPrivilegeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Configuration").Value!;
+        var metadata = Path.Combine(BicepCli.RepoRoot, "functions", "Dpq.Functions", "bin", configuration, "net10.0", "functions.metadata");
+        using var doc = JsonDocument.Parse(File.ReadAllText(metadata));
+        var all = doc.RootElement.EnumerateArray().Select(f => f.GetProperty("name").GetString()!).ToHashSet();
+
+        var main = Root("main.bicep");
+        List<string> Disabled(string app)
+        {
+            var value = Parameter(Module(app), "disabledFunctions")!.Value.GetString()!; // [variables('...')]
+            var variable = Regex.Match(value, @"^\[variables\('(\w+)'\)\]$").Groups[1].Value;
+            return main.GetProperty("variables").GetProperty(variable).EnumerateArray().Select(e => e.GetString()!).ToList();
+        }
+        var offInQuery = Disabled("functions-query");
+        var offInIntake = Disabled("functions-intake");
+        Assert.Subset(all, offInQuery.ToHashSet());
+        Assert.Subset(all, offInIntake.ToHashSet());
+        Assert.Empty(offInQuery.Intersect(offInIntake)); // nothing is off in both
+        Assert.Equal(all.Order(), offInQuery.Concat(offInIntake).Order()); // everything is off in one
+        Assert.Equal(["IndexStatus", "Query"], all.Except(offInQuery).Order()); // what the internet-facing app runs
+        Assert.Contains("AzureWebJobs.{0}.Disabled", Text("modules/functionapp.bicep"));
+    }
+
+    [Fact]
     public void NoTemplateHandsOutALogAnalyticsKey()
     {
         foreach (var file in Files())
@@ -99,6 +244,24 @@ public sealed partial class LeastPrivilegeTests
             .Where(l => l.GetProperty("enabled").GetBoolean()).Select(l => l.GetProperty("category").GetString()).Order();
         Assert.Equal(["ContainerAppConsoleLogs", "ContainerAppSystemLogs"], categories);
         Assert.Equal("monitoring", ModuleReferredTo(Parameter(Module("worker"), "logAnalyticsWorkspaceId")));
+    }
+
+    [Fact]
+    public void TheFunctionAppsSendTelemetryAsTheirOwnIdentities()
+    {
+        var resources = Resources("modules/monitoring.bicep");
+        var insights = resources.Single(r => Type(r) == "Microsoft.Insights/components");
+        Assert.True(insights.GetProperty("properties").GetProperty("DisableLocalAuth").GetBoolean());
+        var publisher = Assert.Single(resources, r => Type(r) == "Microsoft.Authorization/roleAssignments");
+        Assert.Contains("Microsoft.Insights/components", publisher.GetProperty("scope").GetString());
+        Assert.Contains("metricsPublisher", publisher.GetProperty("properties").GetProperty("roleDefinitionId").GetString());
+        Assert.Contains(MonitoringMetricsPublisher, Text("modules/monitoring.bicep"));
+        Assert.Contains("telemetryPublishers", publisher.GetProperty("properties").GetProperty("principalId").GetString());
+
+        var publishers = Parameter(Module("monitoring"), "telemetryPublishers")!.Value.EnumerateArray().Select(p => ModuleReferredTo(p)).Order();
+        Assert.Equal(["identity-intake", "identity-query"], publishers);
+        Assert.Matches(@"'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', format\('ClientId=\{0\};Authorization=AAD', parameters\('identityClientId'\)\)",
+            Text("modules/functionapp.bicep"));
     }
 
     [Fact]
@@ -142,6 +305,20 @@ public sealed partial class LeastPrivilegeTests
             && r.GetProperty("properties").GetProperty("roleDefinitionId").GetString()!.Contains("queueMessageSender", StringComparison.Ordinal));
         Assert.Contains("'Microsoft.Storage/storageAccounts/queueServices/queues'", sends.GetProperty("scope").GetString());
         Assert.Contains("blobEventsQueue", sends.GetProperty("scope").GetString());
+    }
+
+    [Fact]
+    public void BlobUploadEventsGoToTheIntakeApp()
+    {
+        var template = Root("eventgrid-subscription.bicep");
+        Assert.True(template.GetProperty("parameters").TryGetProperty("intakeAppName", out _), "eventgrid-subscription.bicep takes no intake app");
+        var subscription = Resources(template).Single(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var url = subscription.GetProperty("properties").GetProperty("destination").GetProperty("properties").GetProperty("endpointUrl").GetString()!;
+        Assert.Contains("parameters('intakeAppName')", url);
+        Assert.Contains("BlobUploadTrigger", url);
+        var outputs = Root("main.bicep").GetProperty("outputs");
+        Assert.Equal("functions-intake", ModuleReferredTo(outputs.GetProperty("AZURE_INTAKE_FUNCTION_APP_NAME").GetProperty("value")));
+        Assert.Equal("functions-query", ModuleReferredTo(outputs.GetProperty("AZURE_FUNCTION_APP_NAME").GetProperty("value")));
     }
 
     [Fact]
