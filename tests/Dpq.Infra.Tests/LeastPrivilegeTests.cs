@@ -319,6 +319,8 @@ public sealed partial class LeastPrivilegeTests
         var outputs = Root("main.bicep").GetProperty("outputs");
         Assert.Equal("functions-intake", ModuleReferredTo(outputs.GetProperty("AZURE_INTAKE_FUNCTION_APP_NAME").GetProperty("value")));
         Assert.Equal("functions-query", ModuleReferredTo(outputs.GetProperty("AZURE_FUNCTION_APP_NAME").GetProperty("value")));
+        // The deployment guide subscribes the intake app.
+        Assert.Contains("intakeAppName=<AZURE_INTAKE_FUNCTION_APP_NAME output>", File.ReadAllText(Path.Combine(BicepCli.RepoRoot, "docs", "deploy.md")));
     }
 
     [Fact]
