@@ -1,7 +1,10 @@
-// DPQ Serverless: the whole deployment (docs/deploy.md). Storage without shared keys, one user-assigned
-// managed identity for every component, the Function App on Flex Consumption, the Event Grid
-// system topic for blob-created events, and the GPU worker on Container Apps scaled by KEDA.
-// eventgrid-subscription.bicep completes the Event Grid wiring once the function code is deployed.
+// DPQ Serverless: the whole deployment (docs/deploy.md). Storage without shared keys; one user-assigned
+// managed identity per component (query, intake, worker, trainer), each allowed only the containers,
+// queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
+// same package (the internet-facing query app and the intake app), each with its own host account for
+// AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the GPU
+// worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep completes
+// the Event Grid wiring once the function code is deployed.
 targetScope = 'resourceGroup'
 
 @description('Short name of the environment, used in resource names (e.g. dev, prod).')
@@ -39,6 +42,20 @@ var names = {
   DPQ_FAILURES_TABLE: 'failures'
 }
 
+var deadLetterContainer = 'eventgrid-deadletter'
+
+// The functions in the package (functions/Dpq.Functions) and the app that runs each one.
+var queryFunctions = [ 'Query', 'IndexStatus' ]
+var intakeFunctions = [ 'BlobUploadTrigger', 'IntakePoisonTrigger', 'ReconcileTimerTrigger', 'RetrainTimerTrigger', 'Retrain' ]
+
+// Where the Functions host moves a blob trigger that failed too often, and where its queue trigger
+// (IntakePoisonTrigger) moves a message of that queue that failed too often.
+var blobTriggerPoisonQueue = 'webjobs-blobtrigger-poison'
+var intakePoisonPoisonQueue = '${blobTriggerPoisonQueue}-poison'
+// Where the worker puts encode requests and blob events it cannot carry out.
+var encodePoisonQueue = '${names.DPQ_ENCODE_QUEUE}-poison'
+var blobEventsPoisonQueue = '${names.DPQ_BLOB_EVENTS_QUEUE}-poison'
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
@@ -50,15 +67,16 @@ module storage 'modules/storage.bicep' = {
       names.DPQ_IMPORTS_CONTAINER
       names.DPQ_MODELS_CONTAINER
       names.DPQ_SEGMENTS_CONTAINER
-      'deployments'
+      deadLetterContainer
     ]
     queues: [
       names.DPQ_ENCODE_QUEUE
-      '${names.DPQ_ENCODE_QUEUE}-poison'
+      encodePoisonQueue
       names.DPQ_TRAIN_QUEUE
-      'webjobs-blobtrigger-poison'
+      blobTriggerPoisonQueue
+      intakePoisonPoisonQueue
       names.DPQ_BLOB_EVENTS_QUEUE
-      '${names.DPQ_BLOB_EVENTS_QUEUE}-poison'
+      blobEventsPoisonQueue
     ]
     tables: [
       names.DPQ_CODES_TABLE
@@ -68,13 +86,173 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
-module identity 'modules/identity.bicep' = {
-  name: 'identity'
+// Each Function App's own host account: its keys, timer locks, blob-trigger receipts and its
+// deployment package. Only that app's identity holds a role on it.
+module queryHost 'modules/storage.bicep' = {
+  name: 'host-storage-query'
   params: {
-    name: 'id-dpq-${environmentName}-${suffix}'
+    name: take('fnq${toLower(environmentName)}${suffix}', 24)
     location: location
     tags: tags
+    containers: [ 'deployments' ]
+    queues: []
+    tables: []
+  }
+}
+
+module intakeHost 'modules/storage.bicep' = {
+  name: 'host-storage-intake'
+  params: {
+    name: take('fni${toLower(environmentName)}${suffix}', 24)
+    location: location
+    tags: tags
+    containers: [ 'deployments' ]
+    queues: []
+    tables: []
+  }
+}
+
+module queryIdentity 'modules/identity.bicep' = {
+  name: 'identity-query'
+  params: { name: 'id-dpq-query-${environmentName}-${suffix}', location: location, tags: tags }
+}
+
+module intakeIdentity 'modules/identity.bicep' = {
+  name: 'identity-intake'
+  params: { name: 'id-dpq-intake-${environmentName}-${suffix}', location: location, tags: tags }
+}
+
+module workerIdentity 'modules/identity.bicep' = {
+  name: 'identity-worker'
+  params: { name: 'id-dpq-worker-${environmentName}-${suffix}', location: location, tags: tags }
+}
+
+module trainerIdentity 'modules/identity.bicep' = {
+  name: 'identity-trainer'
+  params: { name: 'id-dpq-trainer-${environmentName}-${suffix}', location: location, tags: tags }
+}
+
+// What each identity may do in the data account, one container, queue or table at a time.
+
+// The internet-facing query app reads what it serves: the index and the model. Nothing else.
+module queryAccess 'modules/storage-access.bicep' = {
+  name: 'access-query'
+  params: {
+    principalId: queryIdentity.outputs.principalId
     storageAccountName: storage.outputs.name
+    containers: [
+      { name: names.DPQ_SEGMENTS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_MODELS_CONTAINER, role: 'Storage Blob Data Reader' }
+    ]
+    tables: [
+      { name: names.DPQ_MANIFESTS_TABLE, role: 'Storage Table Data Reader' }
+      { name: names.DPQ_CODES_TABLE, role: 'Storage Table Data Reader' }
+    ]
+  }
+}
+
+// Intake: reads uploads and imports (trigger, reconciler), the active index and model (reconciler),
+// records failures, sends encode and train requests, handles the blob trigger's poison queue.
+module intakeAccess 'modules/storage-access.bicep' = {
+  name: 'access-intake'
+  params: {
+    principalId: intakeIdentity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    containers: [
+      { name: names.DPQ_IMAGES_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_IMPORTS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_SEGMENTS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_MODELS_CONTAINER, role: 'Storage Blob Data Reader' }
+    ]
+    queues: [
+      { name: names.DPQ_ENCODE_QUEUE, role: 'Storage Queue Data Message Sender' }
+      { name: names.DPQ_ENCODE_QUEUE, role: 'Storage Queue Data Reader' } // the reconciler reads its length
+      { name: names.DPQ_TRAIN_QUEUE, role: 'Storage Queue Data Message Sender' }
+      { name: blobTriggerPoisonQueue, role: 'Storage Queue Data Message Sender' } // the host moves failed uploads here
+      { name: blobTriggerPoisonQueue, role: 'Storage Queue Data Reader' } // IntakePoisonTrigger
+      { name: blobTriggerPoisonQueue, role: 'Storage Queue Data Message Processor' }
+      { name: intakePoisonPoisonQueue, role: 'Storage Queue Data Message Sender' }
+    ]
+    tables: [
+      { name: names.DPQ_MANIFESTS_TABLE, role: 'Storage Table Data Reader' }
+      { name: names.DPQ_FAILURES_TABLE, role: 'Storage Table Data Contributor' }
+    ]
+  }
+}
+
+// The worker: encodes uploads into the index (segments, codes, manifests), compacts it, relays
+// blob-deleted events, records failures.
+module workerAccess 'modules/storage-access.bicep' = {
+  name: 'access-worker'
+  params: {
+    principalId: workerIdentity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    containers: [
+      { name: names.DPQ_IMAGES_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_IMPORTS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_MODELS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_SEGMENTS_CONTAINER, role: 'Storage Blob Data Contributor' }
+    ]
+    queues: [
+      // Receives, shrinks (updates) and deletes batches; sends the removals that blob events become.
+      { name: names.DPQ_ENCODE_QUEUE, role: 'Storage Queue Data Contributor' }
+      { name: encodePoisonQueue, role: 'Storage Queue Data Message Sender' }
+      { name: names.DPQ_BLOB_EVENTS_QUEUE, role: 'Storage Queue Data Reader' } // KEDA reads its length
+      { name: names.DPQ_BLOB_EVENTS_QUEUE, role: 'Storage Queue Data Message Processor' }
+      { name: blobEventsPoisonQueue, role: 'Storage Queue Data Message Sender' }
+    ]
+    tables: [
+      { name: names.DPQ_CODES_TABLE, role: 'Storage Table Data Contributor' }
+      { name: names.DPQ_MANIFESTS_TABLE, role: 'Storage Table Data Contributor' }
+      { name: names.DPQ_FAILURES_TABLE, role: 'Storage Table Data Contributor' }
+    ]
+  }
+}
+
+// The retraining job: trains on the images, writes model versions, their records, job state and the
+// active pointer; the backfill builds the new version's index; retention deletes old versions' index.
+module trainerAccess 'modules/storage-access.bicep' = {
+  name: 'access-trainer'
+  params: {
+    principalId: trainerIdentity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    containers: [
+      { name: names.DPQ_IMAGES_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_IMPORTS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_MODELS_CONTAINER, role: 'Storage Blob Data Contributor' }
+      { name: names.DPQ_SEGMENTS_CONTAINER, role: 'Storage Blob Data Contributor' }
+    ]
+    queues: [
+      // Receives a request, holds it invisible while the job runs (update), deletes it at the end.
+      { name: names.DPQ_TRAIN_QUEUE, role: 'Storage Queue Data Contributor' }
+      { name: names.DPQ_ENCODE_QUEUE, role: 'Storage Queue Data Message Sender' } // backfill
+      { name: names.DPQ_ENCODE_QUEUE, role: 'Storage Queue Data Reader' } // the backfill reads its length
+    ]
+    tables: [
+      { name: names.DPQ_CODES_TABLE, role: 'Storage Table Data Contributor' }
+      { name: names.DPQ_MANIFESTS_TABLE, role: 'Storage Table Data Contributor' }
+      { name: names.DPQ_FAILURES_TABLE, role: 'Storage Table Data Reader' } // refused images count as covered
+    ]
+  }
+}
+
+// A Functions host on its own account: blobs (keys, locks, receipts, the package: the host makes its
+// containers), tables (diagnostic events), and for the intake app's blob trigger, queues.
+module queryHostAccess 'modules/storage-access.bicep' = {
+  name: 'access-query-host'
+  params: {
+    principalId: queryIdentity.outputs.principalId
+    storageAccountName: queryHost.outputs.name
+    accountRoles: [ 'Storage Blob Data Contributor', 'Storage Table Data Contributor' ]
+  }
+}
+
+module intakeHostAccess 'modules/storage-access.bicep' = {
+  name: 'access-intake-host'
+  params: {
+    principalId: intakeIdentity.outputs.principalId
+    storageAccountName: intakeHost.outputs.name
+    accountRoles: [ 'Storage Blob Data Contributor', 'Storage Queue Data Contributor', 'Storage Table Data Contributor' ]
   }
 }
 
@@ -84,26 +262,52 @@ module monitoring 'modules/monitoring.bicep' = {
     name: 'dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
+    // The Function Apps send telemetry; the worker and the job log to the console (the environment's logs).
+    telemetryPublishers: [ queryIdentity.outputs.principalId, intakeIdentity.outputs.principalId ]
   }
 }
 
-module functions 'modules/functionapp.bicep' = {
-  name: 'functions'
+var functionSettings = union(names, {
+  DPQ_RETRAIN_SCHEDULE: retrainSchedule
+  DPQ_RECONCILE_SCHEDULE: reconcileSchedule
+  Models__CacheDirectory: '/tmp/dpq-models'
+  // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
+  Inference__IntraOpThreads: '1'
+})
+
+module queryApp 'modules/functionapp.bicep' = {
+  name: 'functions-query'
+  dependsOn: [ queryAccess, queryHostAccess ]
   params: {
     name: 'func-dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
+    serviceName: 'functions'
+    identityId: queryIdentity.outputs.id
+    identityClientId: queryIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
+    hostStorageAccountName: queryHost.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
-    appSettings: union(names, {
-      DPQ_RETRAIN_SCHEDULE: retrainSchedule
-      DPQ_RECONCILE_SCHEDULE: reconcileSchedule
-      Models__CacheDirectory: '/tmp/dpq-models'
-      // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
-      Inference__IntraOpThreads: '1'
-    })
+    disabledFunctions: intakeFunctions
+    appSettings: functionSettings
+  }
+}
+
+module intakeApp 'modules/functionapp.bicep' = {
+  name: 'functions-intake'
+  dependsOn: [ intakeAccess, intakeHostAccess ]
+  params: {
+    name: 'func-dpq-intake-${environmentName}-${suffix}'
+    location: location
+    tags: tags
+    serviceName: 'intake'
+    identityId: intakeIdentity.outputs.id
+    identityClientId: intakeIdentity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    hostStorageAccountName: intakeHost.outputs.name
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    disabledFunctions: queryFunctions
+    appSettings: functionSettings
   }
 }
 
@@ -116,33 +320,41 @@ module events 'modules/eventgrid.bicep' = {
     storageAccountName: storage.outputs.name
     blobEventsQueue: names.DPQ_BLOB_EVENTS_QUEUE
     watchedContainers: [ names.DPQ_IMAGES_CONTAINER, names.DPQ_IMPORTS_CONTAINER ]
+    deadLetterContainer: deadLetterContainer
   }
 }
 
 module worker 'modules/worker.bicep' = {
   name: 'worker'
+  dependsOn: [ workerAccess, trainerAccess ]
   params: {
     name: 'ca-dpq-worker-${environmentName}'
     location: location
     tags: tags
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
+    workerIdentityId: workerIdentity.outputs.id
+    workerIdentityClientId: workerIdentity.outputs.clientId
+    trainerIdentityId: trainerIdentity.outputs.id
+    trainerIdentityClientId: trainerIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
-    logAnalyticsCustomerId: monitoring.outputs.workspaceCustomerId
-    logAnalyticsWorkspaceName: 'log-dpq-${environmentName}-${suffix}'
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     storageNames: names
     image: workerImage
     trainerImage: trainerImage
   }
 }
 
-// The names the apps use for the identity-based connection called "DpqStorage".
+// The data account's endpoints: the identity-based connection called "DpqStorage" (each component
+// signs in with its own identity, whose client id is below).
 output DpqStorage__blobServiceUri string = storage.outputs.blobEndpoint
 output DpqStorage__queueServiceUri string = storage.outputs.queueEndpoint
 output DpqStorage__tableServiceUri string = storage.outputs.tableEndpoint
-output DpqStorage__clientId string = identity.outputs.clientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
-output AZURE_FUNCTION_APP_NAME string = functions.outputs.name
+output AZURE_FUNCTION_APP_NAME string = queryApp.outputs.name
+output AZURE_INTAKE_FUNCTION_APP_NAME string = intakeApp.outputs.name
 output AZURE_EVENTGRID_SYSTEM_TOPIC string = events.outputs.name
 output AZURE_WORKER_APP_NAME string = worker.outputs.name
 output AZURE_TRAINER_JOB_NAME string = worker.outputs.trainerName
+output AZURE_QUERY_IDENTITY_CLIENT_ID string = queryIdentity.outputs.clientId
+output AZURE_INTAKE_IDENTITY_CLIENT_ID string = intakeIdentity.outputs.clientId
+output AZURE_WORKER_IDENTITY_CLIENT_ID string = workerIdentity.outputs.clientId
+output AZURE_TRAINER_IDENTITY_CLIENT_ID string = trainerIdentity.outputs.clientId

@@ -1,10 +1,12 @@
 // Blob events from the storage account: the Event Grid system topic. Two subscriptions use it:
 // - blob-deleted (here): BlobDeleted events of the watched containers go to a storage queue, which
 //   the worker turns into removal requests. The topic signs in with its own identity, allowed only to
-//   send queue messages.
-// - blob-upload-trigger (eventgrid-subscription.bicep): BlobCreated events to the Function App's blob
+//   send messages to that queue.
+// - blob-upload-trigger (eventgrid-subscription.bicep): BlobCreated events to the intake app's blob
 //   trigger (Source = EventGrid). It needs the "blobs_extension" system key, which exists only once
-//   the code is deployed, so it is made after `azd deploy` (see docs/deploy.md).
+//   the code is deployed, so it is made after the code (see docs/deploy.md).
+// An event neither subscription can deliver is dead-lettered as a blob in the dead-letter container,
+// written with the topic's identity, which may write that container only.
 
 param name string
 param location string
@@ -17,8 +19,27 @@ param blobEventsQueue string
 @description('Containers whose deletes take images out of the index.')
 param watchedContainers array
 
+@description('Container of the data account where undeliverable events are kept.')
+param deadLetterContainer string
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+
+  resource queueService 'queueServices' existing = {
+    name: 'default'
+
+    resource blobEvents 'queues' existing = {
+      name: blobEventsQueue
+    }
+  }
+
+  resource blobService 'blobServices' existing = {
+    name: 'default'
+
+    resource deadLetters 'containers' existing = {
+      name: deadLetterContainer
+    }
+  }
 }
 
 resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
@@ -34,10 +55,12 @@ resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
 
 // Storage Queue Data Message Sender: adds messages, reads none.
 var queueMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+// Storage Blob Data Contributor: what dead-lettering to a container needs.
+var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource topicSendsMessages 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, topic.id, queueMessageSender)
-  scope: account
+  name: guid(account::queueService::blobEvents.id, topic.id, queueMessageSender)
+  scope: account::queueService::blobEvents
   properties: {
     principalId: topic.identity.principalId
     principalType: 'ServicePrincipal'
@@ -45,10 +68,20 @@ resource topicSendsMessages 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 }
 
+resource topicWritesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account::blobService::deadLetters.id, topic.id, blobDataContributor)
+  scope: account::blobService::deadLetters
+  properties: {
+    principalId: topic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
+  }
+}
+
 resource deletes 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
   parent: topic
   name: 'blob-deleted'
-  dependsOn: [ topicSendsMessages ]
+  dependsOn: [ topicSendsMessages, topicWritesDeadLetters ]
   properties: {
     deliveryWithResourceIdentity: {
       identity: { type: 'SystemAssigned' }
@@ -73,6 +106,16 @@ resource deletes 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01
       ]
     }
     retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
+    deadLetterWithResourceIdentity: {
+      identity: { type: 'SystemAssigned' }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: account.id
+          blobContainerName: deadLetterContainer
+        }
+      }
+    }
   }
 }
 

@@ -1,13 +1,29 @@
-// The Function App on Flex Consumption: blob trigger (Event Grid source), HTTP query, timers.
-// Every connection is identity-based through the user-assigned managed identity; no keys.
+// One Function App on Flex Consumption (its own FC1 plan). main.bicep makes two from the same
+// package: the query app (HTTP query and index status) and the intake app (blob trigger with the
+// Event Grid source, the intake poison handler, the reconcile and retraining timers, the admin retrain
+// route); each disables the other's functions. Every connection is identity-based through the app's
+// own user-assigned identity; no keys. DpqStorage is the data account; AzureWebJobsStorage and the
+// deployment package are in the app's own host account, which no other component can reach.
 
 param name string
 param location string
 param tags object = {}
 param identityId string
 param identityClientId string
+
+@description('The data account: the DpqStorage connection.')
 param storageAccountName string
+
+@description('The app\'s own host account: AzureWebJobsStorage and the deployment package (container "deployments").')
+param hostStorageAccountName string
+
 param appInsightsConnectionString string
+
+@description('Value of the azd-service-name tag.')
+param serviceName string
+
+@description('Functions in the package this app does not run (AzureWebJobs.<name>.Disabled = true).')
+param disabledFunctions array = []
 
 @description('Resource names and schedules the functions read as %SETTING%.')
 param appSettings object
@@ -21,6 +37,10 @@ param instanceMemoryMB int = 2048
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -39,17 +59,19 @@ var connectionSettings = {
   DpqStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   DpqStorage__credential: 'managedidentity'
   DpqStorage__clientId: identityClientId
-  AzureWebJobsStorage__accountName: storage.name
+  AzureWebJobsStorage__accountName: hostStorage.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
+var disabled = toObject(disabledFunctions, f => 'AzureWebJobs.${f}.Disabled', f => 'true')
+
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: union(tags, { 'azd-service-name': 'functions' })
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -62,7 +84,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}deployments'
+          value: '${hostStorage.properties.primaryEndpoints.blob}deployments'
           authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
         }
       }
@@ -76,7 +98,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(connectionSettings, appSettings)
+    properties: union(connectionSettings, appSettings, disabled)
   }
 }
 

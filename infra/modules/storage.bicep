@@ -1,6 +1,7 @@
-// Storage for DPQ Serverless: uploaded and bulk-imported images, models and shard segments (Blob), encode requests
-// (Queue), codes, manifests and failures (Table). Shared keys are disabled: every client signs in
-// with Microsoft Entra ID through a managed identity.
+// A storage account without shared keys or public blobs: every client signs in with Microsoft Entra ID
+// through a managed identity. main.bicep makes the data account with it (uploaded and bulk-imported
+// images, models and shard segments in Blob, requests in Queue, codes, manifests and failures in Table)
+// and each Function App's own host account (its keys, locks, blob receipts and deployment package).
 
 @description('Storage account name (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -11,13 +12,18 @@ param location string
 param tags object = {}
 
 @description('Blob containers to create.')
-param containers array = [ 'images', 'imports', 'models', 'segments', 'deployments' ]
+param containers array = [ 'images', 'imports', 'models', 'segments' ]
 
 @description('Queues to create.')
 param queues array = [ 'encode-requests', 'encode-requests-poison', 'train-requests', 'webjobs-blobtrigger-poison' ]
 
 @description('Tables to create.')
 param tables array = [ 'codes', 'manifests', 'failures' ]
+
+@description('Days a deleted or overwritten blob, and a deleted container, can still be restored (soft delete).')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 7
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -37,6 +43,10 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'
+  properties: {
+    deleteRetentionPolicy: { enabled: true, days: softDeleteDays }
+    containerDeleteRetentionPolicy: { enabled: true, days: softDeleteDays }
+  }
 }
 
 resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for c in containers: {

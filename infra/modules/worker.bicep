@@ -1,17 +1,28 @@
 // The GPU worker on Azure Container Apps: a serverless GPU workload profile, scaled by KEDA on the
-// length of the encode queue (to zero when it is empty), signed in with the managed identity. Beside it,
-// the retraining worker as a Container Apps job: an execution starts when a train request is queued
-// and runs the job through training, backfill and the switch, then exits (Trainer__ExitWhenIdle).
+// length of the encode queue (to zero when it is empty), signed in with its own managed identity. Beside
+// it, the retraining worker as a Container Apps job with another identity: an execution starts when a
+// train request is queued and runs the job through training, backfill and the switch, then exits
+// (Trainer__ExitWhenIdle). The environment's logs reach Log Analytics through a diagnostic setting
+// (Azure Monitor), so no workspace key is handed to it.
 
 param name string
 param location string
 param tags object = {}
-param identityId string
-param identityClientId string
+
+@description('Resource id and client id of the worker\'s identity (encode, compaction, blob-event relay).')
+param workerIdentityId string
+param workerIdentityClientId string
+
+@description('Resource id and client id of the retraining job\'s identity.')
+param trainerIdentityId string
+param trainerIdentityClientId string
+
 param storageAccountName string
-param logAnalyticsCustomerId string
-param logAnalyticsWorkspaceName string
-@description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function App.')
+
+@description('Log Analytics workspace the environment\'s console and system logs go to.')
+param logAnalyticsWorkspaceId string
+
+@description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function Apps.')
 param storageNames object
 param image string
 
@@ -35,25 +46,29 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
-  name: logAnalyticsWorkspaceName
-}
-
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: 'cae-${name}'
   location: location
   tags: tags
   properties: {
     appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logAnalyticsCustomerId
-        sharedKey: workspace.listKeys().primarySharedKey
-      }
+      destination: 'azure-monitor'
     }
     workloadProfiles: [
       { name: 'Consumption', workloadProfileType: 'Consumption' }
       { name: 'gpu', workloadProfileType: gpuProfileType }
+    ]
+  }
+}
+
+resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'logs-to-workspace'
+  scope: environment
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { category: 'ContainerAppConsoleLogs', enabled: true }
+      { category: 'ContainerAppSystemLogs', enabled: true }
     ]
   }
 }
@@ -64,7 +79,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   tags: union(tags, { 'azd-service-name': 'worker' })
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: { '${identityId}': {} }
+    userAssignedIdentities: { '${workerIdentityId}': {} }
   }
   properties: {
     environmentId: environment.id
@@ -75,7 +90,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'worker'
           image: image
           resources: { cpu: json('8'), memory: '56Gi' }
-          env: storageEnv
+          env: concat(connectionEnv(storage.properties.primaryEndpoints, workerIdentityClientId), namesEnv)
         }
       ]
       scale: {
@@ -88,7 +103,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
               accountName: storage.name
               queueName: storageNames.DPQ_ENCODE_QUEUE
               queueLength: messagesPerReplica
-              identity: identityId
+              identity: workerIdentityId
             }
           }
           {
@@ -98,7 +113,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
               accountName: storage.name
               queueName: storageNames.DPQ_BLOB_EVENTS_QUEUE
               queueLength: messagesPerReplica
-              identity: identityId
+              identity: workerIdentityId
             }
           }
         ]
@@ -107,13 +122,16 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   }
 }
 
-var storageEnv = concat([
-  { name: 'DpqStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
-  { name: 'DpqStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
-  { name: 'DpqStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
+// The DpqStorage connection as a given identity, and the storage names.
+func connectionEnv(endpoints object, clientId string) array => [
+  { name: 'DpqStorage__blobServiceUri', value: endpoints.blob }
+  { name: 'DpqStorage__queueServiceUri', value: endpoints.queue }
+  { name: 'DpqStorage__tableServiceUri', value: endpoints.table }
   { name: 'DpqStorage__credential', value: 'managedidentity' }
-  { name: 'DpqStorage__clientId', value: identityClientId }
-], map(items(storageNames), s => { name: s.key, value: s.value }))
+  { name: 'DpqStorage__clientId', value: clientId }
+]
+
+var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
 
 resource trainer 'Microsoft.App/jobs@2025-01-01' = {
   name: '${take(name, 24)}-trainer'
@@ -121,7 +139,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
   tags: union(tags, { 'azd-service-name': 'trainer' })
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: { '${identityId}': {} }
+    userAssignedIdentities: { '${trainerIdentityId}': {} }
   }
   properties: {
     environmentId: environment.id
@@ -146,7 +164,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
                 queueName: storageNames.DPQ_TRAIN_QUEUE
                 queueLength: '1'
               }
-              identity: identityId
+              identity: trainerIdentityId
             }
           ]
         }
@@ -158,7 +176,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
           name: 'trainer'
           image: trainerImage
           resources: { cpu: json('4'), memory: '8Gi' }
-          env: concat(storageEnv, [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ])
+          env: concat(connectionEnv(storage.properties.primaryEndpoints, trainerIdentityClientId), namesEnv, [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ])
         }
       ]
     }
