@@ -307,7 +307,8 @@ module intakeApp 'modules/functionapp.bicep' = {
     hostStorageAccountName: intakeHost.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     disabledFunctions: queryFunctions
-    appSettings: functionSettings
+    // It answers no queries: loading the model and index as it starts would only cost memory.
+    appSettings: union(functionSettings, { Query__WarmUp: 'false' })
   }
 }
 

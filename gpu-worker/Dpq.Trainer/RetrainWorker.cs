@@ -17,7 +17,8 @@ public sealed class RetrainWorker(RetrainJob job, StorageClients storage, IConfi
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var exitWhenIdle = configuration.GetValue<bool>("Trainer:ExitWhenIdle");
-        await storage.EnsureCreatedAsync(stoppingToken);
+        if (await storage.EnsureCreatedAsync(stoppingToken) is { Count: > 0 } refused)
+            logger.LogInformation("Not allowed to create {Resources}: the deployment creates them", string.Join(", ", refused));
         while (!stoppingToken.IsCancellationRequested)
         {
             try

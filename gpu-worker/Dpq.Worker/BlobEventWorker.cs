@@ -8,7 +8,8 @@ public sealed class BlobEventWorker(BlobEventRelay relay, StorageClients storage
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await storage.EnsureCreatedAsync(stoppingToken);
+        if (await storage.EnsureCreatedAsync(stoppingToken) is { Count: > 0 } refused)
+            logger.LogInformation("Not allowed to create {Resources}: the deployment creates them", string.Join(", ", refused));
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -9,7 +9,8 @@ public sealed class CompactionWorker(IndexMaintenance maintenance, StorageClient
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await storage.EnsureCreatedAsync(stoppingToken);
+        if (await storage.EnsureCreatedAsync(stoppingToken) is { Count: > 0 } refused)
+            logger.LogInformation("Not allowed to create {Resources}: the deployment creates them", string.Join(", ", refused));
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -15,7 +15,8 @@ public sealed class EncodeQueueWorker(EncodeQueueDrainer drainer, StorageClients
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await storage.EnsureCreatedAsync(stoppingToken);
+        if (await storage.EnsureCreatedAsync(stoppingToken) is { Count: > 0 } refused)
+            logger.LogInformation("Not allowed to create {Resources}: the deployment creates them", string.Join(", ", refused));
         logger.LogInformation("Draining {Queue} in batches of up to {BatchSize}", storage.Names.EncodeQueue, options.BatchSize);
         var failures = 0;
         var waitingForModel = false;

@@ -217,6 +217,13 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void OnlyTheQueryAppLoadsTheModelAndIndexAsItStarts()
+    {
+        Assert.Contains("createObject('Query__WarmUp', 'false')", Parameter(Module("functions-intake"), "appSettings")!.Value.GetString());
+        Assert.DoesNotContain("WarmUp", Parameter(Module("functions-query"), "appSettings")!.Value.GetString());
+    }
+
+    [Fact]
     public void NoTemplateHandsOutALogAnalyticsKey()
     {
         foreach (var file in Files())

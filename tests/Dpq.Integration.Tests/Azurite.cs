@@ -21,6 +21,18 @@ public static class Azurite
         }
     }
 
+    /// <summary>The emulator's well-known account (public, the same on every machine).</summary>
+    public const string AccountName = "devstoreaccount1";
+    public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    /// <summary>The emulator's endpoints, signed in with <paramref name="sas"/> instead of the account key.</summary>
+    public static StorageConnection WithSas(string sas)
+    {
+        var endpoints = Connection.ConnectionString!.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Where(part => part.Split('=')[0].EndsWith("Endpoint", StringComparison.Ordinal));
+        return StorageConnection.FromConnectionString(string.Join(';', endpoints.Append("SharedAccessSignature=" + sas)));
+    }
+
     /// <summary>Clients over a fresh set of resources, already created.</summary>
     public static async Task<StorageClients> FreshAsync(IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy>? policies = null)
     {

@@ -19,6 +19,26 @@ public sealed class StorageClientsTests
     }
 
     [Fact]
+    public async Task AnIdentityThatMayOnlyUseTheResourcesStartsAndSaysWhatItCouldNotCreate()
+    {
+        var owner = await Azurite.FreshAsync();
+        // A SAS that may read, write and process but not create, as data roles in Azure allow.
+        var sas = new Azure.Storage.Sas.AccountSasBuilder(
+            Azure.Storage.Sas.AccountSasPermissions.Read | Azure.Storage.Sas.AccountSasPermissions.Write | Azure.Storage.Sas.AccountSasPermissions.Add
+            | Azure.Storage.Sas.AccountSasPermissions.Update | Azure.Storage.Sas.AccountSasPermissions.Process,
+            DateTimeOffset.UtcNow.AddHours(1), Azure.Storage.Sas.AccountSasServices.All, Azure.Storage.Sas.AccountSasResourceTypes.Object)
+            .ToSasQueryParameters(new Azure.Storage.StorageSharedKeyCredential(Azurite.AccountName, Azurite.AccountKey)).ToString();
+        var limited = new StorageClients(Azurite.WithSas(sas), owner.Names with { ImagesContainer = owner.Names.ImagesContainer + "x" });
+
+        var refused = await limited.EnsureCreatedAsync();
+
+        Assert.Equal([limited.Names.ImagesContainer], refused.Where(n => n.StartsWith(owner.Names.ImagesContainer, StringComparison.Ordinal)));
+        Assert.False(await owner.Container(limited.Names.ImagesContainer).ExistsAsync());
+        await limited.Queue(limited.Names.EncodeQueue).SendMessageAsync("still usable");
+        Assert.Single((await owner.Queue(owner.Names.EncodeQueue).PeekMessagesAsync()).Value);
+    }
+
+    [Fact]
     public async Task FreshSetsDoNotShareData()
     {
         var a = await Azurite.FreshAsync();

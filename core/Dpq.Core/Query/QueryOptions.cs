@@ -22,6 +22,9 @@ public sealed record QueryOptions
 
     [Range(1, 10_000)] public int MaxK { get; init; } = 1000;
 
+    /// <summary>Whether a host loads the model and the index as it starts (off where a host answers no queries).</summary>
+    public bool WarmUp { get; init; } = true;
+
     /// <summary>Largest accepted request body, in bytes.</summary>
     [Range(1, 64 * 1024 * 1024)] public int MaxBodyBytes { get; init; } = 8 * 1024 * 1024;
 }

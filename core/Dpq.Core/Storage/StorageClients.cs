@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Data.Tables;
@@ -79,12 +80,29 @@ public sealed class StorageClients
             : new QueueClient(Queues.GetQueueClient(name).Uri, _credential!, options);
     }
 
-    /// <summary>Creates every container, queue and table in <see cref="Names"/> that does not exist yet.</summary>
-    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates every container, queue and table in <see cref="Names"/> that does not exist yet. An identity that
+    /// may only use them (in Azure the deployment creates them, and data roles cannot) is refused with 403: that
+    /// resource is skipped, and the names refused are returned.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var c in Names.Containers) await Container(c).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        foreach (var q in Names.Queues) await Queue(q).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        foreach (var t in Names.Tables) await Table(t).CreateIfNotExistsAsync(cancellationToken);
+        var refused = new List<string>();
+        async Task CreateAsync(string name, Func<Task> create)
+        {
+            try
+            {
+                await create();
+            }
+            catch (RequestFailedException e) when (e.Status == 403)
+            {
+                refused.Add(name);
+            }
+        }
+        foreach (var c in Names.Containers) await CreateAsync(c, () => Container(c).CreateIfNotExistsAsync(cancellationToken: cancellationToken));
+        foreach (var q in Names.Queues) await CreateAsync(q, () => Queue(q).CreateIfNotExistsAsync(cancellationToken: cancellationToken));
+        foreach (var t in Names.Tables) await CreateAsync(t, () => Table(t).CreateIfNotExistsAsync(cancellationToken));
+        return refused;
     }
 
     private T Configure<T>(T options) where T : ClientOptions
