@@ -50,6 +50,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<VersionOverview>();
         services.TryAddSingleton<Imaging.IImageDecoder>(Imaging.SkiaImageDecoder.Instance);
         services.TryAddSingleton<EncodePoison>();
+        services.TryAddSingleton<NewerContentCheck>();
         services.TryAddSingleton<EncodeBatchProcessor>();
         services.TryAddSingleton<EncodeQueueDrainer>();
         services.TryAddSingleton<IndexWriter>();

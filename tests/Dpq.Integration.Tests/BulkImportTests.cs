@@ -125,7 +125,7 @@ public sealed class BulkImportTests
         for (var i = 0; i < 3; i++)
         {
             await Images.UploadAsync(imports, TinyModel.TestImages, i);
-            requests.Add(EncodeRequest.For(ImageLocation.ForImport(Images.Name(i)), null, 100, DateTimeOffset.UtcNow));
+            requests.Add(EncodeRequest.For(ImageLocation.ForImport(Images.Name(i)), null, Images.Png(TinyModel.TestImages, i).Length, DateTimeOffset.UtcNow));
         }
         // A blob name the Blob service refuses (it climbs out of the container): its download fails
         // every time with an error that is not "not found", the kind of fault that is retried.

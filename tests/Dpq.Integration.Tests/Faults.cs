@@ -97,8 +97,11 @@ public sealed class FaultyDecoder(Func<Exception> fault, params byte[][] images)
     }
 }
 
-/// <summary>A pipeline policy that holds every GET whose path contains <paramref name="pathPart"/> for <paramref name="delay"/> before sending it, as a slow link does.</summary>
-public sealed class SlowReads(string pathPart, TimeSpan delay) : HttpPipelinePolicy
+/// <summary>
+/// A pipeline policy that holds every GET (or, with <paramref name="writes"/>, every other method) whose path contains
+/// <paramref name="pathPart"/> for <paramref name="delay"/> before sending it, as a slow link does.
+/// </summary>
+public sealed class SlowRequests(string pathPart, TimeSpan delay, bool writes = false) : HttpPipelinePolicy
 {
     public bool Enabled { get; set; } = true;
 
@@ -114,6 +117,15 @@ public sealed class SlowReads(string pathPart, TimeSpan delay) : HttpPipelinePol
         await ProcessNextAsync(message, pipeline);
     }
 
-    private bool Hits(HttpMessage message) =>
-        Enabled && message.Request.Method == RequestMethod.Get && message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal);
+    /// <summary>Requests held so far.</summary>
+    public int Held => _held;
+
+    private int _held;
+
+    private bool Hits(HttpMessage message)
+    {
+        if (!Enabled || (message.Request.Method != RequestMethod.Get) != writes || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return false;
+        Interlocked.Increment(ref _held);
+        return true;
+    }
 }

@@ -6,13 +6,13 @@ namespace Dpq.Integration.Tests;
 /// <summary>A pass that takes longer than its messages' visibility timeout keeps them: nobody else receives them meanwhile.</summary>
 public sealed class LeaseTests
 {
-    private static readonly TimeSpan Visibility = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Visibility = TimeSpan.FromSeconds(3);
 
     [Fact]
     public async Task APassThatOutlivesTheVisibilityTimeoutKeepsItsMessagesAndDeletesThemAtTheEnd()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var slow = new SlowReads("/" + p.Storage.Names.ImagesContainer + "/", TimeSpan.FromSeconds(5));
+        var slow = new SlowRequests("/" + p.Storage.Names.ImagesContainer + "/", TimeSpan.FromSeconds(8));
         using var worker = p.Twin([slow], s => s.AddSingleton(p.Options with { VisibilityTimeout = Visibility }));
         await p.IngestAsync([0, 1]);
 
@@ -39,7 +39,7 @@ public sealed class LeaseTests
     public async Task ARenewedMessageKeepsItsContentAndReappearsWhenItsWorkerStops()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
-        var slow = new SlowReads("/" + p.Storage.Names.ImagesContainer + "/", TimeSpan.FromSeconds(30));
+        var slow = new SlowRequests("/" + p.Storage.Names.ImagesContainer + "/", TimeSpan.FromSeconds(30));
         using var worker = p.Twin([slow], s => s.AddSingleton(p.Options with { VisibilityTimeout = Visibility }));
         await p.IngestAsync([3]);
         var queue = p.Storage.Queue(p.Storage.Names.EncodeQueue);

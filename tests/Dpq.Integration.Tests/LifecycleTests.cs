@@ -313,7 +313,7 @@ public sealed class LifecycleTests
         var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
         await Images.UploadAsync(images, TinyModel.TestImages, 9);
         var etag = (await images.GetBlobClient(Images.Name(9)).GetPropertiesAsync()).Value.ETag.ToString();
-        await p.Storage.Queue(p.Storage.Names.EncodeQueue).SendMessageAsync(EncodeRequest.ForVersion(Images.Name(9), etag, 100, DateTimeOffset.UtcNow, building).ToJson());
+        await p.Storage.Queue(p.Storage.Names.EncodeQueue).SendMessageAsync(EncodeRequest.ForVersion(Images.Name(9), etag, Images.Png(TinyModel.TestImages, 9).Length, DateTimeOffset.UtcNow, building).ToJson());
         await p.DrainAllAsync();
         Assert.Contains(Images.Name(9), await IndexedAsync(p, building));
         Assert.DoesNotContain(Images.Name(9), await IndexedAsync(p, first));

@@ -25,7 +25,7 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 /// faults, memory) is left for a retry. Whatever one request meets, the others go on.
 /// </summary>
 public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodePoison poison,
-    IImageDecoder decoder, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+    NewerContentCheck newer, IImageDecoder decoder, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
@@ -62,6 +62,14 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 var result = await storage.Container(container).GetBlobClient(blobName).DownloadStreamingAsync(new BlobDownloadOptions { Conditions = conditions }, ct);
                 await using var stream = result.Value.Content;
                 var length = result.Value.Details.ContentLength;
+                if (request.Length > 0 && length != request.Length)
+                {
+                    // Not the content the request was made for (a request without an ETag, for a blob written since).
+                    logger.LogInformation("Blob {BlobName} has {Length} bytes, not the {Expected} of its request; the newer upload's own request encodes it",
+                        request.BlobName, length, request.Length);
+                    done.Add(request);
+                    return;
+                }
                 if (length > options.Limits.MaxBytes)
                 {
                     // Refused from the answer's headers, before its body is read.
@@ -121,7 +129,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                 retry.Add(request);
                 continue;
             }
-            if (stillThere) removals.Add(request);
+            if (stillThere) removals.Add(request with { ETag = etag.ToString() }); // removed for this content
             else done.Add(request);
             failed++;
         }
@@ -224,6 +232,21 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         }
         foreach (var r in removals)
             if (writtenEverywhere) done.Add(r); else retry.Add(r);
+
+        // What was stored may already be stale: the blobs are read again, after the write (NewerContentCheck).
+        var stored = items.Where(i => !setAside.Contains(i.Request.BlobName) && writtenImages.Contains(i.Request.RequestId))
+            .Select(i => (i.Request, Content: (ETag?)i.ETag, Removal: false));
+        if (writtenEverywhere)
+            stored = stored.Concat(removals.Where(r => removed.Contains(r.BlobName)).DistinctBy(r => r.BlobName)
+                .Select(r => (r, Content: r.ETag is { } e ? new ETag(e) : (ETag?)null, Removal: true)));
+        try
+        {
+            await newer.CheckAsync([.. stored], cancellationToken);
+        }
+        catch (Exception e) when (IsStorageFault(e, cancellationToken))
+        {
+            logger.LogWarning(e, "Sending requests for content that changed during the batch failed; their own notifications still bring it");
+        }
         return Outcome(batch, done, retry, indexedCount, failed, writtenEverywhere ? removed.Count : 0, encoders[0].ModelVersion);
     }
 
