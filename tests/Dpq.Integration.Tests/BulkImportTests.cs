@@ -118,7 +118,8 @@ public sealed class BulkImportTests
         {
             VisibilityTimeout = TimeSpan.FromSeconds(1), RetryDelay = TimeSpan.FromMilliseconds(200), MaxRetryDelay = TimeSpan.FromMilliseconds(200), MaxTransientAttempts = 3,
         };
-        using var worker = p.Twin(s => s.AddSingleton(options));
+        var unreadable = ImageLocation.ForImport("flaky/b.png"); // its downloads fail every time on the connection, a fault that is retried
+        using var worker = p.Twin([new ConnectionFailures("flaky/")], s => s.AddSingleton(options));
         var drainer = worker.Drainer;
         var imports = p.Storage.Container(p.Storage.Names.ImportsContainer);
         var requests = new List<EncodeRequest>();
@@ -127,9 +128,6 @@ public sealed class BulkImportTests
             await Images.UploadAsync(imports, TinyModel.TestImages, i);
             requests.Add(EncodeRequest.For(ImageLocation.ForImport(Images.Name(i)), null, Images.Png(TinyModel.TestImages, i).Length, DateTimeOffset.UtcNow));
         }
-        // A blob name the Blob service refuses (it climbs out of the container): its download fails
-        // every time with an error that is not "not found", the kind of fault that is retried.
-        var unreadable = ImageLocation.ForImport("a/../../b.png");
         requests.Insert(1, EncodeRequest.For(unreadable, null, 100, DateTimeOffset.UtcNow));
         var queue = p.Storage.Queue(p.Storage.Names.EncodeQueue);
         await queue.SendMessageAsync(EncodeMessage.Pack(requests));

@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Azure.Storage.Blobs;
 using Dpq.ModelFiles;
 using Dpq.ModelVersions;
@@ -192,7 +194,7 @@ public sealed class StorageBlipTests
 
         faults.Enabled = true; // every read of the pointer now fails on the connection
         for (int i = 0; i < 3; i++) Assert.Same(held, await models.GetAsync());
-        var queries = new Query.QueryService(p.Store, models, p.Index, p.QueryOptions);
+        var queries = new Query.QueryService(models, p.Index, p.QueryOptions, Dpq.Imaging.SkiaImageDecoder.Instance);
         var answer = await queries.QueryAsync(new Query.QueryRequest(Images.Png(TinyModel.TestImages, 1), null, null, 5, null, null));
         Assert.Equal(held!.ModelVersion, answer.ModelVersion);
 
@@ -204,6 +206,58 @@ public sealed class StorageBlipTests
         faults.Enabled = true;
         Assert.Same(first, await synchronous.GetAsync());
         Assert.True(faults.Failed > 0);
+    }
+}
+
+public sealed class HeldIndexTests
+{
+    [Fact]
+    public async Task WhileStorageFailsQueriesByImageAndByIdAnswerFromTheHeldModelAndIndex()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await p.IngestAsync([0, 1, 2]);
+        await p.DrainAllAsync();
+        // A query host as deployed: model and index refreshed in the background while they are held.
+        var outage = new ConnectionFailures("/", enabled: false);
+        using var host = p.Twin([outage], s => s
+            .AddSingleton(p.QueryOptions with { IndexRefreshInterval = TimeSpan.Zero, IndexRefreshInBackground = true })
+            .AddSingleton(new ModelCacheOptions { CacheDirectory = TestScratch.NewDirectory("model-cache"), RefreshInterval = TimeSpan.Zero }));
+        var byImage = await host.Http.QueryAsync("image/png", new MemoryStream(Images.Png(TinyModel.TestImages, 1)), _ => null, default);
+        Assert.Equal(200, byImage.Status);
+
+        outage.Enabled = true; // every read fails on the connection, retries and all
+        var id = Dpq.Indexing.ImageId.FromBlobName(Images.Name(2)).ToString();
+        foreach (var (type, body) in new[] { ("image/png", Images.Png(TinyModel.TestImages, 1)), ("application/json", Encoding.UTF8.GetBytes($"{{\"id\": \"{id}\"}}")),
+            ("application/json", Encoding.UTF8.GetBytes($"{{\"id\": \"{Images.Name(2)}\"}}")) })
+        {
+            var answer = await host.Http.QueryAsync(type, new MemoryStream(body), _ => null, default);
+            Assert.True(answer.Status == 200, $"{type}: {answer.Status} {answer.Body}");
+        }
+        var unknown = await host.Http.QueryAsync("application/json", new MemoryStream("{\"id\": \"no/such.png\"}"u8.ToArray()), _ => null, default);
+        Assert.Equal(400, unknown.Status);
+        await Task.Delay(200);
+        Assert.True(outage.Failed > 0, "the background refreshes met the outage");
+    }
+}
+
+public sealed class QueryDecodeFaultTests
+{
+    [Theory]
+    [InlineData(false, 400, "Invalid image")]
+    [InlineData(true, 503, "Busy")]
+    public async Task AQueryImageWhoseDecoderFaultsIsNeverA500(bool memory, int status, string title)
+    {
+        var image = Images.Png(TinyModel.TestImages, 4);
+        var decoder = new FaultyDecoder(() => memory ? new OutOfMemoryException("injected") : new InvalidOperationException("injected"), image);
+        using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s.AddSingleton<Dpq.Imaging.IImageDecoder>(decoder));
+
+        var answer = await p.Http.QueryAsync("image/png", new MemoryStream(image), _ => null, default);
+
+        Assert.Equal(status, answer.Status);
+        using var problem = JsonDocument.Parse(answer.Body);
+        Assert.Equal(title, problem.RootElement.GetProperty("title").GetString());
+        Assert.Equal(memory, answer.RetryAfter is not null);
+        Assert.Equal(200, (await p.Http.QueryAsync("image/png", new MemoryStream(Images.Png(TinyModel.TestImages, 5)), _ => null, default)).Status);
     }
 }
 

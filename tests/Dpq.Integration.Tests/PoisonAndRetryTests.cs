@@ -53,6 +53,22 @@ public sealed class PoisonAndRetryTests
     }
 
     [Fact]
+    public async Task ARequestNamingWhatIntakeWouldRefuseGoesToThePoisonQueueAloneAtOnce()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        await p.IngestAsync([0]);
+        // Sent straight to the queue: a name that climbs out of its container.
+        await p.Storage.Queue(p.Storage.Names.EncodeQueue).SendMessageAsync(EncodeRequest.For(ImageLocation.ForImport("a/../../b.png"), null, 0, DateTimeOffset.UtcNow).ToJson());
+
+        var pass = await p.Drainer.DrainOnceAsync();
+
+        Assert.Equal((2, 1, 1, 0), (pass.Received, pass.Indexed, pass.Failed, pass.Retried));
+        Assert.Single(await PoisonBodiesAsync(p));
+        Assert.Contains("'..' segment", (await p.Failures.FindAsync(ImageLocation.ForImport("a/../../b.png")))?.Reason);
+        Assert.Equal(0, (await p.Storage.Queue(p.Storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount);
+    }
+
+    [Fact]
     public async Task AnAllocationFailureInTheDecoderRetriesOnlyItsOwnImage()
     {
         var big = Images.Png(TinyModel.TestImages, 1);

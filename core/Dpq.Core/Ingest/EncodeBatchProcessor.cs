@@ -25,7 +25,7 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 /// faults, memory) is left for a retry. Whatever one request meets, the others go on.
 /// </summary>
 public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodePoison poison,
-    NewerContentCheck newer, IImageDecoder decoder, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+    NewerContentCheck newer, IImageDecoder decoder, UploadPolicy policy, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
@@ -43,6 +43,16 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         {
             try
             {
+                // Intake checked the name, but anyone who may send to the queue could send another: one that climbs
+                // out of its container, say. Such a request is set aside alone.
+                if (policy.CheckName(ImageLocation.Locate(storage.Names, request.BlobName).BlobName) is { } badName)
+                {
+                    logger.LogError("Request for {BlobName} names no image intake would take ({Reason}); it goes to the poison queue", request.BlobName, badName);
+                    await poison.SendAsync(request, $"its name is refused: {badName}", ct);
+                    done.Add(request);
+                    Interlocked.Increment(ref failed);
+                    return;
+                }
                 if (request.Action == EncodeAction.Remove)
                 {
                     if (await IsRemovableAsync(request, ct)) removals.Add(request);

@@ -51,6 +51,17 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     public bool HasCopyCode(int segment, int item) =>
         !Hidden.Contains(segment, item) && Segments[segment].HasCopyCodes && !Copies.CopyCodec.IsMissing(Segments[segment].CopyCodeOf(item));
 
+    /// <summary>Where the visible item of <paramref name="id"/> is (the newest segment first); null when the index holds none.</summary>
+    public (int Segment, int Item)? Find(ImageId id)
+    {
+        for (var s = Segments.Length - 1; s >= 0; s--)
+        {
+            var i = ImageIdIndex.Of(Segments[s]).Find(id);
+            if (i >= 0 && !Hidden.Contains(s, i)) return (s, i);
+        }
+        return null;
+    }
+
     /// <summary>A version with nothing written to it yet.</summary>
     public static IndexSnapshot Empty(string modelVersion, DateTimeOffset checkedAt) =>
         new(modelVersion, [], ItemExclusions.Create([], []), checkedAt);

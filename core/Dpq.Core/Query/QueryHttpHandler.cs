@@ -60,6 +60,11 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
         {
             return Problem(503, "No model", e.Message) with { RetryAfter = TimeSpan.FromSeconds(30) };
         }
+        catch (QueryCapacityException e)
+        {
+            logger.LogWarning("Query refused for now: {Detail}", e.Message);
+            return Problem(503, "Busy", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+        }
         catch (IndexUnavailableException e)
         {
             logger.LogError(e, "Query failed: the index cannot be loaded");

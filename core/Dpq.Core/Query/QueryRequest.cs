@@ -15,3 +15,6 @@ public sealed class QueryValidationException(string title, string detail) : Exce
 
 /// <summary>No model is active yet, so nothing can be answered: a 503 telling what to do.</summary>
 public sealed class ModelUnavailableException(string detail) : Exception(detail);
+
+/// <summary>The host cannot take this query now (short of memory); the caller may try again shortly.</summary>
+public sealed class QueryCapacityException(string detail) : Exception(detail);

@@ -15,7 +15,7 @@ namespace Dpq.Query;
 /// the active model version's index with <see cref="AnswerRanking"/>: near-duplicates first, then the
 /// class neighbours of the requested code length.
 /// </summary>
-public sealed class QueryService(IndexStore store, ActiveModelCache models, IndexCache index, QueryOptions options)
+public sealed class QueryService(ActiveModelCache models, IndexCache index, QueryOptions options, IImageDecoder decoder)
 {
 
     public async Task<QueryResponse> QueryAsync(QueryRequest request, CancellationToken cancellationToken = default)
@@ -38,7 +38,7 @@ public sealed class QueryService(IndexStore store, ActiveModelCache models, Inde
         var indexMs = step.Elapsed.TotalMilliseconds;
 
         step.Restart();
-        var (feature, fingerprint) = await QueryFeatureAsync(request, model, cancellationToken);
+        var (feature, fingerprint) = QueryFeature(request, model, snapshot);
         var encodeMs = step.Elapsed.TotalMilliseconds;
 
         var scan = new ScanOptions
@@ -62,7 +62,7 @@ public sealed class QueryService(IndexStore store, ActiveModelCache models, Inde
     }
 
     /// <summary>The query's feature and, where it has one, its copy fingerprint (null for a vector, or without copy codes).</summary>
-    private async Task<(float[] Feature, float[]? Fingerprint)> QueryFeatureAsync(QueryRequest request, LoadedModel model, CancellationToken cancellationToken)
+    private (float[] Feature, float[]? Fingerprint) QueryFeature(QueryRequest request, LoadedModel model, IndexSnapshot snapshot)
     {
         if (request.Vector is { } vector)
         {
@@ -72,17 +72,24 @@ public sealed class QueryService(IndexStore store, ActiveModelCache models, Inde
         }
         if (request.Id is { } id)
         {
+            // From the index as held, like the answer itself: an id query reads no storage.
             var imageId = id.Length == 32 && id.All(char.IsAsciiHexDigitLower) ? ImageId.Parse(id) : ImageId.FromBlobName(id);
-            var item = await store.OpenAsync(model.ModelVersion, cancellationToken) is { } stored ? await stored.Rows.FindAsync(imageId, cancellationToken) : null;
-            if (item is null) throw new QueryValidationException("Unknown id", $"no image '{id}' is indexed for model {model.ModelVersion}");
+            if (snapshot.Find(imageId) is not var (s, i))
+                throw new QueryValidationException("Unknown id", $"no image '{id}' is indexed for model {model.ModelVersion}");
+            var segment = snapshot.Segments[s];
+            var format = segment.Format;
+            Span<byte> packed = stackalloc byte[format.BytesPerCode];
+            segment.CopyCode(i, packed);
+            var code = new byte[format.Levels];
+            for (var l = 0; l < code.Length; l++) code[l] = (byte)format.GetLevel(packed, l);
             // An indexed image is known by its code: its feature is approximated by the sum of its codewords.
             var reconstructed = new float[model.FeatureDimension];
-            model.Codebooks.Decode(item.Code, reconstructed);
+            model.Codebooks.Decode(code, reconstructed);
             float[]? print = null;
-            if (model.Copies is { } copies && item.CopyCode is { } copyCode && !CopyCodec.IsMissing(copyCode))
+            if (model.Copies is { } copies && snapshot.HasCopyCode(s, i))
             {
                 print = new float[CopyFingerprint.Dimension];
-                copies.Decode(copyCode, print);
+                copies.Decode(segment.CopyCodeOf(i), print);
             }
             return (reconstructed, print);
         }
@@ -90,11 +97,20 @@ public sealed class QueryService(IndexStore store, ActiveModelCache models, Inde
         var pixels = new float[pre.PixelCount];
         try
         {
-            pre.Decode(request.Image, pixels);
+            decoder.Decode(pre, request.Image, pixels);
         }
         catch (ImageRejectedException e)
         {
             throw new QueryValidationException("Invalid image", e.Reason);
+        }
+        catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException)
+        {
+            throw new QueryCapacityException("the host is short of memory for decoding the image; try again shortly");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A decoder fault this image triggers: the caller's image, not the service, is what to change.
+            throw new QueryValidationException("Invalid image", $"the image could not be decoded ({e.GetType().Name})");
         }
         float[]? fingerprint = null;
         if (model.Copies is not null)
