@@ -77,7 +77,7 @@ public sealed class DeltaCompactor(SegmentSwap swap, ILogger<DeltaCompactor> log
             logger.LogInformation("Compaction of {ModelVersion}: another compactor changed the catalog first; nothing changed", modelVersion);
             return new CompactionResult(0, 0, 0, Conflict: true);
         }
-        await swap.DeleteFilesAsync(index, [.. chosen, .. oldSealed], cancellationToken);
+        await swap.RetireFilesAsync(index, [.. chosen, .. oldSealed], cancellationToken);
         var items = added.Sum(a => (long)a.Items);
         logger.LogInformation("Compaction of {ModelVersion}: {Deltas} deltas merged into {Shards} sealed shards ({Items} items); {Left} deltas left",
             modelVersion, chosen.Count, added.Count, items, deltas.Count - chosen.Count);
@@ -104,7 +104,7 @@ public sealed class DeltaCompactor(SegmentSwap swap, ILogger<DeltaCompactor> log
             if (loaded is null) continue; // gone or unreadable: lost files are the repair's
             var added = await swap.UploadSealedAsync(index, [(entry.Shard, IndexSegments.Merge(format, index.ModelVersion, loaded))], cancellationToken);
             if (!await swap.CommitAsync(index, [entry], added, firstSeal: false, cancellationToken)) continue;
-            await swap.DeleteFilesAsync(index, [entry], cancellationToken);
+            await swap.RetireFilesAsync(index, [entry], cancellationToken);
             upgraded++;
         }
         if (upgraded > 0)

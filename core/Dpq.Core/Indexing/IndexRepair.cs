@@ -122,7 +122,7 @@ public sealed class IndexRepair(SegmentSwap swap, ILogger<IndexRepair> logger)
             removed.AddRange(batch);
             left = left.Skip(batch.Count).ToList();
         }
-        await swap.DeleteFilesAsync(index, removed, cancellationToken); // only files whose rows this rebuild removed
+        await swap.RetireFilesAsync(index, removed, cancellationToken); // only files whose rows this rebuild removed
         logger.LogWarning("Rebuilt the index of {ModelVersion} from {Rows} code rows into {Shards} sealed files, replacing {Sealed} sealed files and {Deltas} of {OldDeltas} deltas",
             modelVersion, rows.Count, added.Count, oldSealed.Count, removed.Count - oldSealed.Count, oldDeltas.Count);
         return rows.Count;

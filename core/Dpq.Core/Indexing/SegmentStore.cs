@@ -88,6 +88,24 @@ public sealed class SegmentStore(BlobContainerClient container, string modelVers
     public Task DeleteAsync(string blobName, CancellationToken cancellationToken = default) =>
         container.GetBlobClient(blobName).DeleteIfExistsAsync(cancellationToken: cancellationToken);
 
+    /// <summary>
+    /// Marks a file no catalog row lists any more as retired at <paramref name="at"/>: a metadata write, which also
+    /// moves its last-modified time to now, so the orphan sweep keeps it for a full orphan age from here (hosts
+    /// that listed it before the swap still read it). A file already gone is no error.
+    /// </summary>
+    public async Task RetireAsync(string blobName, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await container.GetBlobClient(blobName).SetMetadataAsync(
+                new Dictionary<string, string> { ["retired"] = at.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken: cancellationToken);
+        }
+        catch (Azure.RequestFailedException e) when (e.Status == 404)
+        {
+            // Gone already (a sweep, or a repair).
+        }
+    }
+
     /// <summary>The version's segment files with when they were last written.</summary>
     public async IAsyncEnumerable<(string BlobName, DateTimeOffset LastModified)> ListAsync(
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -112,4 +112,13 @@ public sealed class SegmentSwap(TimeProvider time, ILogger<SegmentSwap> logger)
     {
         foreach (var entry in entries) await index.Files.DeleteAsync(entry.BlobName, cancellationToken);
     }
+
+    /// <summary>
+    /// Files a committed swap replaced: not deleted now, since a query host may have listed them just before; they
+    /// are marked retired and the orphan sweep deletes them an orphan age later (<see cref="SegmentStore.RetireAsync"/>).
+    /// </summary>
+    public async Task RetireFilesAsync(VersionIndex index, IEnumerable<SegmentEntry> entries, CancellationToken cancellationToken)
+    {
+        foreach (var entry in entries) await index.Files.RetireAsync(entry.BlobName, time.GetUtcNow(), cancellationToken);
+    }
 }

@@ -110,6 +110,13 @@ public sealed class IndexCache(IndexStore store, QueryOptions options, TimeProvi
             {
                 fresh = await LoadAsync(held, modelVersion, format, checkedAt, cancellationToken);
             }
+            catch (Exception e) when (IsLostFile(e) && held.Snapshot is null && held.Reader is { } reader)
+            {
+                // A new host, and a listed file is lost or damaged: the codes table holds every image too (rows are
+                // written before their segment file), so it answers from there until a worker has repaired the files.
+                logger.LogError(e, "The segment files of {ModelVersion} cannot all be read; answering from the codes table until they are repaired", modelVersion);
+                fresh = await FromRowsAsync(reader.Index, format, checkedAt, cancellationToken);
+            }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 if (held.Snapshot is not { } loaded)
@@ -124,6 +131,18 @@ public sealed class IndexCache(IndexStore store, QueryOptions options, TimeProvi
         {
             held.Gate.Release();
         }
+    }
+
+    private static bool IsLostFile(Exception e) => e is InvalidDataException || e.InnerException is SegmentsMissingException;
+
+    /// <summary>The version's index as its code rows hold it: one segment, nothing hidden.</summary>
+    private static async Task<IndexSnapshot> FromRowsAsync(VersionIndex index, CodeFormat format, DateTimeOffset checkedAt, CancellationToken cancellationToken)
+    {
+        var rows = new List<IndexedImage>();
+        await foreach (var row in index.Rows.ReadAllAsync(cancellationToken)) rows.Add(row);
+        if (rows.Count == 0) return IndexSnapshot.Empty(index.ModelVersion, checkedAt);
+        var segment = IndexSegments.FromImages(format, index.ModelVersion, rows);
+        return new IndexSnapshot(index.ModelVersion, [segment], Scan.ItemExclusions.Create([segment], []), checkedAt);
     }
 
     private bool IsFresh(IndexSnapshot? snapshot) => snapshot is not null && time.GetUtcNow() - snapshot.CheckedAt < options.IndexRefreshInterval;
