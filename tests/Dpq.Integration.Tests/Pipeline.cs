@@ -53,7 +53,8 @@ public sealed class Pipeline : IDisposable
     public FailureLog Failures { get; }
 
     /// <summary>A reconciler of this pipeline on <paramref name="clock"/>.</summary>
-    public IndexReconciler Reconciler(TimeProvider clock) => new(Storage, Store, Failures, Models, Intake, clock, NullLogger<IndexReconciler>.Instance);
+    public IndexReconciler Reconciler(TimeProvider clock, TimeSpan? settleTime = null) =>
+        new(Storage, Store, Failures, Models, Intake, clock, NullLogger<IndexReconciler>.Instance, settleTime);
 
     /// <summary>The active model's index (its shard count as recorded); fails when nothing was written to it yet.</summary>
     public async Task<VersionIndex> ActiveIndexAsync() =>

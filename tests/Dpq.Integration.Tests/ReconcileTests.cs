@@ -53,7 +53,7 @@ public sealed class ReconcileTests
             await p.Intake.HandleBlobAsync(images.GetBlobClient(name));
 
         var busy = await reconciler.RunAsync();
-        Assert.False(busy.Ran); // work is in flight: nothing is enqueued twice
+        Assert.Equal((true, 0), (busy.Ran, busy.Missing)); // work is in flight, and what it may hold is not enqueued twice
         await p.DrainAllAsync();
 
         var pass = await reconciler.RunAsync();
@@ -72,6 +72,24 @@ public sealed class ReconcileTests
         var sameTime = p.Reconciler(TimeProvider.System);
         await Images.UploadAsync(images, TinyModel.TestImages, 7);
         Assert.Equal(0, (await sameTime.RunAsync()).Missing);
+    }
+
+    [Fact]
+    public async Task UnderSteadyLoadAPassStillRunsSendsWhatIsOlderThanTheQueuedWorkAndPacksItsRequests()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        for (var i = 0; i < 3; i++) await Images.UploadAsync(images, TinyModel.TestImages, i); // their notifications were lost
+        await Task.Delay(1500);
+        await p.IngestAsync([3]); // load: work still queued
+
+        var pass = await p.Reconciler(TimeProvider.System, settleTime: TimeSpan.FromSeconds(1)).RunAsync();
+
+        Assert.Equal((true, 4, 3), (pass.Ran, pass.Blobs, pass.Missing)); // not image 3: it may be (and is) in the queue
+        var queued = (await p.Storage.Queue(p.Storage.Names.EncodeQueue).PeekMessagesAsync(32)).Value;
+        Assert.Equal(2, queued.Length); // the three missing ones in one message
+        Assert.Equal(4, (await p.DrainAllAsync()).Indexed);
+        Assert.Equal(4, (await p.CodeRowsAsync()).Count);
     }
 
     [Fact]

@@ -62,6 +62,17 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
         return null;
     }
 
+    /// <summary>Where the visible item named <paramref name="blobName"/> is (the newest segment first); null when the index holds none.</summary>
+    public (int Segment, int Item)? Find(string blobName)
+    {
+        for (var s = Segments.Length - 1; s >= 0; s--)
+        {
+            var i = Segments[s].Ids.IndexOf(blobName);
+            if (i >= 0 && !Hidden.Contains(s, i)) return (s, i);
+        }
+        return null;
+    }
+
     /// <summary>A version with nothing written to it yet.</summary>
     public static IndexSnapshot Empty(string modelVersion, DateTimeOffset checkedAt) =>
         new(modelVersion, [], ItemExclusions.Create([], []), checkedAt);
