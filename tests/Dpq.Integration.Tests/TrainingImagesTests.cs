@@ -30,4 +30,22 @@ public sealed class TrainingImagesTests
         Assert.Equal(Images.Png(TinyModel.TestImages, 4), byName[$"{p.Storage.Names.ImportsContainer}/shop/a.png"].Read());
         Assert.All(found.Files, f => Assert.False(string.IsNullOrEmpty(f.Version)));
     }
+
+    [Fact]
+    public async Task ABlobWrittenAgainAfterTheListingIsLeftOutUnread()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: false);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        for (var i = 0; i < 2; i++) await Images.UploadAsync(images, Images.Name(i), Images.Png(TinyModel.TestImages, i), "Bag");
+        var (found, _) = await LabelledImages.FromStorageAsync(p.Storage);
+        // Overwritten with a file far over the size limit the listing checked.
+        await images.GetBlobClient(Images.Name(1)).UploadAsync(BinaryData.FromBytes(new byte[9 * 1024 * 1024]), overwrite: true);
+
+        var decodable = found.Decodable(out var refused);
+
+        Assert.Equal(1, decodable.Count);
+        var (name, reason) = Assert.Single(refused);
+        Assert.EndsWith(Images.Name(1), name);
+        Assert.Contains("written again", reason);
+    }
 }

@@ -57,10 +57,28 @@ public sealed class LabelledImages
                     continue;
                 }
                 var client = container.GetBlobClient(blob.Name);
-                found.Add(($"{containerName}/{blob.Name}", label, blob.Properties.ETag?.ToString() ?? "", () => client.DownloadContent().Value.Content.ToArray()));
+                var etag = blob.Properties.ETag;
+                found.Add(($"{containerName}/{blob.Name}", label, etag?.ToString() ?? "", () => Download(client, etag)));
             }
         }
         return (Create($"storage ({storage.Names.ImagesContainer}, {storage.Names.ImportsContainer})", found), skipped);
+    }
+
+    /// <summary>
+    /// The content the listing described (If-Match on its ETag): a blob written since, perhaps far larger than the
+    /// size checked, is refused unread like an image that cannot be decoded.
+    /// </summary>
+    private static byte[] Download(Azure.Storage.Blobs.BlobClient client, Azure.ETag? etag)
+    {
+        try
+        {
+            var options = new BlobDownloadOptions { Conditions = etag is { } e ? new BlobRequestConditions { IfMatch = e } : null };
+            return client.DownloadContent(options).Value.Content.ToArray();
+        }
+        catch (Azure.RequestFailedException x) when (x.Status is 412 or 404)
+        {
+            throw new ImageRejectedException(x.Status == 412 ? "the blob was written again since it was listed" : "the blob was deleted since it was listed");
+        }
     }
 
     private static LabelledImages Create(string source, IEnumerable<(string Name, string Label, string Version, Func<byte[]> Read)> files)

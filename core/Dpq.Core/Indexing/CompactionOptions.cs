@@ -13,7 +13,10 @@ public sealed record CompactionOptions
     /// <summary>A pass waits until at least this many deltas are listed.</summary>
     [Range(1, 1000)] public int MinDeltas { get; init; } = 8;
 
-    /// <summary>Segment files no catalog row lists are deleted once this old (younger ones may be a write in flight).</summary>
+    /// <summary>
+    /// Segment files no catalog row lists are deleted once this old (younger ones may be a write in flight); a file a
+    /// swap replaced counts from when it was replaced, so hosts that listed it just before still read it.
+    /// </summary>
     public TimeSpan OrphanAge { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>
