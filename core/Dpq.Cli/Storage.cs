@@ -20,12 +20,16 @@ internal static class Storage
     /// <summary>DpqStorage when set; otherwise the local Azurite, started when it is not running.</summary>
     public static async Task<ServiceProvider> FromEnvironmentOrLocalAsync(CancellationToken cancellationToken)
     {
-        if (!IsConfigured)
-        {
-            if (await Scripts.RunAsync("azurite.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local Azurite did not start (scripts/azurite.sh start)");
-            Environment.SetEnvironmentVariable("DpqStorage", await Scripts.OutputAsync("azurite.sh", ["connection-string"], cancellationToken));
-        }
+        await UseLocalUnlessConfiguredAsync(cancellationToken);
         return await FromEnvironmentAsync(cancellationToken);
+    }
+
+    /// <summary>Unless DpqStorage names an account, starts the local Azurite (when it is not running) and points DpqStorage at it.</summary>
+    public static async Task UseLocalUnlessConfiguredAsync(CancellationToken cancellationToken)
+    {
+        if (IsConfigured) return;
+        if (await Scripts.RunAsync("azurite.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local Azurite did not start (scripts/azurite.sh start)");
+        Environment.SetEnvironmentVariable("DpqStorage", await Scripts.OutputAsync("azurite.sh", ["connection-string"], cancellationToken));
     }
 
     public static async Task<ServiceProvider> FromEnvironmentAsync(CancellationToken cancellationToken)

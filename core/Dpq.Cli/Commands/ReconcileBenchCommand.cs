@@ -34,11 +34,7 @@ public static class ReconcileBenchCommand
 
     private static async Task<int> RunAsync(int count, string modelDir, string? jsonPath, CancellationToken cancellationToken)
     {
-        if (!Storage.IsConfigured)
-        {
-            if (await Scripts.RunAsync("azurite.sh", ["start"], cancellationToken) != 0) throw new UsageException("the local Azurite did not start (scripts/azurite.sh start)");
-            Environment.SetEnvironmentVariable("DpqStorage", await Scripts.OutputAsync("azurite.sh", ["connection-string"], cancellationToken));
-        }
+        await Storage.UseLocalUnlessConfiguredAsync(cancellationToken);
         var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
         var names = StorageNames.WithPrefix("bench" + Guid.NewGuid().ToString("N")[..8]);
         await using var services = new ServiceCollection()
