@@ -78,7 +78,7 @@ public sealed class ServedEvaluation
     /// <summary>Query features and copy fingerprints of files, decoded as a query is (fingerprints empty without copy codes; features empty unless <paramref name="withFeatures"/>).</summary>
     public (float[] Features, float[] Fingerprints) EncodeQueries(IReadOnlyList<byte[]> files, bool withFeatures = true)
     {
-        var pre = new ImagePreprocessor(_model.InputWidth, _model.InputHeight, ImageLimits.Query, _model.InputChannels);
+        var pre = new ImagePreprocessor(_model.InputWidth, _model.InputHeight, ImageLimits.ForQuery(_model.InputWidth, _model.InputHeight), _model.InputChannels);
         var pixels = new float[files.Count * pre.PixelCount];
         Parallel.For(0, files.Count, i => pre.Decode(files[i], pixels.AsSpan(i * pre.PixelCount, pre.PixelCount)));
         var features = new float[withFeatures ? files.Count * _model.FeatureDimension : 0];

@@ -25,4 +25,15 @@ public sealed record ImageLimits
     /// a query's pixels are only ever shrunk to the model input and every query host decodes one per request.
     /// </summary>
     public static ImageLimits Query { get; } = new() { MaxDecodedPixels = 2048 * 2048 };
+
+    /// <summary>
+    /// Query images for a model whose input is <paramref name="inputWidth"/> x <paramref name="inputHeight"/>: decoded
+    /// at most 8 times the input per side (what JPEG's 1/8 scaling brings down to about the input), at least 1 Mpx so
+    /// that ordinary pictures pass, and never more than <see cref="Query"/>. A small model's hosts so decode a quarter
+    /// of what a large one's may.
+    /// </summary>
+    public static ImageLimits ForQuery(int inputWidth, int inputHeight) => Query with
+    {
+        MaxDecodedPixels = Math.Clamp(64L * inputWidth * inputHeight, 1024 * 1024, Query.MaxDecodedPixels),
+    };
 }

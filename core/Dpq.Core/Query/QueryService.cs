@@ -93,7 +93,7 @@ public sealed class QueryService(ActiveModelCache models, IndexCache index, Quer
             }
             return (reconstructed, print);
         }
-        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, ImageLimits.Query, model.InputChannels);
+        var pre = new ImagePreprocessor(model.InputWidth, model.InputHeight, ImageLimits.ForQuery(model.InputWidth, model.InputHeight), model.InputChannels);
         var pixels = new float[pre.PixelCount];
         try
         {

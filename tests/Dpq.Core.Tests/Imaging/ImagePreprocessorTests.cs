@@ -57,6 +57,23 @@ public sealed class ImagePreprocessorTests
     }
 
     [Fact]
+    public void QueryLimitsFollowTheModelInputASmallModelRefusesAPngALargeOneTakes()
+    {
+        const int Side = 1200; // 1.44 Mpx, decoded at full size as PNG
+        var png = ImagePreprocessor.EncodePng(Picture(Side), Side, Side);
+        var jpeg = ImagePreprocessor.EncodeGray(Picture(2400), 2400, 2400, SKEncodedImageFormat.Jpeg, 90);
+
+        var small = new ImagePreprocessor(28, 28, ImageLimits.ForQuery(28, 28));
+        var e = Assert.Throws<ImageRejectedException>(() => small.Decode(png, new float[small.PixelCount]));
+        Assert.Contains("1200x1200", e.Reason);
+        small.Decode(jpeg, new float[small.PixelCount]); // scaled at decode to 300x300: within the small model's limit
+
+        var large = new ImagePreprocessor(224, 224, ImageLimits.ForQuery(224, 224), channels: 3);
+        large.Decode(png, new float[large.PixelCount]);
+        Assert.True(ImageLimits.ForQuery(4096, 4096).MaxDecodedPixels <= ImageLimits.Query.MaxDecodedPixels);
+    }
+
+    [Fact]
     public void PngRoundTripIsLossless()
     {
         var gray = RandomGray(28, 28, 1);
