@@ -17,7 +17,7 @@ public static class BenchCommand
 
     /// <summary>dpq bench: scan, encode and (through the local stack) query and retrain.</summary>
     public static Command Create(Command query) => new Command("bench", "benchmarks whose numbers go into docs/")
-        .With(CreateScan(), EncodeBenchCommand.Create(), query, RetrainBenchCommand.Create(), FaultBenchCommand.Create());
+        .With(CreateScan(), EncodeBenchCommand.Create(), query, RetrainBenchCommand.Create(), FaultBenchCommand.Create(), LoadBenchCommand.Create());
 
     private static Command CreateScan()
     {
