@@ -31,7 +31,7 @@ public static class FaultBenchCommand
         var maxDelay = CliOptions.Int("--max-delay-ms", "sdk-faults: longest delay", 1000, 1, 60_000);
         var uploadSeconds = CliOptions.Int("--upload-seconds", "the uploads of a scenario are spread over this long", 10, 1, 600);
         var faultSeconds = CliOptions.Int("--fault-seconds", "sdk-faults: how long the faults last, from the first upload", 15, 1, 600);
-        var outage = CliOptions.Int("--outage-seconds", "azurite-restart: how long Azurite stays down", 5, 1, 300);
+        var outage = CliOptions.Int("--outage-seconds", "azurite-restart: how long Azurite stays down", 15, 1, 300);
         var kills = CliOptions.Int("--kills", "worker-kill: how many times the worker is killed", 2, 1, 20);
         var overwrites = CliOptions.Int("--overwrites", "overwrite-race: writes per name (names: images / writes)", 4, 2, 50);
         var timeout = CliOptions.Int("--timeout", "seconds to wait, after a fault, for every image", 180, 10, 3600);
