@@ -87,7 +87,15 @@ public static class FaultBenchCommand
         Console.WriteLine($"machine: {machine.Cpu}, {machine.Cores} cores, AVX-512 {(machine.Vector512 ? "yes" : "no")}");
         if (jsonPath is not null)
         {
-            var numbers = new { date = started.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), machine, settings = Describe(settings), scenarios = results, held = results.All(r => r.Held) };
+            var numbers = new
+            {
+                date = started.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
+                machine,
+                cpuId = BenchMachine.CpuId(),
+                settings = Describe(settings),
+                scenarios = results,
+                held = results.All(r => r.Held),
+            };
             await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(numbers, Json), cancellationToken);
         }
         return results.All(r => r.Held) ? 0 : 1;
@@ -122,7 +130,7 @@ public static class FaultBenchCommand
             Console.WriteLine($"  faults injected: {f.Tries} tries seen, {f.DroppedBeforeSend} reset before sending, {f.DroppedAfterAnswer} after the answer, {f.ServerErrors} answered 503, {f.Delayed} delayed");
         foreach (var (what, c) in new[] { ("at the end", r.AtEnd), ("after compaction", r.AfterCompaction) })
         {
-            if (c.LostNames.Count > 0) Console.WriteLine($"  lost {what}: {string.Join(", ", c.LostNames)}");
+            if (c.MissingNames.Count > 0) Console.WriteLine($"  lost {what}: {string.Join(", ", c.MissingNames)}");
             if (c.DuplicatedNames.Count > 0) Console.WriteLine($"  duplicated {what}: {string.Join(", ", c.DuplicatedNames)}");
             if (c.StaleNames.Count > 0) Console.WriteLine($"  stale {what}: {string.Join(", ", c.StaleNames)}");
         }

@@ -133,6 +133,7 @@ public static class LoadBenchCommand
         {
             date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
             machine,
+            cpuId = BenchMachine.CpuId(),
             url,
             modelVersion = version,
             seconds,

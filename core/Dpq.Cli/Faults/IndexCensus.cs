@@ -9,13 +9,14 @@ namespace Dpq.Cli.Faults;
 /// What the index holds of the uploaded images, counted from both of its records: the code rows (the table,
 /// one row per image id) and what a query host would scan (the segment catalog's files merged as
 /// <see cref="IndexSnapshot"/> merges them, hidden items left out). Indexed: the image is visible and its row
-/// names the content the blob holds now. Lost: uploaded, and missing from the rows or from the visible items.
+/// names the content the blob holds now. Missing: uploaded, and absent from the rows or from the visible items
+/// (not yet indexed while a scenario runs; lost if still so at its end).
 /// Duplicated: an id in more than one visible item, or a name in more than one row. Stale: a row whose
 /// SourceETag is not the blob's ETag, or (when the codes of each content are known) a visible code of an older
 /// content of the blob instead of the current one's. CodeMismatches: a visible code that is neither.
 /// </summary>
-public sealed record Census(int Uploaded, int Indexed, int Lost, int Duplicated, int Stale, int CodeMismatches, long VisibleItems, int Rows,
-    IReadOnlyList<string> LostNames, IReadOnlyList<string> DuplicatedNames, IReadOnlyList<string> StaleNames)
+public sealed record Census(int Uploaded, int Indexed, int Missing, int Duplicated, int Stale, int CodeMismatches, long VisibleItems, int Rows,
+    IReadOnlyList<string> MissingNames, IReadOnlyList<string> DuplicatedNames, IReadOnlyList<string> StaleNames)
 {
     public const int NamesListed = 20;
 
@@ -92,7 +93,7 @@ public sealed class IndexCensus(StorageClients storage, IndexStore store, string
             }
         }
 
-        List<string> lost = [], duplicated = [], stale = [];
+        List<string> missing = [], duplicated = [], stale = [];
         int indexed = 0, mismatches = 0;
         foreach (var name in uploaded)
         {
@@ -102,7 +103,7 @@ public sealed class IndexCensus(StorageClients storage, IndexStore store, string
             if (rowTags.Count > 1 || items.Count > 1) duplicated.Add(name);
             if (rowTags.Count == 0 || items.Count == 0)
             {
-                lost.Add(name);
+                missing.Add(name);
                 continue;
             }
             var staleRow = rowTags.Any(t => t != etag);
@@ -114,7 +115,7 @@ public sealed class IndexCensus(StorageClients storage, IndexStore store, string
         }
         // Ids visible more than once that are not among the uploaded names count too (none are expected).
         duplicated.AddRange(visible.Where(v => v.Value.Count > 1 && !uploaded.Contains(v.Key)).Select(v => v.Key));
-        return new Census(uploaded.Count, indexed, lost.Count, duplicated.Count, stale.Count, mismatches, visible.Values.Sum(v => (long)v.Count), rowCount,
-            [.. lost.Take(Census.NamesListed)], [.. duplicated.Take(Census.NamesListed)], [.. stale.Take(Census.NamesListed)]);
+        return new Census(uploaded.Count, indexed, missing.Count, duplicated.Count, stale.Count, mismatches, visible.Values.Sum(v => (long)v.Count), rowCount,
+            [.. missing.Take(Census.NamesListed)], [.. duplicated.Take(Census.NamesListed)], [.. stale.Take(Census.NamesListed)]);
     }
 }

@@ -36,7 +36,8 @@ public sealed record ScenarioResult
     public int UploadRetries { get; init; }
     public required IReadOnlyDictionary<string, string> WorkerSettings { get; init; }
 
-    public int Lost => Math.Max(AtEnd.Lost, AfterCompaction.Lost);
+    /// <summary>Uploaded and still not in the index at the end (before or after compaction).</summary>
+    public int Lost => Math.Max(AtEnd.Missing, AfterCompaction.Missing);
     public int Duplicated => Math.Max(AtEnd.Duplicated, AfterCompaction.Duplicated);
     public int Stale => Math.Max(AtEnd.Stale, AfterCompaction.Stale);
     public bool Held => Lost == 0 && Duplicated == 0 && Stale == 0 && AtEnd.CodeMismatches == 0 && AfterCompaction.CodeMismatches == 0;
