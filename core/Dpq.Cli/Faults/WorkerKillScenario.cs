@@ -30,11 +30,11 @@ public static class WorkerKillScenario
                 // While images still arrive, so the worker is at work: the kills are spread over the uploads.
                 var target = names.Count * k / (settings.Kills + 1);
                 var victim = workers[^1];
-                while (Volatile.Read(ref uploads) < target) await Task.Delay(10, cancellationToken);
+                await WaitAsync(() => Volatile.Read(ref uploads) >= target || uploading.IsCompleted, $"{target} uploads", settings.Timeout, cancellationToken);
                 // Mid-batch: a pass has just ended (its log line), and the next one, started at once, has been
                 // collecting and working for 0.2-0.8 s of its up to 1 s wait plus its work: it holds messages.
                 var passes = victim.Counted[ScenarioContext.BatchPhrase];
-                while (victim.Counted[ScenarioContext.BatchPhrase] == passes) await Task.Delay(10, cancellationToken);
+                await WaitAsync(() => victim.Counted[ScenarioContext.BatchPhrase] > passes, $"a pass of {victim.Name}", settings.Timeout, cancellationToken);
                 await Task.Delay(random.Next(200, 800), cancellationToken);
                 victim.Kill();
                 if (double.IsNaN(faultStart)) faultStart = context.Clock.Elapsed.TotalSeconds;
@@ -56,6 +56,16 @@ public static class WorkerKillScenario
         finally
         {
             foreach (var w in workers) await w.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> condition, string what, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout) throw new TimeoutException($"waited {timeout.TotalSeconds:F0} s for {what}");
+            await Task.Delay(10, cancellationToken);
         }
     }
 
