@@ -15,9 +15,9 @@ public static class BenchCommand
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>dpq bench: scan, encode and (through the local stack) query and retrain.</summary>
+    /// <summary>dpq bench: scan, encode, and on local storage or the local stack: query, retrain, reconcile, faults and load.</summary>
     public static Command Create(Command query) => new Command("bench", "benchmarks whose numbers go into docs/")
-        .With(CreateScan(), EncodeBenchCommand.Create(), query, RetrainBenchCommand.Create(), ReconcileBenchCommand.Create());
+        .With(CreateScan(), EncodeBenchCommand.Create(), query, RetrainBenchCommand.Create(), ReconcileBenchCommand.Create(), FaultBenchCommand.Create(), LoadBenchCommand.Create());
 
     private static Command CreateScan()
     {
