@@ -16,6 +16,11 @@ public sealed class ConnectionFailures(string pathPart, bool enabled = true, boo
     /// <summary>Off: every request passes (switch faults on and off during a test).</summary>
     public bool Enabled { get; set; } = enabled;
 
+    /// <summary>How many matching requests pass before the failures begin.</summary>
+    public int PassFirst { get; init; }
+
+    private int _matched;
+
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
         Fail(message);
@@ -31,6 +36,7 @@ public sealed class ConnectionFailures(string pathPart, bool enabled = true, boo
     private void Fail(HttpMessage message)
     {
         if (!Enabled || (message.Request.Method == RequestMethod.Get) == writes || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return;
+        if (Interlocked.Increment(ref _matched) <= PassFirst) return;
         Interlocked.Increment(ref Failed);
         throw new IOException("connection reset (injected by the test)");
     }
@@ -70,6 +76,7 @@ public sealed class ServerErrors(string pathPart, int status = 500) : HttpPipeli
     private sealed class FaultResponse(int status) : Azure.Response
     {
         public override int Status => status;
+        public override bool IsError => true; // as the pipeline marks a real 5xx, so the SDK's retry policy retries it
         public override string ReasonPhrase => "Injected by the test";
         public override Stream? ContentStream { get; set; } = new MemoryStream();
         public override string ClientRequestId { get; set; } = "";
@@ -99,7 +106,8 @@ public sealed class FaultyDecoder(Func<Exception> fault, params byte[][] images)
 
 /// <summary>
 /// A pipeline policy that holds every GET (or, with <paramref name="writes"/>, every other method) whose path contains
-/// <paramref name="pathPart"/> for <paramref name="delay"/> before sending it, as a slow link does.
+/// <paramref name="pathPart"/> for <paramref name="delay"/> before sending it, as a slow link does: a hold longer
+/// than the clients' network timeout ends that try as a real timeout would.
 /// </summary>
 public sealed class SlowRequests(string pathPart, TimeSpan delay, bool writes = false) : HttpPipelinePolicy
 {

@@ -77,8 +77,8 @@ public sealed class Pipeline : IDisposable
     public Pipeline Twin(Action<IServiceCollection>? configure = null) => new(Storage, TestScratch.NewDirectory("model-cache"), configure);
 
     /// <summary>Another process on the same storage whose requests go through <paramref name="policies"/> (faults only it sees).</summary>
-    public Pipeline Twin(IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy> policies, Action<IServiceCollection>? configure = null) =>
-        new(new StorageClients(Azurite.Connection, Storage.Names, policies), TestScratch.NewDirectory("model-cache"), configure);
+    public Pipeline Twin(IReadOnlyList<Azure.Core.Pipeline.HttpPipelinePolicy> policies, Action<IServiceCollection>? configure = null, StorageRetry? retry = null) =>
+        new(new StorageClients(Azurite.Connection, Storage.Names, policies, retry), TestScratch.NewDirectory("model-cache"), configure);
 
     /// <summary>Every row of the codes table.</summary>
     public async Task<IReadOnlyList<Azure.Data.Tables.TableEntity>> CodeRowsAsync() =>

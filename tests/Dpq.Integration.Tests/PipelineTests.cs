@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dpq.Indexing;
 using Dpq.Ingest;
 using Dpq.Query;
+using Dpq.Storage;
 
 namespace Dpq.Integration.Tests;
 
@@ -315,6 +316,46 @@ public sealed class PipelineTests
         Assert.True(faults.Failed > 1, "the download should have been retried before it failed");
         Assert.Equal((3, 2, 1), (result.Received, result.Indexed, result.Retried));
         Assert.Equal(2, (await p.CodeRowsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task ATimeoutAfterRetriesAffectsOnlyItsOwnRequest()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        // Reads of one blob stall past the network timeout on every try, as a hung connection does.
+        var stall = new SlowRequests("/hung/", TimeSpan.FromSeconds(20));
+        var quick = StorageRetry.Default with { MaxRetries = 1, Delay = TimeSpan.FromMilliseconds(50), NetworkTimeout = TimeSpan.FromMilliseconds(500) };
+        using var worker = p.Twin([stall], retry: quick);
+        await IngestAsync(p, [0, 1]);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        await Images.UploadAsync(images, "hung/x.png", Images.Png(TinyModel.TestImages, 2), null);
+        Assert.Equal(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient("hung/x.png")));
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await worker.Drainer.DrainOnceAsync();
+
+        Assert.Equal(2, stall.Held); // the first try and its retry, each timed out
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the pass waited {clock.Elapsed} on a stalled read");
+        Assert.Equal((3, 2, 1), (result.Received, result.Indexed, result.Retried));
+        Assert.Equal(2, (await p.CodeRowsAsync()).Count);
+        Assert.Null(await p.Failures.FindAsync("hung/x.png")); // a timeout is retried, not recorded as a failure
+    }
+
+    [Fact]
+    public async Task AReceiveThatFailsAfterTheFirstLeavesThePassWorkingOnWhatItHolds()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var receives = new ConnectionFailures("/" + p.Storage.Names.EncodeQueue + "/messages") { PassFirst = 1 };
+        using var worker = p.Twin([receives], retry: StorageRetry.Default with { MaxRetries = 1, Delay = TimeSpan.FromMilliseconds(50) });
+        await IngestAsync(p, [0, 1, 2]);
+
+        // The first receive gets all three; the pass asks for more (its batch is not full) and that fails.
+        var result = await worker.Drainer.DrainOnceAsync();
+
+        Assert.True(receives.Failed > 0, "the second receive should have failed");
+        Assert.Equal((3, 3), (result.Received, result.Indexed));
+        Assert.Equal(3, (await p.CodeRowsAsync()).Count);
+        Assert.Equal(0, (await p.Storage.Queue(p.Storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount);
     }
 
     [Fact]

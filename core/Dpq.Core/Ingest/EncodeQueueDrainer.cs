@@ -46,7 +46,17 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         while (requests < options.BatchSize)
         {
             var want = Math.Min(MaxMessagesPerReceive, Math.Max(1, options.BatchSize - requests));
-            QueueMessage[] messages = await _queue.ReceiveMessagesAsync(want, options.VisibilityTimeout, cancellationToken);
+            QueueMessage[] messages;
+            try
+            {
+                messages = await _queue.ReceiveMessagesAsync(want, options.VisibilityTimeout, cancellationToken);
+            }
+            catch (Exception e) when (received > 0 && IsStorageFault(e, cancellationToken))
+            {
+                // A later receive failed: the messages already held are worked on now, not left to time out.
+                logger.LogWarning(e, "Receiving more messages failed; the pass goes on with the {Count} it holds", received);
+                break;
+            }
             received += messages.Length;
             foreach (var message in messages)
             {

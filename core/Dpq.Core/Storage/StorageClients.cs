@@ -22,13 +22,19 @@ public sealed class StorageClients
     private readonly StorageConnection _connection;
     private readonly TokenCredential? _credential;
     private readonly IReadOnlyList<HttpPipelinePolicy> _policies;
+    private readonly StorageRetry _retry;
 
-    /// <param name="policies">Extra pipeline policies, run on every try of every request (fault injection in tests).</param>
-    public StorageClients(StorageConnection connection, StorageNames? names = null, IReadOnlyList<HttpPipelinePolicy>? policies = null)
+    /// <param name="policies">
+    /// Extra pipeline policies, run on every try of every request just before it is sent, inside the try's
+    /// network timeout (fault injection in tests: a policy that stalls a request is timed out as a slow link is).
+    /// </param>
+    /// <param name="retry">The retry budget; <see cref="StorageRetry.Default"/> when null.</param>
+    public StorageClients(StorageConnection connection, StorageNames? names = null, IReadOnlyList<HttpPipelinePolicy>? policies = null, StorageRetry? retry = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         _connection = connection;
         _policies = policies ?? [];
+        _retry = retry ?? StorageRetry.Default;
         Names = names ?? StorageNames.Default;
         var blobOptions = Configure(new BlobClientOptions());
         // Queue messages are base64 so that the Functions/WebJobs queue trigger reads them as text.
@@ -107,12 +113,12 @@ public sealed class StorageClients
 
     private T Configure<T>(T options) where T : ClientOptions
     {
-        foreach (var policy in _policies) options.AddPolicy(policy, HttpPipelinePosition.PerRetry);
+        foreach (var policy in _policies) options.AddPolicy(policy, HttpPipelinePosition.BeforeTransport);
         options.Retry.Mode = RetryMode.Exponential;
-        options.Retry.MaxRetries = 5;
-        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
-        options.Retry.MaxDelay = TimeSpan.FromSeconds(5);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        options.Retry.MaxRetries = _retry.MaxRetries;
+        options.Retry.Delay = _retry.Delay;
+        options.Retry.MaxDelay = _retry.MaxDelay;
+        options.Retry.NetworkTimeout = _retry.NetworkTimeout;
         return options;
     }
 }
