@@ -45,7 +45,7 @@ var names = {
 var deadLetterContainer = 'eventgrid-deadletter'
 
 // The functions in the package (functions/Dpq.Functions) and the app that runs each one.
-var queryFunctions = [ 'Query', 'IndexStatus' ]
+var queryFunctions = [ 'Query', 'IndexStatus', 'SearchPage', 'Thumbnail', 'Failures' ]
 var intakeFunctions = [ 'BlobUploadTrigger', 'IntakePoisonTrigger', 'ReconcileTimerTrigger', 'RetrainTimerTrigger', 'Retrain' ]
 
 // Where the Functions host moves a blob trigger that failed too often, and where its queue trigger
@@ -134,7 +134,8 @@ module trainerIdentity 'modules/identity.bicep' = {
 
 // What each identity may do in the data account, one container, queue or table at a time.
 
-// The internet-facing query app reads what it serves: the index and the model. Nothing else.
+// The internet-facing query app reads what it serves: the index and the model (queries), the images
+// (the search page's thumbnails) and the failures (its index view). It writes nothing.
 module queryAccess 'modules/storage-access.bicep' = {
   name: 'access-query'
   params: {
@@ -143,10 +144,13 @@ module queryAccess 'modules/storage-access.bicep' = {
     containers: [
       { name: names.DPQ_SEGMENTS_CONTAINER, role: 'Storage Blob Data Reader' }
       { name: names.DPQ_MODELS_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_IMAGES_CONTAINER, role: 'Storage Blob Data Reader' }
+      { name: names.DPQ_IMPORTS_CONTAINER, role: 'Storage Blob Data Reader' }
     ]
     tables: [
       { name: names.DPQ_MANIFESTS_TABLE, role: 'Storage Table Data Reader' }
       { name: names.DPQ_CODES_TABLE, role: 'Storage Table Data Reader' }
+      { name: names.DPQ_FAILURES_TABLE, role: 'Storage Table Data Reader' }
     ]
   }
 }

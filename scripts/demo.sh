@@ -40,5 +40,5 @@ if [ $keep -eq 0 ]; then trap '"$REPO_ROOT/scripts/stack.sh" stop' EXIT; fi
 DpqStorage="$("$REPO_ROOT/scripts/azurite.sh" connection-string)" \
   "$cli" demo-run --model "$model_dir" --url "$("$REPO_ROOT/scripts/stack.sh" url)" "${demo_args[@]}"
 if [ $keep -eq 1 ]; then
-  say "the stack keeps running: query URL $("$REPO_ROOT/scripts/stack.sh" url)/api/query; stop it with ./dpq down"
+  say "the stack keeps running: search page $("$REPO_ROOT/scripts/stack.sh" url)/api/search, query URL $("$REPO_ROOT/scripts/stack.sh" url)/api/query; stop it with ./dpq down"
 fi

@@ -68,7 +68,7 @@ start() {
   for _ in $(seq 1 300); do
     if curl -s -o /dev/null --max-time 2 "$URL/api/index"; then
       say "local stack up: functions host (pid $(pid_of functions)), worker (pid $(pid_of worker)), trainer (pid $(pid_of trainer)); logs in .build/run/"
-      say "query URL: $URL/api/query   index status: $URL/api/index"
+      say "search page: $URL/api/search   query URL: $URL/api/query   index status: $URL/api/index"
       return 0
     fi
     pid_of functions >/dev/null || { tail -n 30 "$RUN_DIR/functions.log" >&2; die "the functions host exited during start (log above)"; }

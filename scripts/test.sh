@@ -19,6 +19,7 @@ run_tests() {
   done < <(find "$REPO_ROOT/tests" -name '*.Tests.csproj' | sort)
 
   if [ $fast -eq 0 ]; then
+    "$REPO_ROOT/scripts/deps.sh" --browser
     "$REPO_ROOT/scripts/azurite.sh" start
     trap '"$REPO_ROOT/scripts/azurite.sh" stop' EXIT
     DPQ_STORAGE_CONNECTION="$("$REPO_ROOT/scripts/azurite.sh" connection-string)"

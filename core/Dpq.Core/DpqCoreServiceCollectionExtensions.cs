@@ -63,6 +63,8 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<QueryService>();
         services.TryAddSingleton<QueryHttpHandler>();
         services.TryAddSingleton<QueryWarmUp>();
+        services.TryAddSingleton<Web.SearchPage>();
+        services.TryAddSingleton<Web.ThumbnailService>();
         return services;
     }
 

@@ -16,6 +16,7 @@ public static class HttpAnswerResult
             response.StatusCode = answer.Status;
             response.ContentType = answer.ContentType;
             if (answer.RetryAfter is { } retry) response.Headers.RetryAfter = ((int)retry.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            foreach (var (name, value) in answer.Headers ?? new Dictionary<string, string>()) response.Headers[name] = value;
             return response.Body.WriteAsync(answer.Body).AsTask();
         }
     }

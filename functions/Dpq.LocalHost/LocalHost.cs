@@ -68,6 +68,14 @@ public static class LocalHost
             HttpAnswerResult.From(await handler.StatusAsync(ct)));
         app.MapPost("/api/admin/retrain", async (QueryHttpHandler handler, CancellationToken ct) =>
             HttpAnswerResult.From(await handler.RetrainAsync(ct)));
+        app.MapGet("/api/search", (Microsoft.AspNetCore.Http.HttpRequest request, Dpq.Web.SearchPage page) =>
+            HttpAnswerResult.From(page.Get(request.Headers.IfNoneMatch.FirstOrDefault())));
+        app.MapGet("/api/thumbnails", async (Microsoft.AspNetCore.Http.HttpRequest request, Dpq.Web.ThumbnailService thumbnails, CancellationToken ct) =>
+            HttpAnswerResult.From(await thumbnails.GetAsync(request.Query["name"].FirstOrDefault(), request.Query["size"].FirstOrDefault(),
+                request.Headers.IfNoneMatch.FirstOrDefault(), ct)));
+        app.MapGet("/api/failures", async (Microsoft.AspNetCore.Http.HttpRequest request, QueryHttpHandler handler, CancellationToken ct) =>
+            HttpAnswerResult.From(await handler.FailuresAsync(request.Query["top"].FirstOrDefault(), ct)));
+        app.MapGet("/", () => Microsoft.AspNetCore.Http.Results.Redirect("/api/search")); // the page is the front door locally
         return app;
     }
 

@@ -121,18 +121,23 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
-    public void TheQueryIdentityOnlyReadsTheIndexAndTheModel()
+    public void TheQueryIdentityOnlyReadsWhatItServes()
     {
         var query = Grants().Where(g => g.Identity == "identity-query").ToList();
         var data = query.Where(g => g.Account == DataAccount).ToList();
         Assert.All(data, g => Assert.True(g.Reads, $"the query identity holds {g.Role} on {g.Name}"));
         Assert.DoesNotContain(data, g => g.Kind is "queues" or "account");
-        Assert.Equal(2, data.Count(g => g.Kind == "containers"));
+        // The index and the model for queries; the images for the search page's thumbnails.
+        Assert.Equal(4, data.Count(g => g.Kind == "containers"));
         Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_SEGMENTS_CONTAINER"));
         Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_MODELS_CONTAINER"));
-        Assert.Equal(2, data.Count(g => g.Kind == "tables"));
+        Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_IMAGES_CONTAINER"));
+        Assert.Single(data, g => g.Kind == "containers" && g.Is("DPQ_IMPORTS_CONTAINER"));
+        // The index's rows and the failures for the page's index view.
+        Assert.Equal(3, data.Count(g => g.Kind == "tables"));
         Assert.Single(data, g => g.Kind == "tables" && g.Is("DPQ_MANIFESTS_TABLE"));
         Assert.Single(data, g => g.Kind == "tables" && g.Is("DPQ_CODES_TABLE"));
+        Assert.Single(data, g => g.Kind == "tables" && g.Is("DPQ_FAILURES_TABLE"));
         // Beyond the data account, only its own app's host account.
         Assert.Equal(["host-storage-query"], query.Where(g => g.Account != DataAccount).Select(g => g.Account).Distinct());
 
@@ -212,7 +217,7 @@ public sealed partial class LeastPrivilegeTests
         Assert.Subset(all, offInIntake.ToHashSet());
         Assert.Empty(offInQuery.Intersect(offInIntake)); // nothing is off in both
         Assert.Equal(all.Order(), offInQuery.Concat(offInIntake).Order()); // everything is off in one
-        Assert.Equal(["IndexStatus", "Query"], all.Except(offInQuery).Order()); // what the internet-facing app runs
+        Assert.Equal(["Failures", "IndexStatus", "Query", "SearchPage", "Thumbnail"], all.Except(offInQuery).Order()); // what the internet-facing app runs
         Assert.Contains("AzureWebJobs.{0}.Disabled", Text("modules/functionapp.bicep"));
     }
 

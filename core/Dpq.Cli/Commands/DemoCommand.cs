@@ -92,6 +92,7 @@ public static class DemoCommand
         await RunQueriesAsync(http, queries, seed, cancellationToken);
         await RunCopyQueriesAsync(http, train, picked[..Math.Min(CopyQueries, count)], cancellationToken);
         Console.WriteLine($"try it: curl -s -X POST -H 'Content-Type: image/png' --data-binary @some.png '{url}/api/query?k=10&bits=16'");
+        Console.WriteLine($"or in a browser: {url}/api/search (the search page; ./dpq demo --keep leaves the stack running for it)");
         return 0;
     }
 

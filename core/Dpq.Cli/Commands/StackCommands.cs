@@ -45,7 +45,8 @@ public static class StackCommands
         {
             var started = await Scripts.RunAsync("stack.sh", ["start"], CancellationToken.None);
             if (started != 0) return started;
-            Console.WriteLine($"dpq up: query URL {await Scripts.OutputAsync("stack.sh", ["url"], CancellationToken.None)}/api/query; press Ctrl+C to stop (or run ./dpq down from another shell)");
+            var url = await Scripts.OutputAsync("stack.sh", ["url"], CancellationToken.None);
+            Console.WriteLine($"dpq up: search page {url}/api/search, query URL {url}/api/query; press Ctrl+C to stop (or run ./dpq down from another shell)");
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);

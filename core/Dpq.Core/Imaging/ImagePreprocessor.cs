@@ -89,7 +89,7 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     /// on complete success: a truncated file would otherwise decode "incompletely" into a partly blank
     /// image and be indexed as if it were whole.
     /// </summary>
-    private static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels, out SKEncodedOrigin origin)
+    internal static SKBitmap DecodeFully(ReadOnlySpan<byte> data, int width, int height, long maxDecodedPixels, out SKEncodedOrigin origin)
     {
         using var skData = SKData.CreateCopy(data);
         using var codec = SKCodec.Create(skData)
@@ -125,11 +125,11 @@ public sealed class ImagePreprocessor(int width, int height, ImageLimits? limits
     }
 
     /// <summary>True for the EXIF orientations that turn the picture a quarter, so that it shows height x width.</summary>
-    private static bool SwapsSides(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+    internal static bool SwapsSides(SKEncodedOrigin origin) => origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
         or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
 
     /// <summary>Maps a stored w x h picture to how a viewer shows it for <paramref name="origin"/> (EXIF orientation 1..8).</summary>
-    private static SKMatrix OrientationMatrix(SKEncodedOrigin origin, int w, int h) => origin switch
+    internal static SKMatrix OrientationMatrix(SKEncodedOrigin origin, int w, int h) => origin switch
     {
         SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1), // mirrored left to right
         SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1), // turned 180

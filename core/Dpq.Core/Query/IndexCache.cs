@@ -142,7 +142,7 @@ public sealed class IndexCache(IndexStore store, QueryOptions options, TimeProvi
         await foreach (var row in index.Rows.ReadAllAsync(cancellationToken)) rows.Add(row);
         if (rows.Count == 0) return IndexSnapshot.Empty(index.ModelVersion, checkedAt);
         var segment = IndexSegments.FromImages(format, index.ModelVersion, rows);
-        return new IndexSnapshot(index.ModelVersion, [segment], Scan.ItemExclusions.Create([segment], []), checkedAt);
+        return new IndexSnapshot(index.ModelVersion, [segment], Scan.ItemExclusions.Create([segment], []), checkedAt) { ShardCount = index.ShardCount };
     }
 
     private bool IsFresh(IndexSnapshot? snapshot) => snapshot is not null && time.GetUtcNow() - snapshot.CheckedAt < options.IndexRefreshInterval;
@@ -167,7 +167,7 @@ public sealed class IndexCache(IndexStore store, QueryOptions options, TimeProvi
         }
         if (read == 0 && dropped == 0 && held.Snapshot is { } same)
             return same with { CheckedAt = checkedAt, SegmentsRead = 0 };
-        var snapshot = IndexSnapshot.Build(modelVersion, format, entries, held.Reader, checkedAt, read);
+        var snapshot = IndexSnapshot.Build(modelVersion, format, entries, held.Reader, checkedAt, read) with { ShardCount = held.Reader.Index.ShardCount };
         logger.LogInformation("Index of {ModelVersion}: {Segments} segments ({Read} read, {Dropped} dropped), {Items} items, {Hidden} replaced items hidden",
             modelVersion, entries.Count, read, dropped, snapshot.Items, snapshot.Hidden.Count);
         return snapshot;

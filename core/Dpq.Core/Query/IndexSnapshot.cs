@@ -114,6 +114,26 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     /// <summary>Distinct items: every segment's items less the hidden ones.</summary>
     public long Items => Segments.Sum(s => (long)s.Count) - Hidden.Count;
 
+    /// <summary>The version's shard count (0 for a version with nothing written yet).</summary>
+    public int ShardCount { get; init; }
+
+    private static readonly ConditionalWeakTable<ShardSegment[], long[]> ShardItemCounts = new();
+
+    /// <summary>Distinct items per shard (what each shard's segments hold once the hidden items are left out); counted once per segment set.</summary>
+    public IReadOnlyList<long> ItemsPerShard()
+    {
+        if (ShardCount == 0 || Segments.IsDefaultOrEmpty) return new long[ShardCount];
+        var shards = ShardCount;
+        return ShardItemCounts.GetValue(ImmutableCollectionsMarshal.AsArray(Segments)!, segments =>
+        {
+            var counts = new long[shards];
+            for (var s = 0; s < segments.Length; s++)
+                for (var i = 0; i < segments[s].Count; i++)
+                    if (!Hidden.Contains(s, i)) counts[ImageId.FromBlobName(segments[s].Ids[i]).Shard(shards)]++;
+            return counts;
+        });
+    }
+
     /// <summary>
     /// The <paramref name="k"/> best items, as <see cref="SegmentScanner.Search"/> finds them, hidden items
     /// left out by the scan itself (<see cref="ScanOptions.Exclude"/>), so the cost does not grow with the

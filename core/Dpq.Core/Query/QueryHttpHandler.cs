@@ -4,21 +4,36 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Query;
 
-/// <summary>An HTTP answer without a host: status, media type and a JSON body.</summary>
-public sealed record HttpAnswer(int Status, string ContentType, byte[] Body, TimeSpan? RetryAfter = null);
+/// <summary>An HTTP answer without a host: status, media type, a body (JSON, a page or an image) and any further headers.</summary>
+public sealed record HttpAnswer(int Status, string ContentType, byte[] Body, TimeSpan? RetryAfter = null, IReadOnlyDictionary<string, string>? Headers = null);
 
 /// <summary>RFC 9457 problem details.</summary>
 public sealed record ProblemDetails(string Type, string Title, int Status, string Detail);
+
+/// <summary>Answers that refuse: problem details with the status and a readable reason.</summary>
+public static class HttpProblem
+{
+    public static HttpAnswer Answer(int status, string title, string detail) =>
+        new(status, "application/problem+json",
+            JsonSerializer.SerializeToUtf8Bytes(new ProblemDetails($"https://www.rfc-editor.org/rfc/rfc9110#status.{status}", title, status, detail), HttpJson.Default.ProblemDetails));
+}
 
 /// <summary>
 /// What GET /api/index reports: the model being served, the classes it was trained on, where its forward
 /// passes run, how many images its index holds, and (<see cref="ModelError"/>) a newer active version that could not be
 /// loaded, with the reason, while the previous one keeps serving; and every model version with its state
-/// (active, building n/N, ready, rejected: why, retired).
+/// (active, building n/N, ready, rejected: why, retired). Shards is the version's shard count, ShardItems the
+/// images each holds, Segments the segment files (and merged tail) the query host holds.
 /// </summary>
 public sealed record IndexStatus(string? ModelVersion, IReadOnlyList<int> CodeLengths, long IndexedItems, int Shards,
     string? Runtime = null, ModelVersions.ModelLoadFailure? ModelError = null, IReadOnlyList<string>? Classes = null,
-    IReadOnlyList<VersionStatus>? Versions = null);
+    IReadOnlyList<VersionStatus>? Versions = null, IReadOnlyList<long>? ShardItems = null, int Segments = 0);
+
+/// <summary>One image that could not be indexed, newest first in GET /api/failures.</summary>
+public sealed record FailureStatus(string BlobName, string Stage, string Reason, DateTimeOffset At, int Attempts, DateTimeOffset? RetryAt);
+
+/// <summary>The answer to GET /api/failures: the newest <see cref="Failures"/> of <see cref="Total"/>.</summary>
+public sealed record FailuresStatus(int Total, IReadOnlyList<FailureStatus> Failures);
 
 /// <summary>The answer to POST /api/admin/retrain.</summary>
 public sealed record RetrainAccepted(string RequestId);
@@ -32,7 +47,7 @@ public sealed record VersionStatus(string Version, string Status, long Images, l
 /// becomes a 400 problem-details answer and a missing model a 503; nothing a caller sends yields a 500.
 /// </summary>
 public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveModelCache models, IndexCache index, ModelVersions.VersionOverview versions,
-    ModelVersions.RetrainScheduler retraining, QueryOptions options, ILogger<QueryHttpHandler> logger)
+    ModelVersions.RetrainScheduler retraining, Indexing.FailureLog failures, QueryOptions options, ILogger<QueryHttpHandler> logger)
 {
     /// <summary>POST /api/admin/retrain: asks for a retraining job; 202 with the request's id.</summary>
     public async Task<HttpAnswer> RetrainAsync(CancellationToken cancellationToken)
@@ -89,12 +104,35 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
         try
         {
             var snapshot = await index.GetAsync(model.ModelVersion, new Formats.CodeFormat(model.Codewords, model.Levels), cancellationToken);
-            return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.Segments.Length,
-                $"onnxruntime {model.Provider.Name}", failure, model.Manifest.ClassNameList, lifecycle), HttpJson.Default.IndexStatus);
+            // The served version's count is the index held here, not the count its record had when it was last updated.
+            lifecycle = lifecycle?.Select(v => v.Version == model.ModelVersion ? v with { Images = snapshot.Items } : v).ToList();
+            return Json(200, new IndexStatus(model.ModelVersion, model.CodeLengths, snapshot.Items, snapshot.ShardCount,
+                $"onnxruntime {model.Provider.Name}", failure, model.Manifest.ClassNameList, lifecycle, snapshot.ItemsPerShard(), snapshot.Segments.Length),
+                HttpJson.Default.IndexStatus);
         }
         catch (IndexUnavailableException e)
         {
             return IndexUnavailable(e);
+        }
+    }
+
+    /// <summary>GET /api/failures?top=N: the newest N (default 20, at most 200) images that could not be indexed, with why.</summary>
+    public async Task<HttpAnswer> FailuresAsync(string? top, CancellationToken cancellationToken)
+    {
+        var count = 20;
+        if (top is not null && (!int.TryParse(top, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > 200))
+            return Problem(400, "Bad top", "top is how many failures to list, 1 to 200");
+        try
+        {
+            var all = await failures.ListAsync(cancellationToken);
+            var newest = all.OrderByDescending(f => f.At).Take(count)
+                .Select(f => new FailureStatus(f.BlobName, f.Stage.ToString(), f.Reason, f.At, f.Attempts, f.RetryAt)).ToList();
+            return Json(200, new FailuresStatus(all.Count, newest), HttpJson.Default.FailuresStatus);
+        }
+        catch (Exception e) when (Ingest.EncodeBatchProcessor.IsStorageFault(e, cancellationToken))
+        {
+            logger.LogWarning(e, "Listing the failures failed");
+            return Problem(503, "Storage unavailable", "the failures could not be read from storage now; try again shortly") with { RetryAfter = TimeSpan.FromSeconds(5) };
         }
     }
 
@@ -114,9 +152,7 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
         return buffer.ToArray();
     }
 
-    private static HttpAnswer Problem(int status, string title, string detail) =>
-        new(status, "application/problem+json",
-            JsonSerializer.SerializeToUtf8Bytes(new ProblemDetails($"https://www.rfc-editor.org/rfc/rfc9110#status.{status}", title, status, detail), HttpJson.Default.ProblemDetails));
+    private static HttpAnswer Problem(int status, string title, string detail) => HttpProblem.Answer(status, title, detail);
 
     private static HttpAnswer Json<T>(int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
         new(status, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, type));
@@ -127,4 +163,5 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
 [JsonSerializable(typeof(IndexStatus))]
 [JsonSerializable(typeof(ProblemDetails))]
 [JsonSerializable(typeof(RetrainAccepted))]
+[JsonSerializable(typeof(FailuresStatus))]
 public sealed partial class HttpJson : JsonSerializerContext;
