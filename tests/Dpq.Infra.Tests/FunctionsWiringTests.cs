@@ -28,7 +28,8 @@ public sealed class FunctionsWiringTests
     [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
-        Assert.Equal(["BlobUploadTrigger", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger"], Functions().Keys.Order());
+        Assert.Equal(["BlobUploadTrigger", "Failures", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
+            Functions().Keys.Order());
     }
 
     [Fact]
@@ -45,6 +46,9 @@ public sealed class FunctionsWiringTests
     [InlineData("Query", "post", "query")]
     [InlineData("IndexStatus", "get", "index")]
     [InlineData("Retrain", "post", "admin/retrain")]
+    [InlineData("SearchPage", "get", "search")]
+    [InlineData("Thumbnail", "get", "thumbnails")]
+    [InlineData("Failures", "get", "failures")]
     public void HttpFunctionsNeedAFunctionKey(string name, string method, string route)
     {
         var trigger = Trigger(Functions()[name]);
