@@ -137,3 +137,35 @@ public sealed class SlowRequests(string pathPart, TimeSpan delay, bool writes = 
         return true;
     }
 }
+
+/// <summary>
+/// A pipeline policy that sends the first <paramref name="count"/> requests of <paramref name="method"/> whose path
+/// contains <paramref name="pathPart"/> and then loses their answers (a connection reset after the service
+/// committed), so the SDK's retry repeats a request that already took effect.
+/// </summary>
+public sealed class LostAnswers(string pathPart, RequestMethod method, int count = 1) : HttpPipelinePolicy
+{
+    private int _lost;
+
+    /// <summary>Answers lost so far.</summary>
+    public int Lost => Math.Min(count, Volatile.Read(ref _lost));
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        ProcessNext(message, pipeline);
+        Lose(message);
+    }
+
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        await ProcessNextAsync(message, pipeline);
+        Lose(message);
+    }
+
+    private void Lose(HttpMessage message)
+    {
+        if (message.Request.Method != method || !message.Request.Uri.Path.Contains(pathPart, StringComparison.Ordinal)) return;
+        if (message.Response.Status >= 400 || Interlocked.Increment(ref _lost) > count) return;
+        throw new IOException("connection reset after the request was sent (injected by the test)");
+    }
+}

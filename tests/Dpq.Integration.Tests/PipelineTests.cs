@@ -359,6 +359,28 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task AWriteWhoseAnswerIsLostIsNotRedone()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        // The delta file's create and its catalog row's insert both commit, and both answers are lost: the SDK
+        // tries again and meets what the first try stored.
+        var file = new LostAnswers("/" + p.Storage.Names.SegmentsContainer + "/", Azure.Core.RequestMethod.Put);
+        var row = new LostAnswers("/" + p.Storage.Names.ManifestsTable, Azure.Core.RequestMethod.Post);
+        using var worker = p.Twin([file, row]);
+        await IngestAsync(p, [0]);
+        await p.DrainAllAsync(); // the version's layout row exists: the worker's only insert is its delta's row
+        await IngestAsync(p, [1, 2, 3]);
+
+        var result = await worker.Drainer.DrainOnceAsync();
+
+        Assert.Equal((1, 1), (file.Lost, row.Lost));
+        Assert.Equal((3, 3, 0), (result.Received, result.Indexed, result.Retried));
+        Assert.Equal(4, (await p.CodeRowsAsync()).Count);
+        Assert.Equal(0, (await p.Storage.Queue(p.Storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Equal(4, (await p.Queries.QueryAsync(new QueryRequest(Images.Png(TinyModel.TestImages, 1), null, null, 10, 8, null))).IndexedItems);
+    }
+
+    [Fact]
     public async Task AFailureRecordThatCannotBeWrittenAffectsOnlyItsOwnRequest()
     {
         var faults = new ConnectionFailures("failures", enabled: false, writes: true);

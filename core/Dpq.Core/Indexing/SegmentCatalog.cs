@@ -124,12 +124,25 @@ public sealed class SegmentCatalog(TableClient table, string modelVersion)
     }
 
     /// <summary>Lists a delta whose file is already stored.</summary>
-    public Task AddDeltaAsync(string key, int shardCount, int items, int removed = 0, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Delta keys are new, so an existing row is a conflict, unless it is this very row: then an earlier try of
+    /// this insert committed and only its answer was lost, and the insert is done.
+    /// </remarks>
+    public async Task AddDeltaAsync(string key, int shardCount, int items, int removed = 0, CancellationToken cancellationToken = default)
     {
         if (!key.StartsWith(DeltaPrefix, StringComparison.Ordinal)) throw new ArgumentException($"'{key}' is not a delta key", nameof(key));
         var entity = ToEntity(modelVersion, key, SegmentKind.Delta, -1, shardCount, items);
         if (removed > 0) entity["Removed"] = removed;
-        return table.AddEntityAsync(entity, cancellationToken);
+        try
+        {
+            await table.AddEntityAsync(entity, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            var stored = FromEntity((await table.GetEntityAsync<TableEntity>(modelVersion, key, cancellationToken: cancellationToken)).Value);
+            var wanted = FromEntity(entity);
+            if (stored with { ETag = default } != wanted with { ETag = default }) throw;
+        }
     }
 
     /// <summary>Every segment, sealed ones first, then deltas oldest first.</summary>

@@ -11,12 +11,24 @@ namespace Dpq.Indexing;
 /// </summary>
 public sealed class SegmentStore(BlobContainerClient container, string modelVersion)
 {
-    /// <summary>Stores a new segment file; its name is new, so an existing blob of that name is an error.</summary>
+    /// <summary>
+    /// Stores a new segment file; its name is new, so an existing blob of that name is an error, unless it holds
+    /// these very bytes: then an earlier try of this upload committed and only its answer was lost (the SDK's
+    /// retry met its own file), and the upload is done.
+    /// </summary>
     public async Task UploadAsync(string blobName, ShardSegment segment, CancellationToken cancellationToken = default)
     {
         var bytes = ShardSegmentWriter.ToArray(segment);
-        await container.GetBlobClient(blobName).UploadAsync(new BinaryData(bytes),
-            new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+        var blob = container.GetBlobClient(blobName);
+        try
+        {
+            await blob.UploadAsync(new BinaryData(bytes), new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            var stored = await blob.DownloadContentAsync(cancellationToken);
+            if (!stored.Value.Content.ToMemory().Span.SequenceEqual(bytes)) throw;
+        }
     }
 
     /// <summary>The segment, checked against its model version and format; null when the file is gone (compacted away).</summary>
