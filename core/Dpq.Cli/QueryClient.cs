@@ -55,6 +55,33 @@ internal static class QueryClient
         return new QueryAnswer(clientMs, labels, Get("total"), Get("encode"), Get("scan"), Get("model"), Get("index"), Get("copyScan"), First("blobName"), First("match"));
     }
 
+    /// <summary>One image query of a load run: when it started (seconds on the run's clock), its status (0: no answer), the model version and result count of a 200, and the client's time.</summary>
+    public sealed record TimedAnswer(double At, int Status, string? Version, int Results, double Ms);
+
+    /// <summary>
+    /// Posts one PNG as a query (k = 10) and never throws for what the service or the connection does. Not
+    /// cancellable: a query in flight when a run ends is answered and counted.
+    /// </summary>
+    public static async Task<TimedAnswer> PostTimedAsync(HttpClient http, byte[] png, double at)
+    {
+        var watch = Stopwatch.StartNew();
+        using var content = new ByteArrayContent(png);
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        try
+        {
+            using var response = await http.PostAsync("api/query?k=10", content, CancellationToken.None);
+            var body = await response.Content.ReadAsStringAsync(CancellationToken.None);
+            if (!response.IsSuccessStatusCode) return new TimedAnswer(at, (int)response.StatusCode, null, 0, watch.Elapsed.TotalMilliseconds);
+            using var doc = JsonDocument.Parse(body);
+            return new TimedAnswer(at, (int)response.StatusCode, doc.RootElement.GetProperty("modelVersion").GetString(),
+                doc.RootElement.GetProperty("results").GetArrayLength(), watch.Elapsed.TotalMilliseconds);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return new TimedAnswer(at, 0, null, 0, watch.Elapsed.TotalMilliseconds);
+        }
+    }
+
     /// <summary>Test images as PNG files, the bytes a user would post.</summary>
     public static byte[][] TestPngs(ImageSet test, IEnumerable<int> indices) =>
         [.. indices.Select(i => ImagePreprocessor.EncodePng(test, i))];

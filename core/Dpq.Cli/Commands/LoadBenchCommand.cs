@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Dpq.Data;
 using Dpq.Formats;
@@ -12,6 +11,7 @@ using Dpq.ModelVersions;
 using Dpq.Query;
 using Dpq.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Answer = Dpq.Cli.QueryClient.TimedAnswer;
 
 namespace Dpq.Cli;
 
@@ -25,7 +25,6 @@ namespace Dpq.Cli;
 /// </summary>
 public static class LoadBenchCommand
 {
-    private sealed record Answer(double At, int Status, int Results, double Ms);
 
     public static Command Create()
     {
@@ -183,29 +182,7 @@ public static class LoadBenchCommand
     private static async Task QueryLoopAsync(HttpClient http, byte[][] pngs, int worker, int parallel, Stopwatch clock, ConcurrentQueue<Answer> answers, CancellationToken stop)
     {
         for (var i = worker; !stop.IsCancellationRequested; i += parallel)
-        {
-            var at = clock.Elapsed.TotalSeconds;
-            var watch = Stopwatch.StartNew();
-            using var content = new ByteArrayContent(pngs[i % pngs.Length]);
-            content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-            try
-            {
-                // Not cancelled by the end of the run: a query in flight is answered and counted.
-                using var response = await http.PostAsync("api/query?k=10", content, CancellationToken.None);
-                var body = await response.Content.ReadAsStringAsync(CancellationToken.None);
-                var results = 0;
-                if (response.IsSuccessStatusCode)
-                {
-                    using var doc = JsonDocument.Parse(body);
-                    results = doc.RootElement.GetProperty("results").GetArrayLength();
-                }
-                answers.Enqueue(new Answer(at, (int)response.StatusCode, results, watch.Elapsed.TotalMilliseconds));
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                answers.Enqueue(new Answer(at, 0, 0, watch.Elapsed.TotalMilliseconds));
-            }
-        }
+            answers.Enqueue(await QueryClient.PostTimedAsync(http, pngs[i % pngs.Length], clock.Elapsed.TotalSeconds));
     }
 
     private static object Summary(IReadOnlyList<Answer> answers, double seconds) => new

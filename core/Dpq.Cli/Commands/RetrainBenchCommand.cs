@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Dpq.Data;
 using Dpq.ModelVersions;
 using Dpq.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Answer = Dpq.Cli.QueryClient.TimedAnswer;
 
 namespace Dpq.Cli;
 
@@ -18,7 +18,6 @@ namespace Dpq.Cli;
 /// </summary>
 public static class RetrainBenchCommand
 {
-    private sealed record Answer(double AtSeconds, int Status, string? Version, int Results, double Ms);
 
     public static Command Create()
     {
@@ -49,30 +48,7 @@ public static class RetrainBenchCommand
         var querying = Enumerable.Range(0, parallel).Select(w => Task.Run(async () =>
         {
             for (var i = w; !stop.IsCancellationRequested; i += parallel)
-            {
-                var at = clock.Elapsed.TotalSeconds;
-                var watch = Stopwatch.StartNew();
-                using var content = new ByteArrayContent(pngs[i % pngs.Length]);
-                content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-                try
-                {
-                    using var response = await http.PostAsync("api/query?k=10", content, CancellationToken.None);
-                    var body = await response.Content.ReadAsStringAsync(CancellationToken.None);
-                    string? version = null;
-                    var results = 0;
-                    if (response.IsSuccessStatusCode)
-                    {
-                        using var doc = JsonDocument.Parse(body);
-                        version = doc.RootElement.GetProperty("modelVersion").GetString();
-                        results = doc.RootElement.GetProperty("results").GetArrayLength();
-                    }
-                    answers.Enqueue(new Answer(at, (int)response.StatusCode, version, results, watch.Elapsed.TotalMilliseconds));
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    answers.Enqueue(new Answer(at, 0, null, 0, watch.Elapsed.TotalMilliseconds));
-                }
-            }
+                answers.Enqueue(await QueryClient.PostTimedAsync(http, pngs[i % pngs.Length], clock.Elapsed.TotalSeconds));
         })).ToArray();
 
         await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken); // answers before the job, as a baseline
@@ -101,12 +77,12 @@ public static class RetrainBenchCommand
 
         var after = state.Version!;
         var record = await services.GetRequiredService<VersionRecords>().GetAsync(after, cancellationToken);
-        var list = answers.OrderBy(a => a.AtSeconds).ToList();
+        var list = answers.OrderBy(a => a.At).ToList();
         var failed = list.Count(a => a.Status != 200);
         var empty = list.Count(a => a.Status == 200 && a.Results == 0);
         var firstNew = list.FirstOrDefault(a => a.Version == after);
         var activatedOffset = record?.ActivatedAt is { } activated ? (activated - DateTimeOffset.UtcNow).TotalSeconds + clock.Elapsed.TotalSeconds : double.NaN;
-        var window = list.Where(a => a.AtSeconds >= activatedOffset - 5 && a.AtSeconds <= (firstNew?.AtSeconds ?? activatedOffset) + 5).ToList();
+        var window = list.Where(a => a.At >= activatedOffset - 5 && a.At <= (firstNew?.At ?? activatedOffset) + 5).ToList();
         var backfillStart = stages.GetValueOrDefault("backfilling", double.NaN);
         var backfillEnd = stages.GetValueOrDefault("settling", stages.GetValueOrDefault("done", double.NaN));
         var images = state.Images;
@@ -121,7 +97,7 @@ public static class RetrainBenchCommand
             backfillSeconds = backfillEnd - backfillStart,
             backfillImagesPerSecond = images / (backfillEnd - backfillStart),
             coveredToFlippedSeconds = record is { CoveredAt: { } c, ActivatedAt: { } f } ? (f - c).TotalSeconds : double.NaN,
-            flipToFirstNewAnswerSeconds = firstNew is null ? double.NaN : firstNew.AtSeconds - activatedOffset,
+            flipToFirstNewAnswerSeconds = firstNew is null ? double.NaN : firstNew.At - activatedOffset,
             queries = list.Count,
             failed,
             empty,

@@ -8,7 +8,7 @@ public sealed record DrainTotals(int Passes, int FailedPasses, int Received, int
 /// <summary>
 /// The encode worker's loop in this process, as gpu-worker's EncodeQueueWorker runs it: one
 /// <see cref="EncodeQueueDrainer.DrainOnceAsync"/> after another, a pause when the queue is empty, and after a
-/// failed pass the same bounded back-off (500 ms doubling to 30 s).
+/// failed pass the same bounded back-off, doubling up to <see cref="MaxBackoff"/>.
 /// </summary>
 public sealed class InProcessWorker(EncodeQueueDrainer drainer, TimeSpan idleDelay, BenchLog log)
 {

@@ -32,7 +32,7 @@ public static class WorkerKillScenario
                 var victim = workers[^1];
                 await WaitAsync(() => Volatile.Read(ref uploads) >= target || uploading.IsCompleted, $"{target} uploads", settings.Timeout, cancellationToken);
                 // Mid-batch: a pass has just ended (its log line), and the next one, started at once, has been
-                // collecting and working for 0.2-0.8 s of its up to 1 s wait plus its work: it holds messages.
+                // collecting and working for a random part of its wait: it holds messages.
                 var passes = victim.Counted[ScenarioContext.BatchPhrase];
                 await WaitAsync(() => victim.Counted[ScenarioContext.BatchPhrase] > passes, $"a pass of {victim.Name}", settings.Timeout, cancellationToken);
                 await Task.Delay(random.Next(200, 800), cancellationToken);

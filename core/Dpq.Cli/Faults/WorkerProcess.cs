@@ -7,7 +7,7 @@ namespace Dpq.Cli.Faults;
 /// One real encode worker (gpu-worker/Dpq.Worker's build output), started as scripts/stack.sh starts it: from its
 /// own folder (its appsettings.json), with the storage connection, the resource names and the settings given as
 /// environment variables, its console log in a file. <see cref="Kill"/> is a crash (SIGKILL: no pass finishes,
-/// nothing is settled); <see cref="StopAsync"/> a shutdown (SIGTERM, SIGKILL after 10 s).
+/// nothing is settled); <see cref="StopAsync"/> a shutdown (SIGTERM, then SIGKILL after <see cref="StopGrace"/>).
 /// </summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
@@ -79,12 +79,15 @@ public sealed class WorkerProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
-    /// <summary>SIGTERM (the host stops its workers), SIGKILL if it has not exited within 10 s.</summary>
+    /// <summary>How long a stopping worker may take before it is killed.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>SIGTERM (the host stops its workers), SIGKILL if it has not exited within <see cref="StopGrace"/>.</summary>
     public async Task StopAsync()
     {
         if (_process.HasExited) return;
         Signals.Terminate(_process.Id);
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var grace = new CancellationTokenSource(StopGrace);
         try
         {
             await _process.WaitForExitAsync(grace.Token);
