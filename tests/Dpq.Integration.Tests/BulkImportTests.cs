@@ -9,7 +9,7 @@ namespace Dpq.Integration.Tests;
 /// <summary>The bulk path: imports container + packed encode messages -> the same worker, rows and queries.</summary>
 public sealed class BulkImportTests
 {
-    [Fact]
+    [StorageFact]
     public async Task ImportedImagesAreIndexedUnderTheirImportNamesWithFewMessages()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -45,7 +45,7 @@ public sealed class BulkImportTests
         Assert.Empty((await queue.PeekMessagesAsync()).Value);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task LongNonAsciiNamesSplitMessagesBySizeAndAllAreIndexed()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -61,7 +61,7 @@ public sealed class BulkImportTests
         Assert.Contains(await p.CodeRowsAsync(), r => r.GetString("BlobName") == ImageLocation.ForImport(Name(17)));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AFolderImportIsIndexedWithItsClassNamesTheTrackerSeesEveryFateAndASecondRunSkipsIt()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -100,7 +100,7 @@ public sealed class BulkImportTests
         Assert.Empty(await BulkImporter.ImportAsync(p.Storage, ImportFolder.Items(ImportFolder.Scan(folder, FolderLabels.Folders, prefix: "shop")), 4, null, TimeProvider.System));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task NamesIntakeWouldRefuseAreRefusedBeforeAnythingIsStored()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -110,7 +110,7 @@ public sealed class BulkImportTests
         Assert.False(await p.Storage.Container(p.Storage.Names.ImportsContainer).GetBlobsAsync().AnyAsync());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task APartlyStoredMessageKeepsOnlyTheRestAndItsPoisonNamesOnlyThat()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -153,7 +153,7 @@ public sealed class BulkImportTests
         Assert.Equal(3, (await p.CodeRowsAsync()).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task UploadsMayNotTakeImportNamesAndOtherContainersAreRefused()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

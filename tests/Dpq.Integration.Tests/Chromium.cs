@@ -8,11 +8,12 @@ public static class Chromium
     public static bool IsInstalled => File.Exists(Path);
 }
 
-/// <summary>A test that needs Chromium: skipped, with the reason, where it is not installed.</summary>
+/// <summary>A test that needs Chromium and storage: skipped, with the reason, where it is not installed.</summary>
 public sealed class ChromiumFactAttribute : FactAttribute
 {
     public ChromiumFactAttribute()
     {
-        if (!Chromium.IsInstalled) Skip = $"Chromium is not installed at {Chromium.Path} (Debian: apt-get install chromium; or set DPQ_CHROMIUM)";
+        if (Azurite.Unavailable is { } noStorage) Skip = noStorage;
+        else if (!Chromium.IsInstalled) Skip = $"Chromium is not installed at {Chromium.Path} (Debian: apt-get install chromium; or set DPQ_CHROMIUM)";
     }
 }

@@ -30,7 +30,7 @@ public sealed class DeleteTests
         return answer.Results.Select(r => r.BlobName).ToHashSet();
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ADeletedBlobLeavesTheIndexItsRowsAndAfterCompactionItsSealedFile()
     {
         using var p = await IndexedAsync(6);
@@ -56,7 +56,7 @@ public sealed class DeleteTests
         Assert.Equal(left, await AnswerableAsync(p));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ADeleteNoEventReportedIsFoundByTheReconcilerAndABlobWrittenAgainKeepsItsCode()
     {
         using var p = await IndexedAsync(5);
@@ -75,7 +75,7 @@ public sealed class DeleteTests
         Assert.Equal(0, (await reconciler.RunAsync()).Gone); // both directions settled
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AnOverwriteRefusedAtIntakeOrAtDecodeTakesTheOldCodeOut()
     {
         using var p = await IndexedAsync(4);
@@ -105,7 +105,7 @@ public sealed class DeleteTests
         Assert.Contains(Images.Name(1), await AnswerableAsync(p));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARemovalReachesAVersionThatTakesNoNewCodes()
     {
         using var p = await IndexedAsync(3);
@@ -126,7 +126,7 @@ public sealed class DeleteTests
         Assert.Null(await kept.Rows.FindAsync(ImageId.FromBlobName(Images.Name(0))));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task BlobDeletedEventsFromEventGridBecomeRemovalsAndAnUnreadableOneGoesToThePoisonQueueAlone()
     {
         using var p = await IndexedAsync(3);

@@ -46,7 +46,7 @@ public sealed class IndexCacheTests
         return items;
     }
 
-    [Fact]
+    [StorageFact]
     public async Task RefreshesReadOnlyNewFilesAndShowEachImageOnceWithItsNewestCodeBeforeAndAfterCompaction()
     {
         var storage = await Azurite.FreshAsync();
@@ -103,7 +103,7 @@ public sealed class IndexCacheTests
         Assert.Equal(["b/only.png"], Items(await cache.GetAsync("m-test-b", Format)).Keys);
     }
 
-    [Theory]
+    [StorageTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task ADamagedOrLostSegmentFileLeavesANewHostAnsweringFromTheCodesTableAndAHostThatHeldTheIndexKeepsIt(bool lost)
@@ -127,7 +127,7 @@ public sealed class IndexCacheTests
         Assert.Equal(2, stale.Items);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ADueRefreshOfTheHeldVersionRunsInTheBackgroundWhileQueriesKeepTheHeldIndex()
     {
         var storage = await Azurite.FreshAsync();

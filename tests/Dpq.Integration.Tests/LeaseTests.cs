@@ -8,7 +8,7 @@ public sealed class LeaseTests
 {
     private static readonly TimeSpan Visibility = TimeSpan.FromSeconds(3);
 
-    [Fact]
+    [StorageFact]
     public async Task APassThatOutlivesTheVisibilityTimeoutKeepsItsMessagesAndDeletesThemAtTheEnd()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -35,7 +35,7 @@ public sealed class LeaseTests
         Assert.Equal(0, (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARenewedMessageKeepsItsContentAndReappearsWhenItsWorkerStops()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

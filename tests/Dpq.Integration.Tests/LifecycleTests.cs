@@ -103,7 +103,7 @@ public sealed class LifecycleTests
 
     private static HashSet<string> Names(IEnumerable<int> indices) => [.. indices.Select(Images.Name)];
 
-    [Fact]
+    [StorageFact]
     public async Task ARetrainedVersionIsBackfilledThroughUploadsAndDeletesAndSwitchedInWithNoFailedOrEmptyAnswerThenRolledBack()
     {
         using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s
@@ -177,7 +177,7 @@ public sealed class LifecycleTests
         Assert.Equal("ready", listed.Single(v => v.Version == second).Status);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AJobStoppedDuringTrainingOrBackfillGoesOnInTheNextWorkerAndOnlyOneWorkerHoldsIt()
     {
         var options = Fast();
@@ -230,7 +230,7 @@ public sealed class LifecycleTests
         Assert.Equal(RetrainRun.Idle, await third.Get<RetrainJob>().RunOnceAsync()); // nothing left to do
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AVersionWorseThanTheActiveOneIsRejectedWithItsFiguresAndTheActiveOneStays()
     {
         using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s.AddSingleton(Fast()).AddSingleton<IModelTrainer>(new CopyTrainer(heldOutMap: 0.5)));
@@ -254,7 +254,7 @@ public sealed class LifecycleTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => p.Get<VersionSwitch>().RollbackAsync(state.Version)); // never activated
     }
 
-    [Fact]
+    [StorageFact]
     public async Task VersionsBeyondTheCountAreRetiredButNeverTheActiveOneOrTheOneBeforeIt()
     {
         // Three jobs: the first version activated, the second rejected (worse), the third activated.
@@ -295,7 +295,7 @@ public sealed class LifecycleTests
         Assert.Equal(made[0], await p.Get<VersionSwitch>().RollbackAsync(null));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AnUploadWhileAVersionIsBeingBuiltIsWrittenForItAndTheActiveOneInTheSameBatch()
     {
         using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s.AddSingleton(Fast()));
@@ -319,7 +319,7 @@ public sealed class LifecycleTests
         Assert.DoesNotContain(Images.Name(9), await IndexedAsync(p, first));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AJobStoppedBetweenPublishingAndRecordingItsVersionDoesNotTrainAgain()
     {
         var trainer = new CopyTrainer();
@@ -336,7 +336,7 @@ public sealed class LifecycleTests
         Assert.Equal(VersionState.Ready, (await p.Get<VersionRecords>().GetAsync(published))!.State);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AFinishedJobsOutcomeStaysReadableAfterTheNextJobAndItsRequestSentAgainIsDropped()
     {
         var trainer = new CopyTrainer();

@@ -10,7 +10,7 @@ namespace Dpq.Integration.Tests;
 /// </summary>
 public sealed class LocalHostTests
 {
-    [Fact]
+    [StorageFact]
     public async Task UploadsSpreadOverTimeAreIndexedAndAnsweredOverHttp()
     {
         await using var stack = await RunningStack.StartAsync();

@@ -8,7 +8,7 @@ public sealed class ManifestAndRegistryTests
 {
     private static readonly Dpq.Formats.CodeFormat Format = new(256, 4);
 
-    [Fact]
+    [StorageFact]
     public async Task TheFirstWriterRecordsAVersionsShardCountAndEveryoneAfterUsesIt()
     {
         var storage = await Azurite.FreshAsync();
@@ -26,7 +26,7 @@ public sealed class ManifestAndRegistryTests
         Assert.Equal(7, (await new IndexStore(storage).OpenOrCreateAsync("m-test-2", 7, Format)).ShardCount); // versions never mix
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AVersionWrittenBeforeShardCountsWereRecordedGetsTheCountItsRowsUse()
     {
         var storage = await Azurite.FreshAsync();
@@ -39,7 +39,7 @@ public sealed class ManifestAndRegistryTests
         Assert.Equal(new IndexLayout(6, Format, default), (await new SegmentCatalog(manifests, "m-test-3").ReadLayoutAsync())! with { ETag = default }); // now recorded
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ActivationIsConditionalOnThePointerItWasReadWith()
     {
         var storage = await Azurite.FreshAsync();
@@ -58,7 +58,7 @@ public sealed class ManifestAndRegistryTests
         Assert.False(await registry.ActivateAsync(version, active)); // stale ETag: refused, nothing changed
     }
 
-    [Fact]
+    [StorageFact]
     public async Task DownloadedModelsMatchThePublishedFiles()
     {
         var storage = await Azurite.FreshAsync();

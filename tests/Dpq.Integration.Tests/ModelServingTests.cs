@@ -34,7 +34,7 @@ public sealed class ModelServingTests
             await models.GetBlobClient($"{version}/{Path.GetFileName(file)}").UploadAsync(file, overwrite: true);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task PublishRefusesAModelWithoutItsOnnxFileAndSaysHowToAddIt()
     {
         var storage = await Azurite.FreshAsync();
@@ -47,7 +47,7 @@ public sealed class ModelServingTests
         Assert.Empty(await models.GetBlobsAsync().ToListAsync()); // nothing stored
     }
 
-    [Fact]
+    [StorageFact]
     public async Task PublishRefusesADamagedOnnxFile()
     {
         var storage = await Azurite.FreshAsync();
@@ -63,7 +63,7 @@ public sealed class ModelServingTests
         Assert.Empty(await models.GetBlobsAsync().ToListAsync());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task RepublishingAfterTheExportReplacesTheStoredManifestAndHostsDownloadTheNewFiles()
     {
         var storage = await Azurite.FreshAsync();
@@ -84,7 +84,7 @@ public sealed class ModelServingTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(TinyModel.Directory, ModelManifest.FileName)), File.ReadAllBytes(Path.Combine(fresh, ModelManifest.FileName)));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARunningHostPicksUpTheCopyCodesWhenTheSameVersionIsRepublishedWithThem()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
@@ -105,7 +105,7 @@ public sealed class ModelServingTests
         Assert.Same(after, await p.Models.GetAsync());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task PublishRefusesToChangeAStoredFileOfAVersion()
     {
         var storage = await Azurite.FreshAsync();
@@ -124,7 +124,7 @@ public sealed class ModelServingTests
         Assert.Contains($"different {OnnxInfo.FileName}", e.Message);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AVersionWhoseListedFileIsNotStoredIsReportedAndTheHostKeepsServing()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -140,7 +140,7 @@ public sealed class ModelServingTests
         Assert.Contains($"{OnnxInfo.FileName} is listed in model.json but not stored", p.Models.LastFailure?.Reason);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AHostThatMeetsABrokenVersionKeepsServingThePreviousOneAndSaysWhy()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -181,7 +181,7 @@ public sealed class ModelServingTests
 
 public sealed class StorageBlipTests
 {
-    [Fact]
+    [StorageFact]
     public async Task AStorageBlipWhileAModelIsHeldKeepsQueriesAnswering()
     {
         var faults = new ConnectionFailures(ModelRegistry.PointerBlob, enabled: false);
@@ -211,7 +211,7 @@ public sealed class StorageBlipTests
 
 public sealed class HeldIndexTests
 {
-    [Fact]
+    [StorageFact]
     public async Task WhileStorageFailsQueriesByImageAndByIdAnswerFromTheHeldModelAndIndex()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -242,7 +242,7 @@ public sealed class HeldIndexTests
 
 public sealed class QueryDecodeFaultTests
 {
-    [Theory]
+    [StorageTheory]
     [InlineData(false, 400, "Invalid image")]
     [InlineData(true, 503, "Busy")]
     public async Task AQueryImageWhoseDecoderFaultsIsNeverA500(bool memory, int status, string title)
@@ -263,7 +263,7 @@ public sealed class QueryDecodeFaultTests
 
 public sealed class QueryWarmUpTests
 {
-    [Fact]
+    [StorageFact]
     public async Task WarmUpLoadsTheActiveModelBeforeAnyQueryAndToleratesNone()
     {
         using var empty = await Pipeline.CreateAsync(withModel: false);

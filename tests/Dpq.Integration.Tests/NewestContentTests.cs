@@ -16,7 +16,7 @@ public sealed class NewestContentTests
         }
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AWorkerThatReadTheOldContentAndWritesLastDoesNotLeaveItsStaleCode()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -48,7 +48,7 @@ public sealed class NewestContentTests
         Assert.Equal(codes.Code(1).ToArray(), IndexCacheTests.Items(snapshot)[name].Code);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARemovalCarriedOutAfterTheBlobCameBackLeavesTheNewCode()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -75,7 +75,7 @@ public sealed class NewestContentTests
         Assert.Contains(Images.Name(7), IndexCacheTests.Items(await p.Index.GetAsync(model.ModelVersion, new CodeFormat(model.Codewords, model.Levels))).Keys);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARequestWithoutAnETagForContentOfAnotherSizeIsNotEncoded()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

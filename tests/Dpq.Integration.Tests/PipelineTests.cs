@@ -12,7 +12,7 @@ public sealed class PipelineTests
 {
     private static Task IngestAsync(Pipeline p, IEnumerable<int> indices) => p.IngestAsync(indices);
 
-    [Fact]
+    [StorageFact]
     public async Task UploadedImagesAreIndexedOnceAndScoredExactly()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -63,7 +63,7 @@ public sealed class PipelineTests
         }
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARecodedCopyOfAnIndexedImageLeadsItsAnswerThroughTheWholePipeline()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -93,7 +93,7 @@ public sealed class PipelineTests
         Assert.All(vector.Results, h => Assert.Equal(QueryHit.Similar, h.Match));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARequestForAVersionOverwrittenSinceIsDoneWithoutReadingTheNewBytes()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -114,7 +114,7 @@ public sealed class PipelineTests
         Assert.NotEqual(IntakeOutcome.Enqueued, await p.Intake.HandleBlobAsync(images.GetBlobClient(Images.Name(4))));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ImageQueriesFindTheirOwnClassFarMoreOftenThanChance()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -131,7 +131,7 @@ public sealed class PipelineTests
         Assert.True(precision > 0.4, $"precision@10 was {precision:F2}; chance is about 0.1");
     }
 
-    [Fact]
+    [StorageFact]
     public async Task LabelFilterAndQueryByIdWork()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -153,7 +153,7 @@ public sealed class PipelineTests
         Assert.Equal(byName.Results, byImageId.Results);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task DuplicateMessagesLeaveOneCorrectRow()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -177,7 +177,7 @@ public sealed class PipelineTests
         Assert.Single(response.Results);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task CorruptAndEmptyImagesAreRecordedAndDoNotBlockTheGoodOnes()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -207,7 +207,7 @@ public sealed class PipelineTests
         Assert.Contains("empty", failures["bad/empty.png"].Reason);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ClassNamesTravelFromMetadataToAnswersAndFiltersAndABadOneIsRecorded()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -243,13 +243,13 @@ public sealed class PipelineTests
         Assert.Equal("3", read.Label);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AMessageThatIsNotBase64GoesToThePoisonQueueAloneAndTheOthersAreIndexed()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
         await IngestAsync(p, [0, 1]);
         // Written without Base64 (no client of ours does): receiving it used to fail the whole receive.
-        var raw = new Azure.Storage.Queues.QueueClient(Azurite.Connection.ConnectionString, p.Storage.Names.EncodeQueue);
+        var raw = new Azure.Storage.Queues.QueueClient(Azurite.ConnectionString, p.Storage.Names.EncodeQueue);
         await raw.SendMessageAsync("not base64 {!}");
         await IngestAsync(p, [2]);
 
@@ -262,7 +262,7 @@ public sealed class PipelineTests
         Assert.Equal("not base64 {!}", poisoned.Body.ToString());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AStalePopReceiptIsTakenAsSomeoneElseHoldingTheMessage()
     {
         var storage = await Azurite.FreshAsync();
@@ -286,7 +286,7 @@ public sealed class PipelineTests
         Assert.False(EncodeQueueDrainer.IsLostLease(other), $"{other.Status} {other.ErrorCode}");
     }
 
-    [Fact]
+    [StorageFact]
     public async Task TheUploadTriggersPoisonMessagesAreRecordedAndUnreadableOnesNeverThrow()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
@@ -301,7 +301,7 @@ public sealed class PipelineTests
         Assert.Single(rows);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AConnectionFailureAfterRetriesAffectsOnlyItsOwnRequest()
     {
         var faults = new ConnectionFailures("flaky");
@@ -318,7 +318,7 @@ public sealed class PipelineTests
         Assert.Equal(2, (await p.CodeRowsAsync()).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ATimeoutAfterRetriesAffectsOnlyItsOwnRequest()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -341,7 +341,7 @@ public sealed class PipelineTests
         Assert.Null(await p.Failures.FindAsync("hung/x.png")); // a timeout is retried, not recorded as a failure
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AReceiveThatFailsAfterTheFirstLeavesThePassWorkingOnWhatItHolds()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -358,7 +358,7 @@ public sealed class PipelineTests
         Assert.Equal(0, (await p.Storage.Queue(p.Storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AWriteWhoseAnswerIsLostIsNotRedone()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -380,7 +380,7 @@ public sealed class PipelineTests
         Assert.Equal(4, (await p.Queries.QueryAsync(new QueryRequest(Images.Png(TinyModel.TestImages, 1), null, null, 10, 8, null))).IndexedItems);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AFailureRecordThatCannotBeWrittenAffectsOnlyItsOwnRequest()
     {
         var faults = new ConnectionFailures("failures", enabled: false, writes: true);
@@ -398,7 +398,7 @@ public sealed class PipelineTests
         Assert.Equal(2, (await p.CodeRowsAsync()).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task MalformedAndRepeatedlyFailingMessagesGoToThePoisonQueue()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -423,7 +423,7 @@ public sealed class PipelineTests
         Assert.Equal(FailureStage.Poison, failure?.Stage);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task WithoutAModelMessagesWaitAndQueriesAnswer503()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
@@ -461,7 +461,7 @@ public sealed class PipelineTests
         { "text/plain", "hello", "Unsupported content type" },
     };
 
-    [Fact]
+    [StorageFact]
     public async Task ALargeButAllowedVectorAnswersWithFiniteScores()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -476,7 +476,7 @@ public sealed class PipelineTests
         Assert.All(scores, s => Assert.True(float.IsFinite(s)));
     }
 
-    [Theory]
+    [StorageTheory]
     [MemberData(nameof(BadRequests))]
     public async Task BadRequestsAre400WithProblemDetails(string contentType, string body, string title)
     {

@@ -19,7 +19,7 @@ public sealed class PoisonAndRetryTests
     private static async Task<IReadOnlyList<string>> PoisonBodiesAsync(Pipeline p) =>
         [.. (await p.Storage.Queue(p.Storage.Names.EncodePoisonQueue).PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString())];
 
-    [Fact]
+    [StorageFact]
     public async Task ADecoderFaultAndABadMessageGoToThePoisonQueueAloneAndTheRestIsIndexedInTheSamePass()
     {
         var crashing = Images.Png(TinyModel.TestImages, 2);
@@ -52,7 +52,7 @@ public sealed class PoisonAndRetryTests
         Assert.Equal(4, (await p.CodeRowsAsync()).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARequestNamingWhatIntakeWouldRefuseGoesToThePoisonQueueAloneAtOnce()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -68,7 +68,7 @@ public sealed class PoisonAndRetryTests
         Assert.Equal(0, (await p.Storage.Queue(p.Storage.Names.EncodeQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AnAllocationFailureInTheDecoderRetriesOnlyItsOwnImage()
     {
         var big = Images.Png(TinyModel.TestImages, 1);
@@ -86,7 +86,7 @@ public sealed class PoisonAndRetryTests
         Assert.Empty(await PoisonBodiesAsync(p));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AStorageOutageLongerThanTheRetryBudgetEndsWithEveryImageIndexed()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -111,7 +111,7 @@ public sealed class PoisonAndRetryTests
         Assert.Empty(await p.Failures.ListAsync());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARequestThatOutlastsItsTransientAttemptsIsPoisonedAndTheReconcilerTriesItAgainLater()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -132,7 +132,7 @@ public sealed class PoisonAndRetryTests
         await p.DrainUntilAsync(async () => (await p.CodeRowsAsync()).Count == 1, TimeSpan.FromSeconds(30), worker.Drainer);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task APoisonRecordCountsItsAttemptsAndEachOneWaitsLonger()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);

@@ -6,7 +6,7 @@ namespace Dpq.Integration.Tests;
 
 public sealed class ReconcileTests
 {
-    [Fact]
+    [StorageFact]
     public async Task ImagesIndexedWithoutCopyCodesAreEncodedAgainOnceTheModelHasThem()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -38,7 +38,7 @@ public sealed class ReconcileTests
         Assert.Equal(Images.Name(1), (await p.Queries.QueryAsync(new Dpq.Query.QueryRequest(copy, null, null, 5, 32, null))).Results[0].BlobName);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task UploadsThatNoTriggerDeliveredAreIndexedByTheNextPass()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -74,7 +74,7 @@ public sealed class ReconcileTests
         Assert.Equal(0, (await sameTime.RunAsync()).Missing);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task UnderSteadyLoadAPassStillRunsSendsWhatIsOlderThanTheQueuedWorkAndPacksItsRequests()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);
@@ -92,7 +92,7 @@ public sealed class ReconcileTests
         Assert.Equal(4, (await p.CodeRowsAsync()).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AFailureRecordDoesNotBlockAGoodOverwriteOfTheSameName()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

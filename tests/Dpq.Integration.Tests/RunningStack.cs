@@ -51,7 +51,7 @@ public sealed class RunningStack : IAsyncDisposable
         var url = $"http://127.0.0.1:{FreePort()}";
         var settings = new Dictionary<string, string?>(storage.Names.ToSettings())
         {
-            ["DpqStorage"] = Environment.GetEnvironmentVariable(Azurite.ConnectionVariable),
+            ["DpqStorage"] = Azurite.ConnectionString,
             ["urls"] = url,
             ["Models:CacheDirectory"] = TestScratch.NewDirectory("localhost-models"),
             ["Models:RefreshInterval"] = "00:00:00",

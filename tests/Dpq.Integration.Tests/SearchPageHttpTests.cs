@@ -15,7 +15,7 @@ public sealed class SearchPageHttpTests
         return (header.Width, header.Height);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ThePageThumbnailsFailuresAndShardCountsAreServedWithCachingAndClearRefusals()
     {
         await using var stack = await RunningStack.StartAsync();

@@ -37,7 +37,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(await ListedFilesAsync(storage, version), await SegmentFilesAsync(storage, version));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task FilesACompactionReplacedStayReadableForHostsThatListedThemUntilAnOrphanAgeHasPassed()
     {
         var storage = await Azurite.FreshAsync();
@@ -55,7 +55,7 @@ public sealed class SegmentCompactorTests
         Assert.All(listedBefore, e => Assert.DoesNotContain(e.BlobName, SegmentFilesAsync(storage, version).Result));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task DeltasBeyondOneTransactionAreSealedOverSeveralPassesAndLaterRewritesStillWin()
     {
         var storage = await Azurite.FreshAsync();
@@ -87,7 +87,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(4, (await ListedFilesAsync(storage, version)).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task TwoCompactorsAtOnceMergeEachDeltaOnceAndLeaveNoUnlistedFiles()
     {
         var storage = await Azurite.FreshAsync();
@@ -104,7 +104,7 @@ public sealed class SegmentCompactorTests
         await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task RowsWrittenBeforeSegmentFilesAreSealedOnceAndThenCompactLikeAnyOther()
     {
         var storage = await Azurite.FreshAsync();
@@ -143,7 +143,7 @@ public sealed class SegmentCompactorTests
         public override DateTimeOffset GetUtcNow() => _now += step;
     }
 
-    [Fact]
+    [StorageFact]
     public async Task RecentDeltasWaitToSettleAndADeltaListedLateIsStoredAgainUnderANewKey()
     {
         var storage = await Azurite.FreshAsync();
@@ -162,7 +162,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(2, Items(await NewCache(storage).GetAsync(version, Format)).Count);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task UnlistedFilesAreDeletedOnlyOnceOldEnough()
     {
         var storage = await Azurite.FreshAsync();
@@ -180,7 +180,7 @@ public sealed class SegmentCompactorTests
         Assert.Single(Items(await NewCache(storage).GetAsync(version, Format)));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ALostDeltaIsRebuiltFromTheCodesTableWithEveryImagesNewestCode()
     {
         var storage = await Azurite.FreshAsync();
@@ -207,7 +207,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(0, await jobs.Repair.RepairLostAsync(await IndexOf(storage, version), Format, verifyContents: true));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task SweepsFindFilesThatAreGoneOrFailTheirChecksumAndRebuildWithNothingLost()
     {
         var storage = await Azurite.FreshAsync();
@@ -237,7 +237,7 @@ public sealed class SegmentCompactorTests
         await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AWholeFileThisBuildCannotReadIsNeverReplacedAndThePassFailsLoudly()
     {
         var storage = await Azurite.FreshAsync();
@@ -284,7 +284,7 @@ public sealed class SegmentCompactorTests
         return old;
     }
 
-    [Fact]
+    [StorageFact]
     public async Task SealedFilesOfVersionOneAreRewrittenInTheCurrentVersionWithTheSameItems()
     {
         var storage = await Azurite.FreshAsync();
@@ -314,7 +314,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(0, await jobs.Compactor.UpgradeSealedAsync(await IndexOf(storage, version), Format));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task WhenEveryFileIsLostTheRebuildRestoresTheIndexAndCompactionGoesOn()
     {
         var storage = await Azurite.FreshAsync();
@@ -336,7 +336,7 @@ public sealed class SegmentCompactorTests
         Assert.Equal(new byte[] { 30, 31, 32, 33 }, Items(await NewCache(storage).GetAsync(version, Format))["l/03.png"].Code);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARebuildWithMoreOldDeltasThanOneTransactionRemovesThemAllOldestFirst()
     {
         var storage = await Azurite.FreshAsync();
@@ -359,7 +359,7 @@ public sealed class SegmentCompactorTests
         await AssertOnlyListedFilesStoredAsync(storage, version);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ARebuildRefusesACodesTableWithFewerRowsThanTheSealedFilesList()
     {
         var storage = await Azurite.FreshAsync();

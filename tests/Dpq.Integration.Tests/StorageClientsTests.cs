@@ -5,7 +5,7 @@ namespace Dpq.Integration.Tests;
 
 public sealed class StorageClientsTests
 {
-    [Fact]
+    [StorageFact]
     public async Task EnsureCreatedMakesEveryResourceAndIsIdempotent()
     {
         var clients = await Azurite.FreshAsync();
@@ -18,7 +18,7 @@ public sealed class StorageClientsTests
         Assert.Superset(clients.Names.Tables.ToHashSet(), tables.ToHashSet());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task AnIdentityThatMayOnlyUseTheResourcesStartsAndSaysWhatItCouldNotCreate()
     {
         var owner = await Azurite.FreshAsync();
@@ -38,7 +38,7 @@ public sealed class StorageClientsTests
         Assert.Single((await owner.Queue(owner.Names.EncodeQueue).PeekMessagesAsync()).Value);
     }
 
-    [Fact]
+    [StorageFact]
     public async Task FreshSetsDoNotShareData()
     {
         var a = await Azurite.FreshAsync();
@@ -51,7 +51,7 @@ public sealed class StorageClientsTests
         Assert.Empty(b.Table(b.Names.CodesTable).Query<TableEntity>().ToList());
     }
 
-    [Fact]
+    [StorageFact]
     public async Task QueueMessagesRoundTripAsBase64Text()
     {
         var clients = await Azurite.FreshAsync();

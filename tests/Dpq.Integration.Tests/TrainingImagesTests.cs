@@ -5,7 +5,7 @@ namespace Dpq.Integration.Tests;
 /// <summary>The labelled images in storage as training data (./dpq train --from-storage).</summary>
 public sealed class TrainingImagesTests
 {
-    [Fact]
+    [StorageFact]
     public async Task LabelledBlobsOfBothContainersAreTrainingImagesAndTheRestIsCounted()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
@@ -31,7 +31,7 @@ public sealed class TrainingImagesTests
         Assert.All(found.Files, f => Assert.False(string.IsNullOrEmpty(f.Version)));
     }
 
-    [Fact]
+    [StorageFact]
     public async Task ABlobWrittenAgainAfterTheListingIsLeftOutUnread()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
