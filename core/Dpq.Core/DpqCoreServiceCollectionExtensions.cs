@@ -17,6 +17,10 @@ public static class DpqCoreServiceCollectionExtensions
     {
         services.TryAddSingleton(configuration); // hosts register their own; options bind from it
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics(); // IMeterFactory, which every host has too; DpqMetrics makes its meter from it
+        services.TryAddSingleton<Telemetry.DpqMetrics>();
+        services.TryAddSingleton<Diagnostics.HealthCheck>();
+        services.TryAddSingleton<Diagnostics.WorkerHeartbeat>();
         services.TryAddSingleton(_ => StorageConnection.FromConfiguration(configuration));
         services.TryAddSingleton(_ => StorageNames.FromConfiguration(configuration));
         services.TryAddSingleton(sp => new StorageClients(sp.GetRequiredService<StorageConnection>(), sp.GetRequiredService<StorageNames>()));

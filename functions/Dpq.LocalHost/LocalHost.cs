@@ -1,6 +1,7 @@
 using Dpq.Functions;
 using Dpq.Query;
 using Dpq.Storage;
+using Dpq.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,6 +46,7 @@ public static class LocalHost
             builder.WebHost.UseUrls(DefaultUrl);
 
         builder.Services.AddDpqCore(builder.Configuration).AddDpqQueryHost();
+        builder.Services.AddDpqTelemetry(builder.Configuration, "dpq-local");
         builder.Services.AddHostedService<Dpq.Functions.QueryWarmUpService>();
         // Kestrel, the WebJobs triggers and the warm-up start side by side: queries are answered
         // while the trigger listeners are still being set up.
@@ -75,6 +77,8 @@ public static class LocalHost
                 request.Headers.IfNoneMatch.FirstOrDefault(), ct)));
         app.MapGet("/api/failures", async (Microsoft.AspNetCore.Http.HttpRequest request, QueryHttpHandler handler, CancellationToken ct) =>
             HttpAnswerResult.From(await handler.FailuresAsync(request.Query["top"].FirstOrDefault(), ct)));
+        app.MapGet("/api/health", async (Dpq.Diagnostics.HealthCheck health, CancellationToken ct) =>
+            HttpAnswerResult.From(Dpq.Diagnostics.HealthAnswer.From(await health.CheckAsync(ct))));
         app.MapGet("/", () => Microsoft.AspNetCore.Http.Results.Redirect("/api/search")); // the page is the front door locally
         return app;
     }

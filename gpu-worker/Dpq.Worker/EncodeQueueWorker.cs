@@ -8,7 +8,8 @@ namespace Dpq.Worker;
 /// queue is empty or no model is active yet, and a bounded back-off after a failure. A message
 /// whose work failed is never deleted; its visibility timeout brings it back.
 /// </summary>
-public sealed class EncodeQueueWorker(EncodeQueueDrainer drainer, StorageClients storage, EncodeWorkerOptions options, ILogger<EncodeQueueWorker> logger)
+public sealed class EncodeQueueWorker(EncodeQueueDrainer drainer, StorageClients storage, EncodeWorkerOptions options, Dpq.Diagnostics.WorkerHeartbeat heartbeat,
+    ILogger<EncodeQueueWorker> logger)
     : BackgroundService
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -22,6 +23,7 @@ public sealed class EncodeQueueWorker(EncodeQueueDrainer drainer, StorageClients
         var waitingForModel = false;
         while (!stoppingToken.IsCancellationRequested)
         {
+            heartbeat.Beat(); // a pass that fails beats too: only a loop that stops is not alive
             try
             {
                 var result = await drainer.DrainOnceAsync(stoppingToken);

@@ -28,7 +28,7 @@ public sealed class FunctionsWiringTests
     [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
-        Assert.Equal(["BlobUploadTrigger", "Failures", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
+        Assert.Equal(["BlobUploadTrigger", "Failures", "Health", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
             Functions().Keys.Order());
     }
 
@@ -55,6 +55,17 @@ public sealed class FunctionsWiringTests
         Assert.Equal("Function", trigger.GetProperty("authLevel").GetString());
         Assert.Equal([method], trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
         Assert.Equal(route, trigger.GetProperty("route").GetString());
+    }
+
+    [Fact]
+    public void OnlyTheHealthProbeIsAnonymous()
+    {
+        var anonymous = Functions().Where(f => Trigger(f.Value).TryGetProperty("authLevel", out var level) && level.GetString() != "Function").ToList();
+        var health = Assert.Single(anonymous);
+        Assert.Equal("Health", health.Key);
+        Assert.Equal("Anonymous", Trigger(health.Value).GetProperty("authLevel").GetString());
+        Assert.Equal("health", Trigger(health.Value).GetProperty("route").GetString());
+        Assert.Equal(["get"], Trigger(health.Value).GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class AzuriteProcess
     {
         if (s_shared is not null) return s_shared;
         var bin = FindExecutable() ?? throw new InvalidOperationException("Azurite is not installed in the repository (npm ci)");
-        var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
+        var (blob, queue, table) = (LoopbackPort.Free(), LoopbackPort.Free(), LoopbackPort.Free());
         var start = new ProcessStartInfo(bin)
         {
             RedirectStandardOutput = true,
@@ -90,12 +90,6 @@ public sealed class AzuriteProcess
         catch (SocketException) { return false; }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static void Kill(Process process)
     {

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Dpq.Indexing;
 using Dpq.Ingest;
@@ -48,7 +46,7 @@ public sealed class RunningStack : IAsyncDisposable
         var registry = new ModelRegistry(storage.Container(storage.Names.ModelsContainer));
         var version = await registry.PublishAsync(TinyModel.Directory);
         Assert.True(await registry.ActivateAsync(version, null));
-        var url = $"http://127.0.0.1:{FreePort()}";
+        var url = $"http://127.0.0.1:{LoopbackPort.Free()}";
         var settings = new Dictionary<string, string?>(storage.Names.ToSettings())
         {
             ["DpqStorage"] = Azurite.ConnectionString,
@@ -104,10 +102,4 @@ public sealed class RunningStack : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }

@@ -25,7 +25,7 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 /// faults, memory) is left for a retry. Whatever one request meets, the others go on.
 /// </summary>
 public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodePoison poison,
-    NewerContentCheck newer, IImageDecoder decoder, UploadPolicy policy, EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
+    NewerContentCheck newer, IImageDecoder decoder, UploadPolicy policy, EncodeWorkerOptions options, Telemetry.DpqMetrics metrics, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
     private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
 
@@ -117,7 +117,13 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
         // with those refused unread.
         var items = downloaded.OrderBy(d => d.Request.BlobName, StringComparer.Ordinal).ToArray();
         var contents = items.Select(d => d.Content.ToMemory()).ToArray();
-        var encodedFor = encoders.Select(encoder => BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken, decoder: decoder)).ToArray();
+        var encodedFor = encoders.Select(encoder =>
+        {
+            var started = time.GetTimestamp();
+            var encoded = BatchEncoder.Encode(contents, encoder, options.Limits, cancellationToken, decoder: decoder);
+            if (contents.Length > 0) metrics.Encoded(time.GetElapsedTime(started), encoder.ModelVersion);
+            return encoded;
+        }).ToArray();
         var refusedNow = Enumerable.Range(0, items.Length)
             .Select(i => (items[i].Request, items[i].ETag, Reason: encodedFor.Select(e => e.Rejected[i]).FirstOrDefault(r => r is not null)))
             .Where(r => r.Reason is not null).Select(r => (r.Request, r.ETag, Reason: r.Reason!)).ToList();

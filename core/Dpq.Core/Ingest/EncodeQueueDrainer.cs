@@ -24,7 +24,7 @@ public sealed record DrainResult(int Received, int Indexed, int Failed, int Retr
 /// which the reconciler retries later. Only when even that send fails is the message left to reappear.
 /// </summary>
 public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider encoders, EncodeBatchProcessor processor, EncodePoison poison,
-    EncodeWorkerOptions options, TimeProvider time, ILogger<EncodeQueueDrainer> logger)
+    EncodeWorkerOptions options, Telemetry.DpqMetrics metrics, TimeProvider time, ILogger<EncodeQueueDrainer> logger)
 {
     private const int MaxMessagesPerReceive = 32; // the Queue service's limit
 
@@ -65,6 +65,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
                 if (accepted is null) continue;
                 leases.Add(message);
                 work.Add((accepted, message));
+                foreach (var r in accepted) metrics.QueueLag(time.GetUtcNow() - r.EnqueuedAt);
                 requests += accepted.Count;
             }
             if (received == 0) return DrainResult.Empty;
@@ -80,7 +81,11 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
         int indexed = 0, removed = 0;
         foreach (var slice in distinct.Chunk(options.BatchSize))
         {
+            metrics.Batch(slice.Length);
+            using var trace = Telemetry.IndexTrace.Start(slice);
             var outcome = await processor.ProcessAsync(slice, writable, cancellationToken);
+            trace.Settle(outcome);
+            metrics.Outcome(outcome.Indexed, outcome.Failed, outcome.Removed, outcome.Retry.Count);
             doneIds.UnionWith(outcome.Done.Select(r => r.RequestId));
             retry.AddRange(outcome.Retry);
             indexed += outcome.Indexed;

@@ -24,23 +24,26 @@ public enum EncodeAction
 /// id and a new upload under the same name a new one. <see cref="ModelVersion"/>, when set, limits an
 /// index request to that version (a backfill); otherwise it goes to every version that takes writes.
 /// <see cref="Attempt"/> counts the times storage faults sent it back (see <see cref="EncodeQueueDrainer"/>).
+/// <see cref="TraceParent"/> is the W3C trace context of whoever made it (the upload's), so the worker's
+/// spans join that trace; every factory here takes the current one.
 /// </summary>
 public sealed record EncodeRequest(string RequestId, string BlobName, string? ETag, long Length, DateTimeOffset EnqueuedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonConverter(typeof(JsonStringEnumConverter<EncodeAction>))]
     EncodeAction Action = EncodeAction.Index,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ModelVersion = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Attempt = 0)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Attempt = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TraceParent = null)
 {
     public static EncodeRequest For(string blobName, string? etag, long length, DateTimeOffset now) =>
-        new(IdFor(blobName, etag), blobName, etag, length, now);
+        new(IdFor(blobName, etag), blobName, etag, length, now, TraceParent: Telemetry.DpqTelemetry.CurrentTraceParent());
 
     /// <summary>A request to index the blob for <paramref name="modelVersion"/> only.</summary>
     public static EncodeRequest ForVersion(string blobName, string? etag, long length, DateTimeOffset now, string modelVersion) =>
-        new(IdFor(blobName, $"{etag}\n{modelVersion}"), blobName, etag, length, now, ModelVersion: modelVersion);
+        new(IdFor(blobName, $"{etag}\n{modelVersion}"), blobName, etag, length, now, ModelVersion: modelVersion, TraceParent: Telemetry.DpqTelemetry.CurrentTraceParent());
 
     /// <summary>A request to remove the image: its blob was deleted, or the version <paramref name="etag"/> names was refused.</summary>
     public static EncodeRequest Removal(string blobName, string? etag, DateTimeOffset now) =>
-        new(IdFor(blobName, $"{etag}\nremove"), blobName, etag, 0, now, EncodeAction.Remove);
+        new(IdFor(blobName, $"{etag}\nremove"), blobName, etag, 0, now, EncodeAction.Remove, TraceParent: Telemetry.DpqTelemetry.CurrentTraceParent());
 
     public static string IdFor(string blobName, string? etag) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{blobName}\n{etag}")))[..32];

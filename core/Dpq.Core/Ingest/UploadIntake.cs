@@ -28,6 +28,9 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
 
     public async Task<IntakeOutcome> HandleAsync(string container, string blobName, long length, string? contentType, string? etag, CancellationToken cancellationToken = default)
     {
+        // The trace the encode request carries to the worker (a child of the host's invocation, when it has one).
+        using var activity = Telemetry.DpqTelemetry.Source.StartActivity("dpq.intake.upload", System.Diagnostics.ActivityKind.Producer);
+        activity?.SetTag("dpq.blob.name", $"{container}/{blobName}");
         var (request, outcome) = await DecideAsync(new StoredBlob(container, blobName, length, contentType, etag), cancellationToken);
         if (request is not null) await _queue.SendMessageAsync(request.ToJson(), cancellationToken);
         if (outcome == IntakeOutcome.Enqueued) logger.LogInformation("Upload {BlobName} enqueued for encoding as {RequestId}", request!.BlobName, request.RequestId);
@@ -40,6 +43,7 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
     /// </summary>
     public async Task<int> HandleManyAsync(IEnumerable<StoredBlob> blobs, CancellationToken cancellationToken = default)
     {
+        using var activity = Telemetry.DpqTelemetry.Source.StartActivity("dpq.intake.many", System.Diagnostics.ActivityKind.Producer);
         var requests = new List<EncodeRequest>();
         var enqueued = 0;
         foreach (var blob in blobs)
@@ -87,6 +91,8 @@ public sealed class UploadIntake(StorageClients storage, FailureLog failures, Up
             return;
         }
         var indexName = ImageLocation.IndexName(storage.Names, container, blobName);
+        using var activity = Telemetry.DpqTelemetry.Source.StartActivity("dpq.intake.delete", System.Diagnostics.ActivityKind.Producer);
+        activity?.SetTag("dpq.blob.name", indexName);
         await _queue.SendMessageAsync(EncodeRequest.Removal(indexName, null, time.GetUtcNow()).ToJson(), cancellationToken);
         logger.LogInformation("Deleted blob {BlobName}: removal enqueued", indexName);
     }

@@ -164,4 +164,5 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
 [JsonSerializable(typeof(ProblemDetails))]
 [JsonSerializable(typeof(RetrainAccepted))]
 [JsonSerializable(typeof(FailuresStatus))]
+[JsonSerializable(typeof(Diagnostics.HealthReport))]
 public sealed partial class HttpJson : JsonSerializerContext;

@@ -15,9 +15,8 @@ namespace Dpq.Query;
 /// the active model version's index with <see cref="AnswerRanking"/>: near-duplicates first, then the
 /// class neighbours of the requested code length.
 /// </summary>
-public sealed class QueryService(ActiveModelCache models, IndexCache index, QueryOptions options, IImageDecoder decoder)
+public sealed class QueryService(ActiveModelCache models, IndexCache index, QueryOptions options, IImageDecoder decoder, Telemetry.DpqMetrics metrics)
 {
-
     public async Task<QueryResponse> QueryAsync(QueryRequest request, CancellationToken cancellationToken = default)
     {
         var total = Stopwatch.StartNew();
@@ -55,6 +54,7 @@ public sealed class QueryService(ActiveModelCache models, IndexCache index, Quer
                 h.IsNearDuplicate ? QueryHit.NearDuplicate : QueryHit.Similar, h.CopyDistance);
         }).ToList();
         bool copyChannel = fingerprint is not null && model.Copies is not null && !snapshot.CopyViews.IsEmpty;
+        metrics.Query(total.Elapsed.TotalMilliseconds, answer.ScanMs, bits);
 
         return new QueryResponse(model.ModelVersion, bits, request.K, snapshot.Items, results,
             new QueryTimings(total.Elapsed.TotalMilliseconds, modelMs, indexMs, encodeMs, answer.ScanMs, answer.CopyScanMs),
