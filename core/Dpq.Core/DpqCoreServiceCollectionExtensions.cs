@@ -36,6 +36,10 @@ public static class DpqCoreServiceCollectionExtensions
         AddOptions<Onnx.InferenceOptions>(services, Onnx.InferenceOptions.Section);
         AddOptions<CompactionOptions>(services, CompactionOptions.Section);
         AddOptions<LifecycleOptions>(services, LifecycleOptions.Section);
+        AddOptions<Catalog.SearchCatalogOptions>(services, Catalog.SearchCatalogOptions.Section);
+        services.TryAddSingleton<Catalog.ISearchCatalog>(sp => sp.GetRequiredService<Catalog.SearchCatalogOptions>().IsEnabled
+            ? ActivatorUtilities.CreateInstance<Catalog.AzureSearchCatalog>(sp)
+            : new Catalog.DisabledSearchCatalog());
         services.TryAddSingleton(UploadPolicy.Default);
 
         services.TryAddSingleton<UploadIntake>();

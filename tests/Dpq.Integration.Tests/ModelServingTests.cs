@@ -194,7 +194,7 @@ public sealed class StorageBlipTests
 
         faults.Enabled = true; // every read of the pointer now fails on the connection
         for (int i = 0; i < 3; i++) Assert.Same(held, await models.GetAsync());
-        var queries = new Query.QueryService(models, p.Index, p.QueryOptions, Dpq.Imaging.SkiaImageDecoder.Instance, p.Get<Telemetry.DpqMetrics>());
+        var queries = new Query.QueryService(models, p.Index, p.QueryOptions, Dpq.Imaging.SkiaImageDecoder.Instance, p.Get<Telemetry.DpqMetrics>(), p.Get<Catalog.ISearchCatalog>());
         var answer = await queries.QueryAsync(new Query.QueryRequest(Images.Png(TinyModel.TestImages, 1), null, null, 5, null, null));
         Assert.Equal(held!.ModelVersion, answer.ModelVersion);
 

@@ -7,9 +7,10 @@ namespace Dpq.Indexing;
 /// compared by the reconciler), then the same codes as one delta segment file, listed in the segment
 /// catalog (what the query side scans). Every step is an upsert or creates something newly named, so a
 /// write repeated after a failure leaves one row per image and at worst a second delta with the same
-/// items, which the index reads as one.
+/// items, which the index reads as one. Last, the search catalog (when there is one) mirrors the write, by key,
+/// so it too is repeated harmlessly; if it fails, the whole write is retried.
 /// </summary>
-public sealed class IndexWriter(TimeProvider time)
+public sealed class IndexWriter(TimeProvider time, Catalog.ISearchCatalog? catalog = null)
 {
     /// <summary>Longest time from a delta's key to its catalog row; a slower upload is stored again under a new key.</summary>
     public static readonly TimeSpan MaxKeyAge = TimeSpan.FromSeconds(30);
@@ -41,6 +42,7 @@ public sealed class IndexWriter(TimeProvider time)
             await index.Files.UploadAsync(SegmentEntry.BlobNameFor(version, key), delta, cancellationToken);
         }
         await index.Catalog.AddDeltaAsync(key, index.ShardCount, delta.Count, delta.RemovedIds.Count, cancellationToken);
+        if (catalog is { IsEnabled: true }) await catalog.MirrorAsync(version, images, removed, cancellationToken);
         return key;
     }
 }

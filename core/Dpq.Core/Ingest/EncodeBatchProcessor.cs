@@ -27,7 +27,7 @@ public sealed record BatchOutcome(IReadOnlyList<EncodeRequest> Done, IReadOnlyLi
 public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore store, IndexWriter writer, FailureLog failures, EncodePoison poison,
     NewerContentCheck newer, IImageDecoder decoder, UploadPolicy policy, EncodeWorkerOptions options, Telemetry.DpqMetrics metrics, TimeProvider time, ILogger<EncodeBatchProcessor> logger)
 {
-    private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label);
+    private sealed record Downloaded(EncodeRequest Request, BinaryData Content, ETag ETag, string? Label, DateTimeOffset LastModified);
 
     public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<EncodeRequest> batch, IReadOnlyList<IImageEncoder> encoders, CancellationToken cancellationToken = default)
     {
@@ -93,7 +93,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                     return;
                 }
                 var content = await BinaryData.FromStreamAsync(stream, ct);
-                downloaded.Add(new Downloaded(request, content, result.Value.Details.ETag, label));
+                downloaded.Add(new Downloaded(request, content, result.Value.Details.ETag, label, result.Value.Details.LastModified));
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
@@ -196,7 +196,7 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
                         && (items[x.g].Request.ModelVersion is null || items[x.g].Request.ModelVersion == encoder.ModelVersion))
                     .ToList();
                 var images = good.Select(x => new IndexedImage(ImageId.FromBlobName(items[x.g].Request.BlobName), items[x.g].Request.BlobName, items[x.g].Label,
-                    encoded.Code(x.j).ToArray(), items[x.g].ETag.ToString(), encoded.CopyCode(x.j))).ToList();
+                    encoded.Code(x.j).ToArray(), items[x.g].ETag.ToString(), encoded.CopyCode(x.j), items[x.g].LastModified)).ToList();
                 if (images.Count == 0 && removed.Count == 0) continue;
                 // The shard count configured here applies only to a version nothing was written to yet.
                 var index = await store.OpenOrCreateAsync(encoder.ModelVersion, options.ShardCount, format, cancellationToken);

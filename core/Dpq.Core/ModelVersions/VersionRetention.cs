@@ -6,9 +6,10 @@ namespace Dpq.ModelVersions;
 /// <summary>
 /// Keeps <see cref="LifecycleOptions.KeepVersions"/> versions with their index and files: the active one, the
 /// one active before it and those being built always, then the newest others. The rest are retired: their
-/// record is marked retired, then their index (rows, segment files, catalog) and model files are deleted.
+/// record is marked retired, then their index (rows, segment files, catalog), their search-catalog documents and model files are deleted.
 /// </summary>
-public sealed class VersionRetention(ModelRegistry registry, VersionRecords records, IndexStore store, LifecycleOptions options, ILogger<VersionRetention> logger)
+public sealed class VersionRetention(ModelRegistry registry, VersionRecords records, IndexStore store, Catalog.ISearchCatalog catalog, LifecycleOptions options,
+    ILogger<VersionRetention> logger)
 {
     /// <summary>Retires what is beyond the count; returns the versions retired.</summary>
     public async Task<IReadOnlyList<string>> ApplyAsync(CancellationToken cancellationToken = default)
@@ -28,6 +29,7 @@ public sealed class VersionRetention(ModelRegistry registry, VersionRecords reco
             // Retired first: a rollback refuses it from then on, so nothing points at files being deleted.
             await records.UpdateAsync(r.Version, x => x with { State = VersionState.Retired, Reason = $"beyond the {options.KeepVersions} versions kept" }, cancellationToken);
             await store.DeleteVersionAsync(r.Version, cancellationToken);
+            await catalog.ForgetVersionAsync(r.Version, cancellationToken);
             await registry.DeleteVersionAsync(r.Version, cancellationToken);
             logger.LogInformation("Retired model {ModelVersion}: its index and files are deleted", r.Version);
             retired.Add(r.Version);

@@ -117,6 +117,31 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
     /// <summary>The version's shard count (0 for a version with nothing written yet).</summary>
     public int ShardCount { get; init; }
 
+    /// <summary>
+    /// Everything a query's filter leaves out, hidden items included (see <see cref="RestrictedTo"/>); null: no filter.
+    /// Only searches read it: the snapshot's counts and lookups are the whole index's.
+    /// </summary>
+    public ItemExclusions? Restriction { get; private init; }
+
+    /// <summary>
+    /// This snapshot for one query whose candidates are <paramref name="ids"/> (the search catalog's matches):
+    /// every visible item not among them is left out of the scans. Costs one lookup per id and one pass over the items.
+    /// </summary>
+    public IndexSnapshot RestrictedTo(IReadOnlySet<ImageId> ids)
+    {
+        var allowed = new ulong[Segments.Length][];
+        for (var s = 0; s < Segments.Length; s++) allowed[s] = new ulong[(Segments[s].Count + 63) >> 6];
+        foreach (var id in ids)
+            if (Find(id) is var (s, i)) allowed[s][i >> 6] |= 1UL << i;
+        IEnumerable<(int Segment, int Item)> LeftOut()
+        {
+            for (var s = 0; s < Segments.Length; s++)
+                for (var i = 0; i < Segments[s].Count; i++)
+                    if ((allowed[s][i >> 6] & (1UL << i)) == 0) yield return (s, i);
+        }
+        return this with { Restriction = ItemExclusions.Create(Segments, LeftOut()) };
+    }
+
     private static readonly ConditionalWeakTable<ShardSegment[], long[]> ShardItemCounts = new();
 
     /// <summary>Distinct items per shard (what each shard's segments hold once the hidden items are left out); counted once per segment set.</summary>
@@ -145,7 +170,8 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
         if (options.Exclude is not null)
             throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
         if (Segments.IsEmpty) return [];
-        return SegmentScanner.Search(Segments, tables, k, Hidden.Count == 0 ? options : options with { Exclude = Hidden }, cancellationToken);
+        var exclude = Restriction ?? (Hidden.Count == 0 ? null : Hidden);
+        return SegmentScanner.Search(Segments, tables, k, exclude is null ? options : options with { Exclude = exclude }, cancellationToken);
     }
 
     /// <summary>As <see cref="Search"/>, over <see cref="CopyViews"/> with copy-scan tables, hidden items and items without a copy code left out; empty without copy codes.</summary>
@@ -156,6 +182,8 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
             throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
         var set = CopySet();
         if (set.Views.IsEmpty) return [];
-        return SegmentScanner.Search(set.Views, tables, k, set.Exclude is null ? options : options with { Exclude = set.Exclude }, cancellationToken);
+        var hits = SegmentScanner.Search(set.Views, tables, k, set.Exclude is null ? options : options with { Exclude = set.Exclude }, cancellationToken);
+        // The copy set is shared by every query of these segments; a filter applies to its answer.
+        return Restriction is null ? hits : [.. hits.Where(h => !Restriction.Contains(h.Segment, h.Item))];
     }
 }

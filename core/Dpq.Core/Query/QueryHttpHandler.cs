@@ -85,6 +85,19 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
             logger.LogError(e, "Query failed: the index cannot be loaded");
             return IndexUnavailable(e);
         }
+        catch (Catalog.CatalogFilterException e)
+        {
+            logger.LogInformation("Query rejected: its filter: {Detail}", e.Message);
+            return Problem(400, "Invalid filter", e.Message);
+        }
+        catch (Catalog.CatalogUnavailableException e) when (e.NotConfigured)
+        {
+            return Problem(400, "No search catalog", e.Message);
+        }
+        catch (Catalog.CatalogUnavailableException e)
+        {
+            return Problem(503, "Search catalog unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
+        }
     }
 
     public async Task<HttpAnswer> StatusAsync(CancellationToken cancellationToken)

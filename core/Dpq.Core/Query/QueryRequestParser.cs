@@ -7,8 +7,9 @@ namespace Dpq.Query;
 /// <summary>
 /// Reads a query from an HTTP request's parts without depending on any host: the content type,
 /// the body, and the query-string parameters. Image bodies (image/png, image/jpeg, image/gif, image/webp, image/bmp,
-/// application/octet-stream) take k, bits and labels from the query string; JSON bodies carry
-/// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": ["Bag", "Sandal"]} (labels are class names; numbers are read as their text).
+/// application/octet-stream) take k, bits, labels and filter from the query string; JSON bodies carry
+/// them as properties: {"id": "...", "vector": [...], "k": 10, "bits": 16, "labels": ["Bag", "Sandal"], "filter": "label eq 'Bag'"}
+/// (labels are class names; numbers are read as their text; filter is OData over the search catalog's fields).
 /// Everything wrong throws <see cref="QueryValidationException"/> saying what to fix.
 /// </summary>
 public static class QueryRequestParser
@@ -25,7 +26,7 @@ public static class QueryRequestParser
             "application/json" => ParseJson(body, options),
             "image/png" or "image/jpeg" or "image/gif" or "image/webp" or "image/bmp" or "image/x-ms-bmp" or "application/octet-stream" or null or "" => new QueryRequest(
                 body.ToArray(), null, null,
-                ParseK(queryParameter("k"), options), ParseBits(queryParameter("bits")), ParseLabels(queryParameter("labels"))),
+                ParseK(queryParameter("k"), options), ParseBits(queryParameter("bits")), ParseLabels(queryParameter("labels")), CheckFilter(queryParameter("filter"))),
             _ => throw Invalid("Unsupported content type", $"'{contentType}' is not accepted: use image/png, image/jpeg, image/gif, image/webp, image/bmp, application/octet-stream or application/json"),
         };
     }
@@ -56,8 +57,8 @@ public static class QueryRequestParser
                 {
                     throw Invalid("Unknown property", "a property name is not valid text (it holds a lone surrogate escape)");
                 }
-                if (name is not ("id" or "vector" or "k" or "bits" or "labels"))
-                    throw Invalid("Unknown property", $"'{name}' is not a query property (id, vector, k, bits, labels)");
+                if (name is not ("id" or "vector" or "k" or "bits" or "labels" or "filter"))
+                    throw Invalid("Unknown property", $"'{name}' is not a query property (id, vector, k, bits, labels, filter)");
             }
             var id = root.TryGetProperty("id", out var idElement) ? ReadId(idElement) : null;
             var vector = root.TryGetProperty("vector", out var v) ? ReadVector(v) : null;
@@ -70,7 +71,8 @@ public static class QueryRequestParser
                 if (l.ValueKind != JsonValueKind.Array) throw Invalid("Invalid labels", "\"labels\" must be an array of class names");
                 labels = CheckLabels(l.EnumerateArray().Select(ReadLabel).ToList());
             }
-            return new QueryRequest(null, id, vector, k, bits, labels);
+            var filter = root.TryGetProperty("filter", out var f) ? CheckFilter(ReadFilter(f)) : null;
+            return new QueryRequest(null, id, vector, k, bits, labels, filter);
         }
     }
 
@@ -90,6 +92,30 @@ public static class QueryRequestParser
             ? s
             : throw Invalid("Invalid id", "\"id\" must be a non-empty string: an image id or a blob name");
     }
+
+    /// <summary>Longest filter: well above any hand-written one, well below what the search service takes.</summary>
+    public const int MaxFilterLength = 2048;
+
+    private static string ReadFilter(JsonElement e)
+    {
+        if (e.ValueKind != JsonValueKind.String) throw Invalid("Invalid filter", "\"filter\" must be a string (an OData filter)");
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid("Invalid filter", "\"filter\" is not valid text (it holds a lone surrogate escape)");
+        }
+    }
+
+    private static string? CheckFilter(string? filter) => filter switch
+    {
+        null => null,
+        { Length: 0 } or { Length: > MaxFilterLength } => throw Invalid("Invalid filter", $"a filter is 1 to {MaxFilterLength} characters of OData, e.g. label eq 'Bag' (got {filter.Length})"),
+        _ when filter.Any(char.IsControl) => throw Invalid("Invalid filter", "a filter must not hold control characters"),
+        _ => filter,
+    };
 
     /// <summary>The largest magnitude a query vector's value may have.</summary>
     public const float MaxVectorValue = 1e6f;

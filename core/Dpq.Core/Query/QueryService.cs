@@ -14,8 +14,11 @@ namespace Dpq.Query;
 /// image, reading an indexed item's codes, or taking a vector as is, which has no fingerprint), and ranks
 /// the active model version's index with <see cref="AnswerRanking"/>: near-duplicates first, then the
 /// class neighbours of the requested code length.
+/// A filter (<see cref="QueryRequest.Filter"/>) is evaluated by the search catalog, and the scans then leave out
+/// every image it does not select.
 /// </summary>
-public sealed class QueryService(ActiveModelCache models, IndexCache index, QueryOptions options, IImageDecoder decoder, Telemetry.DpqMetrics metrics)
+public sealed class QueryService(ActiveModelCache models, IndexCache index, QueryOptions options, IImageDecoder decoder, Telemetry.DpqMetrics metrics,
+    Catalog.ISearchCatalog catalog)
 {
     public async Task<QueryResponse> QueryAsync(QueryRequest request, CancellationToken cancellationToken = default)
     {
@@ -40,12 +43,14 @@ public sealed class QueryService(ActiveModelCache models, IndexCache index, Quer
         var (feature, fingerprint) = QueryFeature(request, model, snapshot);
         var encodeMs = step.Elapsed.TotalMilliseconds;
 
+        var candidates = request.Filter is { } filter ? snapshot.RestrictedTo(await catalog.MatchAsync(model.ModelVersion, filter, cancellationToken)) : snapshot;
+
         var scan = new ScanOptions
         {
             Threads = options.ScanThreads,
             Labels = request.Labels is null ? null : LabelFilter.Named(request.Labels),
         };
-        var answer = AnswerRanking.Rank(snapshot, model.Codebooks, model.Copies, feature, fingerprint, levels, request.K, scan, cancellationToken);
+        var answer = AnswerRanking.Rank(candidates, model.Codebooks, model.Copies, feature, fingerprint, levels, request.K, scan, cancellationToken);
         var results = answer.Hits.Select(h =>
         {
             var segment = snapshot.Segments[h.Segment];

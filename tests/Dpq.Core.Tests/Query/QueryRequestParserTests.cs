@@ -20,6 +20,29 @@ public sealed class QueryRequestParserTests
         Assert.Null(Json("{\"id\": \"a.png\"}").Labels);
     }
 
+    [Fact]
+    public void AFilterComesFromTheJsonBodyOrTheQueryString()
+    {
+        Assert.Equal("label eq 'Bag'", Json("{\"id\": \"a.png\", \"filter\": \"label eq 'Bag'\"}").Filter);
+        Assert.Null(Json("{\"id\": \"a.png\"}").Filter);
+        var image = QueryRequestParser.Parse("image/png", new byte[] { 1 }, p => p == "filter" ? "level1Code eq 7" : null, new QueryOptions());
+        Assert.Equal("level1Code eq 7", image.Filter);
+    }
+
+    [Theory]
+    [InlineData("{\"id\": \"a.png\", \"filter\": 3}", "must be a string")]
+    [InlineData("{\"id\": \"a.png\", \"filter\": \"\"}", "1 to 2048 characters")]
+    [InlineData("{\"id\": \"a.png\", \"filter\": \"label eq 'a\\u0000'\"}", "control characters")]
+    [InlineData("{\"id\": \"a.png\", \"filter\": \"\\ud800\"}", "lone surrogate")]
+    public void BadFiltersAreRefusedWithTheReason(string body, string reason)
+    {
+        var e = Assert.Throws<QueryValidationException>(() => Json(body));
+        Assert.Equal("Invalid filter", e.Title);
+        Assert.Contains(reason, e.Detail);
+        var tooLong = Assert.Throws<QueryValidationException>(() => Json($"{{\"id\": \"a.png\", \"filter\": \"{new string('x', QueryRequestParser.MaxFilterLength + 1)}\"}}"));
+        Assert.Contains("2048", tooLong.Detail);
+    }
+
     [Theory]
     [InlineData("{\"id\": \"a.png\", \"labels\": \"Bag\"}", "array of class names")]
     [InlineData("{\"id\": \"a.png\", \"labels\": []}", "must not be empty")]

@@ -1,0 +1,153 @@
+using Azure;
+using Azure.Core;
+using Azure.Identity;
+using Azure.Search.Documents;
+using Azure.Search.Documents.Indexes;
+using Azure.Search.Documents.Models;
+using Dpq.Indexing;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Timeout;
+
+namespace Dpq.Catalog;
+
+/// <summary>
+/// The catalog in Azure AI Search. Writers create or update the index schema once per process before their
+/// first write (<see cref="SearchCatalogSchema"/>; needs Search Service Contributor); readers only search.
+/// Every write is an upsert or a delete by key, so a batch mirrored twice leaves one document per image and
+/// version. A call that fails after the retry budget throws, and the write it belongs to is retried as a whole.
+/// </summary>
+public sealed class AzureSearchCatalog : ISearchCatalog
+{
+    /// <summary>Most documents in one indexing request (the service's limit).</summary>
+    public const int MaxBatch = 1000;
+    private const int PageSize = 1000;
+
+    private readonly SearchCatalogOptions _options;
+    private readonly SearchIndexClient _indexes;
+    private readonly SearchClient _search;
+    private readonly ResiliencePipeline _resilience;
+    private readonly ILogger<AzureSearchCatalog> _logger;
+    private readonly SemaphoreSlim _schemaLock = new(1, 1);
+    private volatile bool _schemaReady;
+
+    public AzureSearchCatalog(SearchCatalogOptions options, ILogger<AzureSearchCatalog> logger, SearchClientOptions? clientOptions = null)
+    {
+        _options = options;
+        _logger = logger;
+        var endpoint = options.Endpoint ?? throw new ArgumentException("the search catalog has no endpoint", nameof(options));
+        clientOptions ??= new SearchClientOptions();
+        clientOptions.Retry.MaxRetries = 0; // SearchCatalogResilience retries
+        clientOptions.Retry.NetworkTimeout = options.TryTimeout;
+        _indexes = options.ApiKey is { Length: > 0 } key
+            ? new SearchIndexClient(endpoint, new AzureKeyCredential(key), clientOptions)
+            : new SearchIndexClient(endpoint, Credential(options), clientOptions);
+        _search = _indexes.GetSearchClient(options.IndexName);
+        _resilience = SearchCatalogResilience.Create(options);
+    }
+
+    public bool IsEnabled => true;
+
+    public async Task MirrorAsync(string modelVersion, IReadOnlyList<IndexedImage> images, IReadOnlyCollection<string> removed, CancellationToken cancellationToken = default)
+    {
+        if (images.Count + removed.Count == 0) return;
+        await EnsureSchemaAsync(cancellationToken);
+        foreach (var chunk in images.Select(i => CatalogDocument.From(modelVersion, i)).Chunk(MaxBatch))
+            await IndexAsync(IndexDocumentsBatch.MergeOrUpload(chunk), cancellationToken);
+        foreach (var chunk in removed.Select(name => CatalogDocument.KeyOf(modelVersion, ImageId.FromBlobName(name))).Chunk(MaxBatch))
+            await IndexAsync(IndexDocumentsBatch.Delete("id", chunk), cancellationToken);
+    }
+
+    public async Task ForgetVersionAsync(string modelVersion, CancellationToken cancellationToken = default)
+    {
+        // A page of keys at a time, until none is left: each delete shifts what the next search returns.
+        var search = new SearchOptions { Filter = VersionFilter(modelVersion), Size = MaxBatch, Select = { "id" } };
+        while (true)
+        {
+            var keys = await _resilience.ExecuteAsync(async ct =>
+            {
+                var page = new List<string>();
+                await foreach (var hit in (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value.GetResultsAsync().WithCancellation(ct))
+                {
+                    if (hit.Document.Id is { } id) page.Add(id);
+                    if (page.Count == MaxBatch) break;
+                }
+                return page;
+            }, cancellationToken);
+            if (keys.Count == 0) return;
+            await IndexAsync(IndexDocumentsBatch.Delete("id", keys), cancellationToken);
+            _logger.LogInformation("Deleted {Count} search documents of retired version {ModelVersion}", keys.Count, modelVersion);
+        }
+    }
+
+    public async Task<IReadOnlySet<ImageId>> MatchAsync(string modelVersion, string filter, CancellationToken cancellationToken = default)
+    {
+        var search = new SearchOptions
+        {
+            Filter = $"{VersionFilter(modelVersion)} and ({filter})",
+            Size = PageSize,
+            IncludeTotalCount = true,
+            Select = { "imageId" },
+        };
+        try
+        {
+            return await _resilience.ExecuteAsync(async ct =>
+            {
+                var answer = (await _search.SearchAsync<MatchedImage>("*", search, ct)).Value;
+                if (answer.TotalCount > _options.MaxFilterMatches)
+                    throw new CatalogFilterException($"the filter selects {answer.TotalCount} images; a query can be restricted to at most {_options.MaxFilterMatches}");
+                var ids = new HashSet<ImageId>();
+                await foreach (var hit in answer.GetResultsAsync().WithCancellation(ct))
+                    if (hit.Document.ImageId is { Length: 32 } id) ids.Add(ImageId.Parse(id));
+                return (IReadOnlySet<ImageId>)ids;
+            }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 400)
+        {
+            throw new CatalogFilterException($"the search service refused the filter: {FirstLine(e.Message)}");
+        }
+        catch (Exception e) when (IsUnavailable(e, cancellationToken))
+        {
+            _logger.LogWarning(e, "The search catalog did not answer a filter");
+            throw new CatalogUnavailableException("the search catalog does not answer now; try again shortly, or query without a filter", inner: e);
+        }
+    }
+
+    private async Task IndexAsync<T>(IndexDocumentsBatch<T> batch, CancellationToken cancellationToken) =>
+        await _resilience.ExecuteAsync(async ct =>
+            await _search.IndexDocumentsAsync(batch, new IndexDocumentsOptions { ThrowOnAnyError = true }, ct), cancellationToken);
+
+    private async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        if (_schemaReady) return;
+        await _schemaLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_schemaReady) return;
+            await _resilience.ExecuteAsync(async ct =>
+                await _indexes.CreateOrUpdateIndexAsync(SearchCatalogSchema.Create(_options.IndexName), cancellationToken: ct), cancellationToken);
+            _logger.LogInformation("Search index {Index} is in place at {Endpoint}", _options.IndexName, _options.Endpoint);
+            _schemaReady = true;
+        }
+        finally
+        {
+            _schemaLock.Release();
+        }
+    }
+
+    private static bool IsUnavailable(Exception e, CancellationToken cancellationToken) =>
+        (e is RequestFailedException r && (SearchCatalogResilience.IsTransient(r) || r.Status is 401 or 403))
+        || e is HttpRequestException or TimeoutRejectedException
+        || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    private static string VersionFilter(string modelVersion) => $"modelVersion eq '{modelVersion.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    private static TokenCredential Credential(SearchCatalogOptions options) =>
+        options.ClientId is { Length: > 0 } id ? new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(id)) : new DefaultAzureCredential();
+
+    private sealed record DocumentKey([property: System.Text.Json.Serialization.JsonPropertyName("id")] string? Id);
+
+    private sealed record MatchedImage([property: System.Text.Json.Serialization.JsonPropertyName("imageId")] string? ImageId);
+}
