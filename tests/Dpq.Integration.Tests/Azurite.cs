@@ -61,12 +61,20 @@ public static class Azurite
     }
 }
 
-/// <summary>A test that needs storage: skipped, with the reason, where no emulator can be had.</summary>
+/// <summary>What the integration tests need and this machine lacks (storage, the test images), or null.</summary>
+public static class Prerequisites
+{
+    public static string? Missing { get; } = Azurite.Unavailable
+        ?? (Data.FashionMnist.IsInstalled() ? null
+            : $"the test images are not installed: Fashion-MNIST in {Data.FashionMnist.DefaultDirectory} (Debian: apt-get install dataset-fashion-mnist)");
+}
+
+/// <summary>A test that needs storage and the test images: skipped, with the reason, where either cannot be had.</summary>
 public sealed class StorageFactAttribute : FactAttribute
 {
     public StorageFactAttribute()
     {
-        if (Azurite.Unavailable is { } reason) Skip = reason;
+        if (Prerequisites.Missing is { } reason) Skip = reason;
     }
 }
 
@@ -75,6 +83,6 @@ public sealed class StorageTheoryAttribute : TheoryAttribute
 {
     public StorageTheoryAttribute()
     {
-        if (Azurite.Unavailable is { } reason) Skip = reason;
+        if (Prerequisites.Missing is { } reason) Skip = reason;
     }
 }

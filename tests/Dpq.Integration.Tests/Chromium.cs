@@ -13,7 +13,7 @@ public sealed class ChromiumFactAttribute : FactAttribute
 {
     public ChromiumFactAttribute()
     {
-        if (Azurite.Unavailable is { } noStorage) Skip = noStorage;
+        if (Prerequisites.Missing is { } missing) Skip = missing;
         else if (!Chromium.IsInstalled) Skip = $"Chromium is not installed at {Chromium.Path} (Debian: apt-get install chromium; or set DPQ_CHROMIUM)";
     }
 }

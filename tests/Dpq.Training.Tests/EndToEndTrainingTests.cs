@@ -15,7 +15,7 @@ public sealed class EndToEndTrainingTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    [Fact]
+    [DatasetFact]
     public void TrainsOnAFewHundredImagesAndRetrievesFarAboveChance()
     {
         var train = FashionMnist.Load(DatasetSplit.Train).Slice(0, 600);
@@ -44,5 +44,15 @@ public sealed class EndToEndTrainingTests : IDisposable
         Assert.True(parity.MaxAbsFeatureDifference <= 1e-4, $"max feature difference {parity.MaxAbsFeatureDifference:E2}");
         Assert.True(parity.CodeAgreement >= 0.999, $"codes agree on {parity.CodesEqual} of {parity.Images}");
         Assert.Equal(parity.Images, parity.PredictionsEqual);
+    }
+}
+
+/// <summary>A test that trains on Fashion-MNIST: skipped, with the reason, where the dataset is not installed.</summary>
+public sealed class DatasetFactAttribute : FactAttribute
+{
+    public DatasetFactAttribute()
+    {
+        if (!Data.FashionMnist.IsInstalled())
+            Skip = $"Fashion-MNIST is not installed in {Data.FashionMnist.DefaultDirectory} (Debian: apt-get install dataset-fashion-mnist)";
     }
 }

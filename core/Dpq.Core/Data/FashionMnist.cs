@@ -39,6 +39,11 @@ public static class FashionMnist
         return new ImageSet(count, images.Dimensions[1], images.Dimensions[2], images.Data, labels.Data, Classes, ClassNames);
     }
 
+    /// <summary>Whether both splits' files are in <paramref name="directory"/>.</summary>
+    public static bool IsInstalled(string directory = DefaultDirectory) =>
+        new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
+            .All(stem => File.Exists(Path.Combine(directory, stem + ".gz")) || File.Exists(Path.Combine(directory, stem)));
+
     private static string FindFile(string directory, string stem)
     {
         foreach (var candidate in new[] { stem + ".gz", stem })

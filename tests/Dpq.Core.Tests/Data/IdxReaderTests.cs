@@ -120,4 +120,15 @@ public sealed class IdxReaderTests : IDisposable
         var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(DatasetSplit.Train, _dir));
         Assert.Contains("train-images-idx3-ubyte", e.Message);
     }
+
+    [Fact]
+    public void IsInstalledOnlyWithBothSplitsImagesAndLabels()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "installed")).FullName;
+        string[] stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"];
+        foreach (var stem in stems[..^1]) File.WriteAllBytes(Path.Combine(dir, stem), [0]);
+        Assert.False(FashionMnist.IsInstalled(dir));
+        File.WriteAllBytes(Path.Combine(dir, stems[^1]), [0]); // compressed or not, either counts
+        Assert.True(FashionMnist.IsInstalled(dir));
+    }
 }
