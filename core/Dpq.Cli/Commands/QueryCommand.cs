@@ -20,14 +20,15 @@ public static class QueryCommand
         var k = CliOptions.Int("--k", "results", 10, 1, 1000);
         var bits = CliOptions.OptionalInt("--bits", "code length to search at (default: the model's longest)", 1, 4096);
         var label = new Option<string[]>("--label") { Description = "keep only this class (repeat for several)", HelpName = "NAME", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var filter = CliOptions.Text("--filter", "restrict the candidates with an OData filter over the search catalog, e.g. \"label eq 'Bag'\" (needs the catalog)", "ODATA");
         var json = CliOptions.Flag("--json", "print the service's JSON answer as it came");
         var url = CliOptions.Text("--url", "the function app (default: DPQ_QUERY_URL, else the local stack)", "URL");
         return new Command("query", "search the index for images like FILE")
-            .With(file, k, bits, label, json, url)
-            .Runs((r, ct) => RunAsync(r.GetRequiredValue(file).FullName, r.GetValue(k), r.GetValue(bits), r.GetValue(label) ?? [], r.GetValue(json), r.GetValue(url), ct));
+            .With(file, k, bits, label, filter, json, url)
+            .Runs((r, ct) => RunAsync(r.GetRequiredValue(file).FullName, r.GetValue(k), r.GetValue(bits), r.GetValue(label) ?? [], r.GetValue(filter), r.GetValue(json), r.GetValue(url), ct));
     }
 
-    private static async Task<int> RunAsync(string path, int k, int? bits, string[] labels, bool json, string? url, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string path, int k, int? bits, string[] labels, string? filter, bool json, string? url, CancellationToken cancellationToken)
     {
         foreach (var l in labels)
             if (Indexing.ClassLabel.Check(l) is { } problem) throw new UsageException($"--label {l}: {problem}");
@@ -40,6 +41,7 @@ public static class QueryCommand
         var query = new List<string> { $"k={k}" };
         if (bits is { } b) query.Add($"bits={b}");
         if (labels.Length > 0) query.Add("labels=" + Uri.EscapeDataString(string.Join(',', labels)));
+        if (filter is { Length: > 0 }) query.Add("filter=" + Uri.EscapeDataString(filter));
 
         using var http = new HttpClient { BaseAddress = new Uri(url.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
         if (Environment.GetEnvironmentVariable("DPQ_FUNCTION_KEY") is { Length: > 0 } key) http.DefaultRequestHeaders.Add("x-functions-key", key);
