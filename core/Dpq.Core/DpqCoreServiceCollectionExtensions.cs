@@ -65,6 +65,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<QueryWarmUp>();
         services.TryAddSingleton<Web.SearchPage>();
         services.TryAddSingleton<Web.ThumbnailService>();
+        services.TryAddSingleton<Web.ApiDocument>();
         return services;
     }
 

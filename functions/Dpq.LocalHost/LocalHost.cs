@@ -75,6 +75,7 @@ public static class LocalHost
                 request.Headers.IfNoneMatch.FirstOrDefault(), ct)));
         app.MapGet("/api/failures", async (Microsoft.AspNetCore.Http.HttpRequest request, QueryHttpHandler handler, CancellationToken ct) =>
             HttpAnswerResult.From(await handler.FailuresAsync(request.Query["top"].FirstOrDefault(), ct)));
+        app.MapGet("/api/openapi.json", (Dpq.Web.ApiDocument document) => HttpAnswerResult.From(document.Get()));
         app.MapGet("/", () => Microsoft.AspNetCore.Http.Results.Redirect("/api/search")); // the page is the front door locally
         return app;
     }
