@@ -45,7 +45,7 @@ var names = {
 var deadLetterContainer = 'eventgrid-deadletter'
 
 // The functions in the package (functions/Dpq.Functions) and the app that runs each one.
-var queryFunctions = [ 'Query', 'IndexStatus', 'SearchPage', 'Thumbnail', 'Failures' ]
+var queryFunctions = [ 'Query', 'IndexStatus', 'SearchPage', 'Thumbnail', 'Failures', 'OpenApi' ]
 var intakeFunctions = [ 'BlobUploadTrigger', 'IntakePoisonTrigger', 'ReconcileTimerTrigger', 'RetrainTimerTrigger', 'Retrain' ]
 
 // Where the Functions host moves a blob trigger that failed too often, and where its queue trigger

@@ -73,6 +73,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<QueryWarmUp>();
         services.TryAddSingleton<Web.SearchPage>();
         services.TryAddSingleton<Web.ThumbnailService>();
+        services.TryAddSingleton<Web.ApiDocument>();
         return services;
     }
 

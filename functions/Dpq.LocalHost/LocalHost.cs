@@ -79,6 +79,7 @@ public static class LocalHost
             HttpAnswerResult.From(await handler.FailuresAsync(request.Query["top"].FirstOrDefault(), ct)));
         app.MapGet("/api/health", async (Dpq.Diagnostics.HealthCheck health, CancellationToken ct) =>
             HttpAnswerResult.From(Dpq.Diagnostics.HealthAnswer.From(await health.CheckAsync(ct))));
+        app.MapGet("/api/openapi.json", (Dpq.Web.ApiDocument document) => HttpAnswerResult.From(document.Get()));
         app.MapGet("/", () => Microsoft.AspNetCore.Http.Results.Redirect("/api/search")); // the page is the front door locally
         return app;
     }

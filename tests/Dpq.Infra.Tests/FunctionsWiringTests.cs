@@ -28,7 +28,7 @@ public sealed class FunctionsWiringTests
     [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
-        Assert.Equal(["BlobUploadTrigger", "Failures", "Health", "IndexStatus", "IntakePoisonTrigger", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
+        Assert.Equal(["BlobUploadTrigger", "Failures", "Health", "IndexStatus", "IntakePoisonTrigger", "OpenApi", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
             Functions().Keys.Order());
     }
 
@@ -49,6 +49,7 @@ public sealed class FunctionsWiringTests
     [InlineData("SearchPage", "get", "search")]
     [InlineData("Thumbnail", "get", "thumbnails")]
     [InlineData("Failures", "get", "failures")]
+    [InlineData("OpenApi", "get", "openapi.json")]
     public void HttpFunctionsNeedAFunctionKey(string name, string method, string route)
     {
         var trigger = Trigger(Functions()[name]);

@@ -219,7 +219,7 @@ public sealed partial class LeastPrivilegeTests
         // Everything is off in one app, but the health probe, which each app answers for itself.
         string[] inBoth = ["Health"];
         Assert.Equal(all.Except(inBoth).Order(), offInQuery.Concat(offInIntake).Order());
-        Assert.Equal(["Failures", "Health", "IndexStatus", "Query", "SearchPage", "Thumbnail"], all.Except(offInQuery).Order()); // what the internet-facing app runs
+        Assert.Equal(["Failures", "Health", "IndexStatus", "OpenApi", "Query", "SearchPage", "Thumbnail"], all.Except(offInQuery).Order()); // what the internet-facing app runs
         Assert.Contains("AzureWebJobs.{0}.Disabled", Text("modules/functionapp.bicep"));
     }
 

@@ -212,6 +212,28 @@ public sealed class StorageBlipTests
 public sealed class HeldIndexTests
 {
     [StorageFact]
+    public async Task AHostThatHoldsNoModelYetAnswers503NotAnErrorWhileStorageFails()
+    {
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var pointer = new ConnectionFailures(ModelRegistry.PointerBlob); // which version is active cannot be read
+        var queue = new ConnectionFailures(p.Storage.Names.TrainQueue, writes: true);
+        using var host = p.Twin([pointer, queue], s => s
+            .AddSingleton(new ModelCacheOptions { CacheDirectory = TestScratch.NewDirectory("model-cache"), RefreshInterval = TimeSpan.Zero }),
+            Storage.StorageRetry.Default with { MaxRetries = 0 });
+        var query = await host.Http.QueryAsync("image/png", new MemoryStream(Images.Png(TinyModel.TestImages, 1)), _ => null, default);
+        var status = await host.Http.StatusAsync(default);
+        var retrain = await host.Http.RetrainAsync(default);
+        foreach (var answer in new[] { query, status, retrain })
+        {
+            Assert.Equal(503, answer.Status);
+            Assert.Equal("application/problem+json", answer.ContentType);
+            Assert.NotNull(answer.RetryAfter);
+        }
+        Assert.All(new[] { query, status, retrain }, a => Assert.Contains("Storage unavailable", Encoding.UTF8.GetString(a.Body)));
+        Assert.True(pointer.Failed > 0 && queue.Failed > 0);
+    }
+
+    [StorageFact]
     public async Task WhileStorageFailsQueriesByImageAndByIdAnswerFromTheHeldModelAndIndex()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

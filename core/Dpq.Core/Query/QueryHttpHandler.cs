@@ -52,7 +52,16 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
     /// <summary>POST /api/admin/retrain: asks for a retraining job; 202 with the request's id.</summary>
     public async Task<HttpAnswer> RetrainAsync(CancellationToken cancellationToken)
     {
-        var requestId = await retraining.RequestNowAsync("http", cancellationToken);
+        string requestId;
+        try
+        {
+            requestId = await retraining.RequestNowAsync("http", cancellationToken);
+        }
+        catch (Exception e) when (Ingest.EncodeBatchProcessor.IsStorageFault(e, cancellationToken))
+        {
+            logger.LogWarning(e, "Retraining request failed: storage does not answer");
+            return StorageUnavailable("the request could not be queued now; nothing was asked");
+        }
         return new HttpAnswer(202, "application/json", JsonSerializer.SerializeToUtf8Bytes(new RetrainAccepted(requestId), HttpJson.Default.RetrainAccepted));
     }
 
@@ -98,11 +107,26 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
         {
             return Problem(503, "Search catalog unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };
         }
+        catch (Exception e) when (Ingest.EncodeBatchProcessor.IsStorageFault(e, cancellationToken))
+        {
+            // Before any model is held (a new host during an outage) there is nothing to answer from.
+            logger.LogWarning(e, "Query failed: storage does not answer");
+            return StorageUnavailable("the model could not be read from storage now");
+        }
     }
 
     public async Task<HttpAnswer> StatusAsync(CancellationToken cancellationToken)
     {
-        var model = await models.GetAsync(cancellationToken);
+        ModelFiles.LoadedModel? model;
+        try
+        {
+            model = await models.GetAsync(cancellationToken);
+        }
+        catch (Exception e) when (Ingest.EncodeBatchProcessor.IsStorageFault(e, cancellationToken))
+        {
+            logger.LogWarning(e, "Status failed: storage does not answer");
+            return StorageUnavailable("the model could not be read from storage now");
+        }
         var failure = models.LastFailure;
         IReadOnlyList<VersionStatus>? lifecycle = null;
         try
@@ -145,9 +169,12 @@ public sealed class QueryHttpHandler(QueryService queries, ModelVersions.ActiveM
         catch (Exception e) when (Ingest.EncodeBatchProcessor.IsStorageFault(e, cancellationToken))
         {
             logger.LogWarning(e, "Listing the failures failed");
-            return Problem(503, "Storage unavailable", "the failures could not be read from storage now; try again shortly") with { RetryAfter = TimeSpan.FromSeconds(5) };
+            return StorageUnavailable("the failures could not be read from storage now");
         }
     }
+
+    private static HttpAnswer StorageUnavailable(string what) =>
+        Problem(503, "Storage unavailable", $"{what}; try again shortly") with { RetryAfter = TimeSpan.FromSeconds(5) };
 
     private static HttpAnswer IndexUnavailable(IndexUnavailableException e) =>
         Problem(503, "Index unavailable", e.Message) with { RetryAfter = TimeSpan.FromSeconds(5) };

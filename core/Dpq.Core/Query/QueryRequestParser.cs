@@ -88,10 +88,13 @@ public static class QueryRequestParser
             // An escape that is not valid UTF-16 (a lone surrogate): GetString refuses it.
             throw Invalid("Invalid id", "\"id\" is not valid text (it holds a lone surrogate escape)");
         }
-        return s is { Length: > 0 and <= 1024 }
+        return s is { Length: > 0 and <= MaxIdLength }
             ? s
-            : throw Invalid("Invalid id", "\"id\" must be a non-empty string: an image id or a blob name");
+            : throw Invalid("Invalid id", $"\"id\" must be a non-empty string of at most {MaxIdLength} characters: an image id or a blob name");
     }
+
+    /// <summary>The longest id a query may name (blob names are at most 1024 characters).</summary>
+    public const int MaxIdLength = 1024;
 
     /// <summary>Longest filter: well above any hand-written one, well below what the search service takes.</summary>
     public const int MaxFilterLength = 2048;

@@ -18,9 +18,9 @@ public sealed class SearchPage
 
     public SearchPage()
     {
-        var style = Resource("search.css");
-        var script = Resource("search.js");
-        var html = Resource("search.html").Replace("/*STYLE*/", style, StringComparison.Ordinal).Replace("/*SCRIPT*/", script, StringComparison.Ordinal);
+        var style = WebResources.Text("search.css");
+        var script = WebResources.Text("search.js");
+        var html = WebResources.Text("search.html").Replace("/*STYLE*/", style, StringComparison.Ordinal).Replace("/*SCRIPT*/", script, StringComparison.Ordinal);
         _document = Encoding.UTF8.GetBytes(html);
         Csp = $"default-src 'none'; script-src '{Hash(script)}'; style-src '{Hash(style)}'; img-src 'self' blob: data:; connect-src 'self'; "
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -45,12 +45,4 @@ public sealed class SearchPage
             : new HttpAnswer(200, "text/html; charset=utf-8", _document, Headers: _headers);
 
     private static string Hash(string inline) => "sha256-" + Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(inline)));
-
-    private static string Resource(string name)
-    {
-        using var stream = typeof(SearchPage).Assembly.GetManifestResourceStream("Dpq.Web." + name)
-            ?? throw new InvalidOperationException($"the search page's {name} is not embedded in {typeof(SearchPage).Assembly.GetName().Name}");
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        return reader.ReadToEnd();
-    }
 }

@@ -65,6 +65,15 @@ public sealed class QueryRequestParserTests
         Assert.Contains($"at most {QueryRequestParser.MaxLabels}", Assert.Throws<QueryValidationException>(() => Image(many)).Detail);
     }
 
+    [Fact]
+    public void AnIdLongerThanTheLimitIsRefusedSayingTheLimit()
+    {
+        Assert.Equal(QueryRequestParser.MaxIdLength, Json($"{{\"id\": \"{new string('a', QueryRequestParser.MaxIdLength)}\"}}").Id!.Length);
+        var e = Assert.Throws<QueryValidationException>(() => Json($"{{\"id\": \"{new string('a', QueryRequestParser.MaxIdLength + 1)}\"}}"));
+        Assert.Equal("Invalid id", e.Title);
+        Assert.Contains($"at most {QueryRequestParser.MaxIdLength} characters", e.Detail);
+    }
+
     private static readonly byte[] Body = [1, 2, 3];
 
     [Theory]
