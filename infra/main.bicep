@@ -3,8 +3,8 @@
 // queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
 // same package (the internet-facing query app and the intake app), each with its own host account for
 // AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the GPU
-// worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep completes
-// the Event Grid wiring once the function code is deployed.
+// worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep subscribes
+// to the blob events once the function code is deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
 @description('Short name of the environment, used in resource names (e.g. dev, prod).')
@@ -324,7 +324,6 @@ module events 'modules/eventgrid.bicep' = {
     tags: tags
     storageAccountName: storage.outputs.name
     blobEventsQueue: names.DPQ_BLOB_EVENTS_QUEUE
-    watchedContainers: [ names.DPQ_IMAGES_CONTAINER, names.DPQ_IMPORTS_CONTAINER ]
     deadLetterContainer: deadLetterContainer
   }
 }

@@ -279,10 +279,10 @@ public sealed partial class LeastPrivilegeTests
     [Fact]
     public void EveryEventGridSubscriptionDeadLettersWithTheTopicsIdentity()
     {
-        foreach (var file in new[] { "modules/eventgrid.bicep", "eventgrid-subscription.bicep" })
+        Assert.Contains(Files().SelectMany(f => Resources(f)), r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        foreach (var file in Files())
         {
             var subscriptions = Resources(file).Where(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions").ToList();
-            Assert.NotEmpty(subscriptions);
             foreach (var s in subscriptions)
             {
                 Assert.True(s.GetProperty("properties").TryGetProperty("deadLetterWithResourceIdentity", out var deadLetter),
@@ -311,6 +311,28 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void EachBlobEventSubscriptionIsDefinedOnceInTheTemplateDeployedAfterTheCode()
+    {
+        // main.bicep makes the topic (and, in a nested template, whatever its modules define): no subscription.
+        Assert.DoesNotContain("Microsoft.EventGrid/systemTopics/eventSubscriptions", Text("main.bicep"));
+        var defined = Files().SelectMany(f => Resources(f).Where(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+            .Select(r => (File: f, Name: r.GetProperty("name").GetString()!))).ToList();
+        Assert.All(defined, d => Assert.Equal("eventgrid-subscription.bicep", d.File));
+        Assert.Single(defined, d => d.Name.Contains("'blob-upload-trigger'", StringComparison.Ordinal));
+        Assert.Single(defined, d => d.Name.Contains("'blob-deleted'", StringComparison.Ordinal));
+        Assert.Equal(2, defined.Count);
+
+        // Its defaults are main.bicep's names, so the hook and step 3 pass only the topic and the app.
+        var names = Root("main.bicep").GetProperty("variables").GetProperty("names");
+        var parameters = Root("eventgrid-subscription.bicep").GetProperty("parameters");
+        string? Default(string p) => parameters.GetProperty(p).GetProperty("defaultValue").GetString();
+        Assert.Equal(names.GetProperty("DPQ_IMAGES_CONTAINER").GetString(), Default("imagesContainer"));
+        Assert.Equal(names.GetProperty("DPQ_BLOB_EVENTS_QUEUE").GetString(), Default("blobEventsQueue"));
+        Assert.Equal(new[] { names.GetProperty("DPQ_IMAGES_CONTAINER").GetString(), names.GetProperty("DPQ_IMPORTS_CONTAINER").GetString() },
+            parameters.GetProperty("watchedContainers").GetProperty("defaultValue").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public void TheTopicSendsBlobDeletedEventsToTheirQueueOnly()
     {
         var sends = Assert.Single(Resources("modules/eventgrid.bicep"), r => Type(r) == "Microsoft.Authorization/roleAssignments"
@@ -324,7 +346,8 @@ public sealed partial class LeastPrivilegeTests
     {
         var template = Root("eventgrid-subscription.bicep");
         Assert.True(template.GetProperty("parameters").TryGetProperty("intakeAppName", out _), "eventgrid-subscription.bicep takes no intake app");
-        var subscription = Resources(template).Single(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var subscription = Resources(template).Single(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions"
+            && r.GetProperty("name").GetString()!.Contains("'blob-upload-trigger'", StringComparison.Ordinal));
         var url = subscription.GetProperty("properties").GetProperty("destination").GetProperty("properties").GetProperty("endpointUrl").GetString()!;
         Assert.Contains("parameters('intakeAppName')", url);
         Assert.Contains("BlobUploadTrigger", url);
