@@ -2,8 +2,8 @@
 // managed identity per component (query, intake, worker, trainer), each allowed only the containers,
 // queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
 // same package (the internet-facing query app and the intake app), each with its own host account for
-// AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the GPU
-// worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep subscribes
+// AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the
+// registry; the GPU worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep subscribes
 // to the blob events once the function code is deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
@@ -28,6 +28,8 @@ param retrainSchedule string = '0 0 3 * * 0'
 param reconcileSchedule string = '0 */15 * * * *'
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
+// Registries take letters and digits only; azd environment names often have dashes.
+var compactName = replace(toLower(environmentName), '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
   DPQ_IMAGES_CONTAINER: 'images'
@@ -271,6 +273,17 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// The images the worker and the job run come from here; only their own identities may pull them.
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  params: {
+    name: take('crdpq${compactName}${suffix}', 50)
+    location: location
+    tags: tags
+    pullers: [ workerIdentity.outputs.principalId, trainerIdentity.outputs.principalId ]
+  }
+}
+
 var functionSettings = union(names, {
   DPQ_RETRAIN_SCHEDULE: retrainSchedule
   DPQ_RECONCILE_SCHEDULE: reconcileSchedule
@@ -342,6 +355,7 @@ module worker 'modules/worker.bicep' = {
     storageAccountName: storage.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
     storageNames: names
+    registryServer: registry.outputs.loginServer
     image: workerImage
     trainerImage: trainerImage
   }
@@ -362,3 +376,6 @@ output AZURE_QUERY_IDENTITY_CLIENT_ID string = queryIdentity.outputs.clientId
 output AZURE_INTAKE_IDENTITY_CLIENT_ID string = intakeIdentity.outputs.clientId
 output AZURE_WORKER_IDENTITY_CLIENT_ID string = workerIdentity.outputs.clientId
 output AZURE_TRAINER_IDENTITY_CLIENT_ID string = trainerIdentity.outputs.clientId
+// azd pushes the service images to this registry.
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name

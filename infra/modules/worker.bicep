@@ -2,8 +2,9 @@
 // length of the encode queue (to zero when it is empty), signed in with its own managed identity. Beside
 // it, the retraining worker as a Container Apps job with another identity: an execution starts when a
 // train request is queued and runs the job through training, backfill and the switch, then exits
-// (Trainer__ExitWhenIdle). The environment's logs reach Log Analytics through a diagnostic setting
-// (Azure Monitor), so no workspace key is handed to it.
+// (Trainer__ExitWhenIdle). Both pull their images from the registry with their own identity. The
+// environment's logs reach Log Analytics through a diagnostic setting (Azure Monitor), so no workspace
+// key is handed to it.
 
 param name string
 param location string
@@ -24,6 +25,10 @@ param logAnalyticsWorkspaceId string
 
 @description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function Apps.')
 param storageNames object
+
+@description('Login server of the registry both images are pulled from, with each one\'s own identity.')
+param registryServer string
+
 param image string
 
 @description('Image of the retraining worker (gpu-worker/Dpq.Trainer).')
@@ -84,6 +89,10 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   properties: {
     environmentId: environment.id
     workloadProfileName: 'gpu'
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: [ { server: registryServer, identity: workerIdentityId } ]
+    }
     template: {
       containers: [
         {
@@ -145,6 +154,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
     environmentId: environment.id
     workloadProfileName: 'Consumption'
     configuration: {
+      registries: [ { server: registryServer, identity: trainerIdentityId } ]
       triggerType: 'Event'
       replicaTimeout: trainerTimeoutSeconds
       replicaRetryLimit: 1

@@ -9,8 +9,9 @@ namespace Dpq.Infra.Tests;
 /// One identity per component, each allowed only what it uses, read from the templates the real Bicep
 /// CLI compiles: the internet-facing query app reads only what it serves, the worker writes codes and
 /// segments, the retraining job writes models, nobody holds an owner role, the Functions hosts' state
-/// and deployment packages are where the worker and the job hold no role; telemetry and logs without
-/// keys; every Event Grid subscription dead-letters; the data account keeps deleted blobs.
+/// and deployment packages are where the worker and the job hold no role; only the worker and the job
+/// pull images, from the registry alone; telemetry and logs without keys; every Event Grid subscription
+/// dead-letters; the data account keeps deleted blobs.
 /// </summary>
 public sealed partial class LeastPrivilegeTests
 {
@@ -23,8 +24,9 @@ public sealed partial class LeastPrivilegeTests
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
     private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string QueueMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
+    private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
-    /// <summary>The only roles any template may grant: data-plane roles below owner, and telemetry publishing.</summary>
+    /// <summary>The only roles any template may grant: data-plane roles below owner, telemetry publishing and image pull.</summary>
     private static readonly HashSet<string> AllowedRoles = new(StringComparer.OrdinalIgnoreCase)
     {
         "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", // Storage Blob Data Reader
@@ -36,6 +38,7 @@ public sealed partial class LeastPrivilegeTests
         "76199698-9eea-4c19-bc75-cec21354c6b6", // Storage Table Data Reader
         "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", // Storage Table Data Contributor
         MonitoringMetricsPublisher,
+        AcrPull,
     };
 
     private const string DataAccount = "storage";
@@ -84,11 +87,48 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
-    public void EveryRoleTheTemplatesNameIsADataRoleOrTelemetryPublishing()
+    public void EveryRoleTheTemplatesNameIsOnTheList()
     {
         var named = Files().SelectMany(f => Guid().Matches(Text(f)).Select(m => (File: f, Role: m.Value))).ToList();
         Assert.All(named, n => Assert.True(AllowedRoles.Contains(n.Role), $"{n.File} names role {n.Role}, which is not on the list"));
         Assert.Contains(named, n => n.Role == MonitoringMetricsPublisher);
+        Assert.Contains(named, n => n.Role == AcrPull);
+    }
+
+    [Fact]
+    public void OnlyTheWorkerAndTheTrainerPullImagesAndOnlyFromTheRegistry()
+    {
+        var snapshot = DeploymentSnapshots.Of();
+        var registry = snapshot.Single("Microsoft.ContainerRegistry/registries");
+        var id = registry.GetProperty("id").GetString();
+        var pulls = snapshot.RoleAssignments.Where(a => a.Role == AcrPull).ToList();
+        Assert.All(pulls, a => Assert.Equal(id, a.Scope));
+        Assert.Equal(2, pulls.Count);
+        Assert.Single(pulls, a => a.IsIdentity("worker"));
+        Assert.Single(pulls, a => a.IsIdentity("trainer"));
+        Assert.All(snapshot.RoleAssignments.Where(a => a.Scope == id), a => Assert.Equal(AcrPull, a.Role)); // nothing else on it
+
+        // No way in but Entra ID: no admin user, no anonymous pull.
+        Assert.Equal("Basic", registry.GetProperty("sku").GetProperty("name").GetString());
+        var properties = registry.GetProperty("properties");
+        Assert.False(properties.GetProperty("adminUserEnabled").GetBoolean());
+        Assert.False(properties.GetProperty("anonymousPullEnabled").GetBoolean());
+    }
+
+    [Fact]
+    public void TheWorkerAndTheJobPullAsTheirOwnIdentity()
+    {
+        var snapshot = DeploymentSnapshots.Of();
+        var registry = Regex.Escape(snapshot.Single("Microsoft.ContainerRegistry/registries").GetProperty("id").GetString()!);
+        foreach (var (resource, component) in new[] { (snapshot.WorkerApp, "worker"), (snapshot.TrainerJob, "trainer") })
+        {
+            var configuration = resource.GetProperty("properties").GetProperty("configuration");
+            var pull = Assert.Single(configuration.GetProperty("registries").EnumerateArray());
+            Assert.Matches($@"^\[reference\('{registry}', '[^']+'\)\.loginServer\]$", pull.GetProperty("server").GetString());
+            Assert.Contains($"/userAssignedIdentities/id-dpq-{component}-", pull.GetProperty("identity").GetString());
+            Assert.False(pull.TryGetProperty("passwordSecretRef", out _));
+            Assert.False(configuration.TryGetProperty("secrets", out _)); // no registry password anywhere
+        }
     }
 
     [Fact]
