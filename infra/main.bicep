@@ -268,8 +268,14 @@ module monitoring 'modules/monitoring.bicep' = {
     name: 'dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    // The Function Apps send telemetry; the worker and the job log to the console (the environment's logs).
-    telemetryPublishers: [ queryIdentity.outputs.principalId, intakeIdentity.outputs.principalId ]
+    // Every component sends telemetry as its own identity (and the worker and the job log to the
+    // console, the environment's logs).
+    telemetryPublishers: [
+      queryIdentity.outputs.principalId
+      intakeIdentity.outputs.principalId
+      workerIdentity.outputs.principalId
+      trainerIdentity.outputs.principalId
+    ]
   }
 }
 
@@ -354,6 +360,7 @@ module worker 'modules/worker.bicep' = {
     trainerIdentityClientId: trainerIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     storageNames: names
     registryServer: registry.outputs.loginServer
     image: workerImage

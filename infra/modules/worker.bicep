@@ -2,9 +2,9 @@
 // length of the encode queue (to zero when it is empty), signed in with its own managed identity. Beside
 // it, the retraining worker as a Container Apps job with another identity: an execution starts when a
 // train request is queued and runs the job through training, backfill and the switch, then exits
-// (Trainer__ExitWhenIdle). Both pull their images from the registry with their own identity. The
-// environment's logs reach Log Analytics through a diagnostic setting (Azure Monitor), so no workspace
-// key is handed to it.
+// (Trainer__ExitWhenIdle). Both pull their images from the registry with their own identity and send
+// telemetry as it. The environment's logs reach Log Analytics through a diagnostic setting (Azure
+// Monitor), so no workspace key is handed to it.
 
 param name string
 param location string
@@ -28,6 +28,9 @@ param storageNames object
 
 @description('Login server of the registry both images are pulled from, with each one\'s own identity.')
 param registryServer string
+
+@description('Application Insights, which both send telemetry to as their own identity.')
+param appInsightsConnectionString string
 
 param image string
 
@@ -99,7 +102,10 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'worker'
           image: image
           resources: { cpu: json('8'), memory: '56Gi' }
-          env: concat(connectionEnv(storage.properties.primaryEndpoints, workerIdentityClientId), namesEnv)
+          env: concat(
+            identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
+            namesEnv
+          )
         }
       ]
       scale: {
@@ -131,13 +137,16 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   }
 }
 
-// The DpqStorage connection as a given identity, and the storage names.
-func connectionEnv(endpoints object, clientId string) array => [
+// What a container signs in as: the DpqStorage connection and telemetry (the same contract as the
+// Function Apps' settings), both as the identity with this client id.
+func identityEnv(endpoints object, appInsightsConnectionString string, clientId string) array => [
   { name: 'DpqStorage__blobServiceUri', value: endpoints.blob }
   { name: 'DpqStorage__queueServiceUri', value: endpoints.queue }
   { name: 'DpqStorage__tableServiceUri', value: endpoints.table }
   { name: 'DpqStorage__credential', value: 'managedidentity' }
   { name: 'DpqStorage__clientId', value: clientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${clientId};Authorization=AAD' }
 ]
 
 var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
@@ -186,7 +195,11 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
           name: 'trainer'
           image: trainerImage
           resources: { cpu: json('4'), memory: '8Gi' }
-          env: concat(connectionEnv(storage.properties.primaryEndpoints, trainerIdentityClientId), namesEnv, [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ])
+          env: concat(
+            identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
+            namesEnv,
+            [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ]
+          )
         }
       ]
     }

@@ -299,7 +299,7 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
-    public void TheFunctionAppsSendTelemetryAsTheirOwnIdentities()
+    public void EveryComponentSendsTelemetryAsItsOwnIdentity()
     {
         var resources = Resources("modules/monitoring.bicep");
         var insights = resources.Single(r => Type(r) == "Microsoft.Insights/components");
@@ -311,9 +311,16 @@ public sealed partial class LeastPrivilegeTests
         Assert.Contains("telemetryPublishers", publisher.GetProperty("properties").GetProperty("principalId").GetString());
 
         var publishers = Parameter(Module("monitoring"), "telemetryPublishers")!.Value.EnumerateArray().Select(p => ModuleReferredTo(p)).Order();
-        Assert.Equal(["identity-intake", "identity-query"], publishers);
+        Assert.Equal(["identity-intake", "identity-query", "identity-trainer", "identity-worker"], publishers);
         Assert.Matches(@"'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', format\('ClientId=\{0\};Authorization=AAD', parameters\('identityClientId'\)\)",
             Text("modules/functionapp.bicep"));
+        // Each publisher on the component itself, once (DeploymentSettingsTests: the containers' settings).
+        var snapshot = DeploymentSnapshots.Of();
+        var component = snapshot.Single("Microsoft.Insights/components").GetProperty("id").GetString();
+        var assignments = snapshot.RoleAssignments.Where(a => a.Role == MonitoringMetricsPublisher).ToList();
+        Assert.All(assignments, a => Assert.Equal(component, a.Scope));
+        Assert.All(new[] { "query", "intake", "worker", "trainer" }, c => Assert.Single(assignments, a => a.IsIdentity(c)));
+        Assert.Equal(4, assignments.Count);
     }
 
     [Fact]
