@@ -54,6 +54,36 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
+// The worker answers its health probes on this port (DpqHealth__port): liveness on /health/live,
+// readiness on /health/ready. The startup probe gives a replica about three and a half minutes
+// (10 s + 10 x 20 s) to load the GPU runtime and the model before liveness counts. Container Apps takes
+// thresholds of 1-10, initial delays of 1-60 s and periods of 1-240 s (the Bicep types do not check).
+var healthPort = 8080
+var probes = [
+  {
+    type: 'Startup'
+    httpGet: { path: '/health/live', port: healthPort }
+    initialDelaySeconds: 10
+    periodSeconds: 20
+    timeoutSeconds: 5
+    failureThreshold: 10
+  }
+  {
+    type: 'Liveness'
+    httpGet: { path: '/health/live', port: healthPort }
+    periodSeconds: 30
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+  {
+    type: 'Readiness'
+    httpGet: { path: '/health/ready', port: healthPort }
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+]
+
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: 'cae-${name}'
   location: location
@@ -104,8 +134,10 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           resources: { cpu: json('8'), memory: '56Gi' }
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
-            namesEnv
+            namesEnv,
+            [ { name: 'DpqHealth__port', value: string(healthPort) } ]
           )
+          probes: probes
         }
       ]
       scale: {
