@@ -3,8 +3,9 @@
 // queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
 // same package (the internet-facing query app and the intake app), each with its own host account for
 // AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the
-// registry; the GPU worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep subscribes
-// to the blob events once the function code is deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
+// registry; the GPU worker on Container Apps scaled by KEDA and the retraining job; optionally the
+// search catalog. eventgrid-subscription.bicep subscribes to the blob events once the function code is
+// deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
 @description('Short name of the environment, used in resource names (e.g. dev, prod).')
@@ -20,6 +21,9 @@ param workerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
 
 @description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); the placeholder until azd deploys one.')
 param trainerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+
+@description('Whether to add the Azure AI Search service of the image catalog.')
+param searchCatalog bool = false
 
 @description('NCRONTAB schedule of retraining requests.')
 param retrainSchedule string = '0 0 3 * * 0'
@@ -290,6 +294,29 @@ module registry 'modules/registry.bicep' = {
   }
 }
 
+// The optional search catalog: the worker and the job create the index on first use and write it,
+// the query app reads it; the intake app has no part in it.
+var searchIndexName = 'dpq-images'
+
+module search 'modules/search.bicep' = if (searchCatalog) {
+  name: 'search'
+  params: {
+    name: 'srch-dpq-${toLower(environmentName)}-${suffix}'
+    location: location
+    tags: tags
+    grants: [
+      { principalId: queryIdentity.outputs.principalId, role: 'Search Index Data Reader' }
+      { principalId: workerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
+      { principalId: workerIdentity.outputs.principalId, role: 'Search Service Contributor' }
+      { principalId: trainerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
+      { principalId: trainerIdentity.outputs.principalId, role: 'Search Service Contributor' }
+    ]
+  }
+}
+
+// Empty without the catalog: then no component gets its settings.
+var searchEndpoint = searchCatalog ? search!.outputs.endpoint : ''
+
 var functionSettings = union(names, {
   DPQ_RETRAIN_SCHEDULE: retrainSchedule
   DPQ_RECONCILE_SCHEDULE: reconcileSchedule
@@ -313,6 +340,8 @@ module queryApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     disabledFunctions: intakeFunctions
     appSettings: functionSettings
+    searchEndpoint: searchEndpoint
+    searchIndexName: searchIndexName
   }
 }
 
@@ -365,6 +394,8 @@ module worker 'modules/worker.bicep' = {
     registryServer: registry.outputs.loginServer
     image: workerImage
     trainerImage: trainerImage
+    searchEndpoint: searchEndpoint
+    searchIndexName: searchIndexName
   }
 }
 
@@ -386,3 +417,4 @@ output AZURE_TRAINER_IDENTITY_CLIENT_ID string = trainerIdentity.outputs.clientI
 // azd pushes the service images to this registry.
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_SEARCH_ENDPOINT string = searchEndpoint

@@ -37,6 +37,12 @@ param image string
 @description('Image of the retraining worker (gpu-worker/Dpq.Trainer).')
 param trainerImage string
 
+@description('Endpoint of the search catalog; empty: there is none.')
+param searchEndpoint string = ''
+
+@description('Name of the catalog\'s index, which the worker and the job create on first use.')
+param searchIndexName string = ''
+
 @description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
 param trainerTimeoutSeconds int = 14400
 
@@ -135,7 +141,8 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
             namesEnv,
-            [ { name: 'DpqHealth__port', value: string(healthPort) } ]
+            [ { name: 'DpqHealth__port', value: string(healthPort) } ],
+            searchEnv(searchEndpoint, searchIndexName, workerIdentityClientId)
           )
           probes: probes
         }
@@ -182,6 +189,13 @@ func identityEnv(endpoints object, appInsightsConnectionString string, clientId 
 ]
 
 var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
+
+// The search catalog as the identity with this client id, when there is one.
+func searchEnv(endpoint string, indexName string, clientId string) array => empty(endpoint) ? [] : [
+  { name: 'DpqSearch__endpoint', value: endpoint }
+  { name: 'DpqSearch__indexName', value: indexName }
+  { name: 'DpqSearch__clientId', value: clientId }
+]
 
 resource trainer 'Microsoft.App/jobs@2025-01-01' = {
   name: '${take(name, 24)}-trainer'
@@ -230,7 +244,8 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
             namesEnv,
-            [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ]
+            [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ],
+            searchEnv(searchEndpoint, searchIndexName, trainerIdentityClientId)
           )
         }
       ]

@@ -11,7 +11,7 @@ namespace Dpq.Infra.Tests;
 /// segments, the retraining job writes models, nobody holds an owner role, the Functions hosts' state
 /// and deployment packages are where the worker and the job hold no role; only the worker and the job
 /// pull images, from the registry alone; telemetry and logs without keys; every Event Grid subscription
-/// dead-letters; the data account keeps deleted blobs.
+/// dead-letters; the data account keeps deleted blobs. (The search catalog's roles: SearchCatalogTests.)
 /// </summary>
 public sealed partial class LeastPrivilegeTests
 {
@@ -26,7 +26,10 @@ public sealed partial class LeastPrivilegeTests
     private const string QueueMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
     private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
-    /// <summary>The only roles any template may grant: data-plane roles below owner, telemetry publishing and image pull.</summary>
+    /// <summary>
+    /// The only roles any template may grant: data-plane roles below owner, telemetry publishing, image
+    /// pull, and the search catalog's roles.
+    /// </summary>
     private static readonly HashSet<string> AllowedRoles = new(StringComparer.OrdinalIgnoreCase)
     {
         "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", // Storage Blob Data Reader
@@ -39,6 +42,9 @@ public sealed partial class LeastPrivilegeTests
         "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", // Storage Table Data Contributor
         MonitoringMetricsPublisher,
         AcrPull,
+        "1407120a-92aa-4202-b7e9-c0e197c71c8f", // Search Index Data Reader
+        "8ebe5a00-799e-43f5-93ac-243d3dce84a7", // Search Index Data Contributor
+        "7ca78c08-252a-4471-8644-bb5ff32d4ba0", // Search Service Contributor: index schemas, on the one search service
     };
 
     private const string DataAccount = "storage";
@@ -181,10 +187,11 @@ public sealed partial class LeastPrivilegeTests
         // Beyond the data account, only its own app's host account.
         Assert.Equal(["host-storage-query"], query.Where(g => g.Account != DataAccount).Select(g => g.Account).Distinct());
 
-        // No other module hands the query identity's principal a role, except telemetry publishing.
+        // No other module hands the query identity's principal a role, except telemetry publishing and
+        // the search catalog (where it only reads: SearchCatalogTests).
         var principalUsers = Modules().Where(m => m.Value.GetProperty("properties").GetProperty("parameters").GetRawText()
             .Contains("'identity-query'), '2025-04-01').outputs.principalId", StringComparison.Ordinal)).Select(m => m.Key).Order();
-        Assert.Equal(["access-query", "access-query-host", "monitoring"], principalUsers);
+        Assert.Equal(["access-query", "access-query-host", "monitoring", "search"], principalUsers);
     }
 
     [Fact]
