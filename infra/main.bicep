@@ -1,7 +1,8 @@
-// DPQ Serverless: the whole deployment (docs/deploy.md). Storage without shared keys; one user-assigned
-// managed identity per component (query, intake, worker, trainer), each allowed only the containers,
-// queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
-// same package (the internet-facing query app and the intake app), each with its own host account for
+// DPQ Serverless: the whole deployment (docs/deploy.md), by `azd up` (azure.yaml, main.parameters.json)
+// or by `az deployment group create`. Storage without shared keys; one user-assigned managed identity
+// per component (query, intake, worker, trainer), each allowed only the containers, queues and tables it
+// uses (the storage-access modules below); two Function Apps on Flex Consumption from the same package
+// (the internet-facing query app and the intake app), each with its own host account for
 // AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the
 // registry; the GPU worker on Container Apps scaled by KEDA and the retraining job; optionally the
 // search catalog. eventgrid-subscription.bicep subscribes to the blob events once the function code is
@@ -16,13 +17,19 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
-@description('Container image of the GPU worker (gpu-worker/Dockerfile).')
-param workerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+@description('Container image of the GPU worker (gpu-worker/Dockerfile); empty: the one the app runs now (azd deploys it), or a placeholder.')
+param workerImage string = ''
 
-@description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); the placeholder until azd deploys one.')
-param trainerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+@description('Whether the worker app exists already; azd sets SERVICE_WORKER_RESOURCE_EXISTS.')
+param workerExists bool = false
 
-@description('Whether to add the Azure AI Search service of the image catalog.')
+@description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); empty: the one the job runs now (azd deploys it), or a placeholder.')
+param trainerImage string = ''
+
+@description('Whether the retraining job exists already; azd sets SERVICE_TRAINER_RESOURCE_EXISTS.')
+param trainerExists bool = false
+
+@description('Whether to add the Azure AI Search service of the image catalog (azd: SEARCH_CATALOG).')
 param searchCatalog bool = false
 
 @description('NCRONTAB schedule of retraining requests.')
@@ -32,7 +39,7 @@ param retrainSchedule string = '0 0 3 * * 0'
 param reconcileSchedule string = '0 */15 * * * *'
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
-// Registries take letters and digits only; azd environment names often have dashes.
+// Storage accounts and registries take letters and digits only; azd environment names often have dashes.
 var compactName = replace(toLower(environmentName), '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
@@ -65,7 +72,7 @@ var blobEventsPoisonQueue = '${names.DPQ_BLOB_EVENTS_QUEUE}-poison'
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    name: take('dpq${toLower(environmentName)}${suffix}', 24)
+    name: take('dpq${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [
@@ -97,7 +104,7 @@ module storage 'modules/storage.bicep' = {
 module queryHost 'modules/storage.bicep' = {
   name: 'host-storage-query'
   params: {
-    name: take('fnq${toLower(environmentName)}${suffix}', 24)
+    name: take('fnq${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [ 'deployments' ]
@@ -109,7 +116,7 @@ module queryHost 'modules/storage.bicep' = {
 module intakeHost 'modules/storage.bicep' = {
   name: 'host-storage-intake'
   params: {
-    name: take('fni${toLower(environmentName)}${suffix}', 24)
+    name: take('fni${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [ 'deployments' ]
@@ -332,7 +339,7 @@ module queryApp 'modules/functionapp.bicep' = {
     name: 'func-dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    serviceName: 'functions'
+    serviceName: 'query'
     identityId: queryIdentity.outputs.id
     identityClientId: queryIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
@@ -393,7 +400,9 @@ module worker 'modules/worker.bicep' = {
     storageNames: names
     registryServer: registry.outputs.loginServer
     image: workerImage
+    appExists: workerExists
     trainerImage: trainerImage
+    trainerExists: trainerExists
     searchEndpoint: searchEndpoint
     searchIndexName: searchIndexName
   }
@@ -414,7 +423,9 @@ output AZURE_QUERY_IDENTITY_CLIENT_ID string = queryIdentity.outputs.clientId
 output AZURE_INTAKE_IDENTITY_CLIENT_ID string = intakeIdentity.outputs.clientId
 output AZURE_WORKER_IDENTITY_CLIENT_ID string = workerIdentity.outputs.clientId
 output AZURE_TRAINER_IDENTITY_CLIENT_ID string = trainerIdentity.outputs.clientId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
 // azd pushes the service images to this registry.
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_ENVIRONMENT_NAME string = worker.outputs.environmentName
 output AZURE_SEARCH_ENDPOINT string = searchEndpoint

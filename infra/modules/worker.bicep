@@ -32,10 +32,17 @@ param registryServer string
 @description('Application Insights, which both send telemetry to as their own identity.')
 param appInsightsConnectionString string
 
-param image string
+@description('Image of the worker (gpu-worker/Dockerfile); empty: the one the app runs now, or the placeholder.')
+param image string = ''
 
-@description('Image of the retraining worker (gpu-worker/Dpq.Trainer).')
-param trainerImage string
+@description('Whether the worker app exists already (azd: SERVICE_WORKER_RESOURCE_EXISTS).')
+param appExists bool = false
+
+@description('Image of the retraining worker (gpu-worker/Dockerfile.trainer); empty: the one the job runs now, or the placeholder.')
+param trainerImage string = ''
+
+@description('Whether the retraining job exists already (azd: SERVICE_TRAINER_RESOURCE_EXISTS).')
+param trainerExists bool = false
 
 @description('Endpoint of the search catalog; empty: there is none.')
 param searchEndpoint string = ''
@@ -59,6 +66,22 @@ param messagesPerReplica int = 512
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
+
+var trainerName = '${take(name, 24)}-trainer'
+
+// Until azd deploys the first images, the app and the job run a public image that does nothing and
+// exits; a provisioning after that keeps the images they run. The worker's probes fail on the
+// placeholder, which does not fail the deployment: a revision counts as provisioned before its
+// replicas are healthy.
+var placeholderImage = 'mcr.microsoft.com/dotnet/runtime:10.0'
+
+module current 'current-images.bicep' = {
+  name: 'current-images'
+  params: { appName: name, appExists: appExists, jobName: trainerName, jobExists: trainerExists }
+}
+
+var workerImage = !empty(image) ? image : (appExists ? current.outputs.appImage : placeholderImage)
+var jobImage = !empty(trainerImage) ? trainerImage : (trainerExists ? current.outputs.jobImage : placeholderImage)
 
 // The worker answers its health probes on this port (DpqHealth__port): liveness on /health/live,
 // readiness on /health/ready. The startup probe gives a replica about three and a half minutes
@@ -136,7 +159,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
       containers: [
         {
           name: 'worker'
-          image: image
+          image: workerImage
           resources: { cpu: json('8'), memory: '56Gi' }
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
@@ -198,7 +221,7 @@ func searchEnv(endpoint string, indexName string, clientId string) array => empt
 ]
 
 resource trainer 'Microsoft.App/jobs@2025-01-01' = {
-  name: '${take(name, 24)}-trainer'
+  name: trainerName
   location: location
   tags: union(tags, { 'azd-service-name': 'trainer' })
   identity: {
@@ -239,7 +262,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
       containers: [
         {
           name: 'trainer'
-          image: trainerImage
+          image: jobImage
           resources: { cpu: json('4'), memory: '8Gi' }
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
@@ -255,3 +278,4 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
 
 output name string = app.name
 output trainerName string = trainer.name
+output environmentName string = environment.name
