@@ -1,10 +1,12 @@
-// DPQ Serverless: the whole deployment (docs/deploy.md). Storage without shared keys; one user-assigned
-// managed identity per component (query, intake, worker, trainer), each allowed only the containers,
-// queues and tables it uses (the storage-access modules below); two Function Apps on Flex Consumption from the
-// same package (the internet-facing query app and the intake app), each with its own host account for
-// AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the GPU
-// worker on Container Apps scaled by KEDA and the retraining job. eventgrid-subscription.bicep completes
-// the Event Grid wiring once the function code is deployed.
+// DPQ Serverless: the whole deployment (docs/deploy.md), by `azd up` (azure.yaml, main.parameters.json)
+// or by `az deployment group create`. Storage without shared keys; one user-assigned managed identity
+// per component (query, intake, worker, trainer), each allowed only the containers, queues and tables it
+// uses (the storage-access modules below); two Function Apps on Flex Consumption from the same package
+// (the internet-facing query app and the intake app), each with its own host account for
+// AzureWebJobsStorage and its deployment package; the Event Grid system topic for blob events; the
+// registry; the GPU worker on Container Apps scaled by KEDA and the retraining job; optionally the
+// search catalog. eventgrid-subscription.bicep subscribes to the blob events once the function code is
+// deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
 @description('Short name of the environment, used in resource names (e.g. dev, prod).')
@@ -15,11 +17,20 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
-@description('Container image of the GPU worker (gpu-worker/Dockerfile).')
-param workerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+@description('Container image of the GPU worker (gpu-worker/Dockerfile); empty: the one the app runs now (azd deploys it), or a placeholder.')
+param workerImage string = ''
 
-@description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); the placeholder until azd deploys one.')
-param trainerImage string = 'mcr.microsoft.com/dotnet/runtime:10.0'
+@description('Whether the worker app exists already; azd sets SERVICE_WORKER_RESOURCE_EXISTS.')
+param workerExists bool = false
+
+@description('Container image of the retraining worker (gpu-worker/Dockerfile.trainer); empty: the one the job runs now (azd deploys it), or a placeholder.')
+param trainerImage string = ''
+
+@description('Whether the retraining job exists already; azd sets SERVICE_TRAINER_RESOURCE_EXISTS.')
+param trainerExists bool = false
+
+@description('Whether to add the Azure AI Search service of the image catalog (azd: SEARCH_CATALOG).')
+param searchCatalog bool = false
 
 @description('NCRONTAB schedule of retraining requests.')
 param retrainSchedule string = '0 0 3 * * 0'
@@ -28,6 +39,8 @@ param retrainSchedule string = '0 0 3 * * 0'
 param reconcileSchedule string = '0 */15 * * * *'
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
+// Storage accounts and registries take letters and digits only; azd environment names often have dashes.
+var compactName = replace(toLower(environmentName), '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
   DPQ_IMAGES_CONTAINER: 'images'
@@ -59,7 +72,7 @@ var blobEventsPoisonQueue = '${names.DPQ_BLOB_EVENTS_QUEUE}-poison'
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
-    name: take('dpq${toLower(environmentName)}${suffix}', 24)
+    name: take('dpq${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [
@@ -91,7 +104,7 @@ module storage 'modules/storage.bicep' = {
 module queryHost 'modules/storage.bicep' = {
   name: 'host-storage-query'
   params: {
-    name: take('fnq${toLower(environmentName)}${suffix}', 24)
+    name: take('fnq${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [ 'deployments' ]
@@ -103,7 +116,7 @@ module queryHost 'modules/storage.bicep' = {
 module intakeHost 'modules/storage.bicep' = {
   name: 'host-storage-intake'
   params: {
-    name: take('fni${toLower(environmentName)}${suffix}', 24)
+    name: take('fni${compactName}${suffix}', 24)
     location: location
     tags: tags
     containers: [ 'deployments' ]
@@ -266,10 +279,50 @@ module monitoring 'modules/monitoring.bicep' = {
     name: 'dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    // The Function Apps send telemetry; the worker and the job log to the console (the environment's logs).
-    telemetryPublishers: [ queryIdentity.outputs.principalId, intakeIdentity.outputs.principalId ]
+    // Every component sends telemetry as its own identity (and the worker and the job log to the
+    // console, the environment's logs).
+    telemetryPublishers: [
+      queryIdentity.outputs.principalId
+      intakeIdentity.outputs.principalId
+      workerIdentity.outputs.principalId
+      trainerIdentity.outputs.principalId
+    ]
   }
 }
+
+// The images the worker and the job run come from here; only their own identities may pull them.
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  params: {
+    name: take('crdpq${compactName}${suffix}', 50)
+    location: location
+    tags: tags
+    pullers: [ workerIdentity.outputs.principalId, trainerIdentity.outputs.principalId ]
+  }
+}
+
+// The optional search catalog: the worker and the job create the index on first use and write it,
+// the query app reads it; the intake app has no part in it.
+var searchIndexName = 'dpq-images'
+
+module search 'modules/search.bicep' = if (searchCatalog) {
+  name: 'search'
+  params: {
+    name: 'srch-dpq-${toLower(environmentName)}-${suffix}'
+    location: location
+    tags: tags
+    grants: [
+      { principalId: queryIdentity.outputs.principalId, role: 'Search Index Data Reader' }
+      { principalId: workerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
+      { principalId: workerIdentity.outputs.principalId, role: 'Search Service Contributor' }
+      { principalId: trainerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
+      { principalId: trainerIdentity.outputs.principalId, role: 'Search Service Contributor' }
+    ]
+  }
+}
+
+// Empty without the catalog: then no component gets its settings.
+var searchEndpoint = searchCatalog ? search!.outputs.endpoint : ''
 
 var functionSettings = union(names, {
   DPQ_RETRAIN_SCHEDULE: retrainSchedule
@@ -286,7 +339,7 @@ module queryApp 'modules/functionapp.bicep' = {
     name: 'func-dpq-${environmentName}-${suffix}'
     location: location
     tags: tags
-    serviceName: 'functions'
+    serviceName: 'query'
     identityId: queryIdentity.outputs.id
     identityClientId: queryIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
@@ -294,6 +347,8 @@ module queryApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     disabledFunctions: intakeFunctions
     appSettings: functionSettings
+    searchEndpoint: searchEndpoint
+    searchIndexName: searchIndexName
   }
 }
 
@@ -324,7 +379,6 @@ module events 'modules/eventgrid.bicep' = {
     tags: tags
     storageAccountName: storage.outputs.name
     blobEventsQueue: names.DPQ_BLOB_EVENTS_QUEUE
-    watchedContainers: [ names.DPQ_IMAGES_CONTAINER, names.DPQ_IMPORTS_CONTAINER ]
     deadLetterContainer: deadLetterContainer
   }
 }
@@ -342,9 +396,15 @@ module worker 'modules/worker.bicep' = {
     trainerIdentityClientId: trainerIdentity.outputs.clientId
     storageAccountName: storage.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     storageNames: names
+    registryServer: registry.outputs.loginServer
     image: workerImage
+    appExists: workerExists
     trainerImage: trainerImage
+    trainerExists: trainerExists
+    searchEndpoint: searchEndpoint
+    searchIndexName: searchIndexName
   }
 }
 
@@ -363,3 +423,9 @@ output AZURE_QUERY_IDENTITY_CLIENT_ID string = queryIdentity.outputs.clientId
 output AZURE_INTAKE_IDENTITY_CLIENT_ID string = intakeIdentity.outputs.clientId
 output AZURE_WORKER_IDENTITY_CLIENT_ID string = workerIdentity.outputs.clientId
 output AZURE_TRAINER_IDENTITY_CLIENT_ID string = trainerIdentity.outputs.clientId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+// azd pushes the service images to this registry.
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
+output AZURE_CONTAINER_ENVIRONMENT_NAME string = worker.outputs.environmentName
+output AZURE_SEARCH_ENDPOINT string = searchEndpoint

@@ -1,10 +1,11 @@
-// Blob events from the storage account: the Event Grid system topic. Two subscriptions use it:
-// - blob-deleted (here): BlobDeleted events of the watched containers go to a storage queue, which
-//   the worker turns into removal requests. The topic signs in with its own identity, allowed only to
-//   send messages to that queue.
-// - blob-upload-trigger (eventgrid-subscription.bicep): BlobCreated events to the intake app's blob
-//   trigger (Source = EventGrid). It needs the "blobs_extension" system key, which exists only once
-//   the code is deployed, so it is made after the code (see docs/deploy.md).
+// Blob events from the storage account: the Event Grid system topic and what its own identity may
+// do. Its two subscriptions are in eventgrid-subscription.bicep, deployed once the function code is
+// (the BlobCreated webhook needs the intake app's "blobs_extension" system key, which exists only then;
+// see docs/deploy.md):
+// - blob-deleted: BlobDeleted events of the watched containers go to a storage queue, which the worker
+//   turns into removal requests. The topic signs in with its identity, allowed here only to send
+//   messages to that queue.
+// - blob-upload-trigger: BlobCreated events to the intake app's blob trigger (Source = EventGrid).
 // An event neither subscription can deliver is dead-lettered as a blob in the dead-letter container,
 // written with the topic's identity, which may write that container only.
 
@@ -15,9 +16,6 @@ param storageAccountName string
 
 @description('Queue the BlobDeleted events go to.')
 param blobEventsQueue string
-
-@description('Containers whose deletes take images out of the index.')
-param watchedContainers array
 
 @description('Container of the data account where undeliverable events are kept.')
 param deadLetterContainer string
@@ -75,47 +73,6 @@ resource topicWritesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04
     principalId: topic.identity.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
-  }
-}
-
-resource deletes 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
-  parent: topic
-  name: 'blob-deleted'
-  dependsOn: [ topicSendsMessages, topicWritesDeadLetters ]
-  properties: {
-    deliveryWithResourceIdentity: {
-      identity: { type: 'SystemAssigned' }
-      destination: {
-        endpointType: 'StorageQueue'
-        properties: {
-          resourceId: account.id
-          queueName: blobEventsQueue
-          queueMessageTimeToLiveInSeconds: 604800
-        }
-      }
-    }
-    eventDeliverySchema: 'EventGridSchema'
-    filter: {
-      includedEventTypes: [ 'Microsoft.Storage.BlobDeleted' ]
-      advancedFilters: [
-        {
-          operatorType: 'StringBeginsWith'
-          key: 'subject'
-          values: [for c in watchedContainers: '/blobServices/default/containers/${c}/']
-        }
-      ]
-    }
-    retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
-    deadLetterWithResourceIdentity: {
-      identity: { type: 'SystemAssigned' }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
-        properties: {
-          resourceId: account.id
-          blobContainerName: deadLetterContainer
-        }
-      }
-    }
   }
 }
 

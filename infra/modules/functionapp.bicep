@@ -28,6 +28,12 @@ param disabledFunctions array = []
 @description('Resource names and schedules the functions read as %SETTING%.')
 param appSettings object
 
+@description('Endpoint of the search catalog; empty: the app has no part in it.')
+param searchEndpoint string = ''
+
+@description('Name of the catalog\'s index.')
+param searchIndexName string = ''
+
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
@@ -66,6 +72,13 @@ var connectionSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
+// The search catalog as the app's identity, like DpqStorage, when there is one.
+var searchSettings = empty(searchEndpoint) ? {} : {
+  DpqSearch__endpoint: searchEndpoint
+  DpqSearch__indexName: searchIndexName
+  DpqSearch__clientId: identityClientId
+}
+
 var disabled = toObject(disabledFunctions, f => 'AzureWebJobs.${f}.Disabled', f => 'true')
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -98,7 +111,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: union(connectionSettings, appSettings, disabled)
+    properties: union(connectionSettings, appSettings, searchSettings, disabled)
   }
 }
 

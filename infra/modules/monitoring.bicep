@@ -1,6 +1,7 @@
 // Logs and traces. Application Insights takes no instrumentation-key ingestion (local auth off): the
-// Function Apps sign in with their identities, which hold Monitoring Metrics Publisher on it. The
-// Container Apps environment sends its logs to the workspace through a diagnostic setting (worker.bicep).
+// Function Apps, the worker and the job sign in with their identities, which hold Monitoring Metrics
+// Publisher on it. The Container Apps environment sends its logs to the workspace through a diagnostic
+// setting (worker.bicep).
 
 param name string
 param location string

@@ -2,8 +2,9 @@
 // length of the encode queue (to zero when it is empty), signed in with its own managed identity. Beside
 // it, the retraining worker as a Container Apps job with another identity: an execution starts when a
 // train request is queued and runs the job through training, backfill and the switch, then exits
-// (Trainer__ExitWhenIdle). The environment's logs reach Log Analytics through a diagnostic setting
-// (Azure Monitor), so no workspace key is handed to it.
+// (Trainer__ExitWhenIdle). Both pull their images from the registry with their own identity and send
+// telemetry as it. The environment's logs reach Log Analytics through a diagnostic setting (Azure
+// Monitor), so no workspace key is handed to it.
 
 param name string
 param location string
@@ -24,10 +25,30 @@ param logAnalyticsWorkspaceId string
 
 @description('The storage-name settings (DPQ_IMAGES_CONTAINER, DPQ_ENCODE_QUEUE, ...) the worker shares with the Function Apps.')
 param storageNames object
-param image string
 
-@description('Image of the retraining worker (gpu-worker/Dpq.Trainer).')
-param trainerImage string
+@description('Login server of the registry both images are pulled from, with each one\'s own identity.')
+param registryServer string
+
+@description('Application Insights, which both send telemetry to as their own identity.')
+param appInsightsConnectionString string
+
+@description('Image of the worker (gpu-worker/Dockerfile); empty: the one the app runs now, or the placeholder.')
+param image string = ''
+
+@description('Whether the worker app exists already (azd: SERVICE_WORKER_RESOURCE_EXISTS).')
+param appExists bool = false
+
+@description('Image of the retraining worker (gpu-worker/Dockerfile.trainer); empty: the one the job runs now, or the placeholder.')
+param trainerImage string = ''
+
+@description('Whether the retraining job exists already (azd: SERVICE_TRAINER_RESOURCE_EXISTS).')
+param trainerExists bool = false
+
+@description('Endpoint of the search catalog; empty: there is none.')
+param searchEndpoint string = ''
+
+@description('Name of the catalog\'s index, which the worker and the job create on first use.')
+param searchIndexName string = ''
 
 @description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
 param trainerTimeoutSeconds int = 14400
@@ -45,6 +66,52 @@ param messagesPerReplica int = 512
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
+
+var trainerName = '${take(name, 24)}-trainer'
+
+// Until azd deploys the first images, the app and the job run a public image that does nothing and
+// exits; a provisioning after that keeps the images they run. The worker's probes fail on the
+// placeholder, which does not fail the deployment: a revision counts as provisioned before its
+// replicas are healthy.
+var placeholderImage = 'mcr.microsoft.com/dotnet/runtime:10.0'
+
+module current 'current-images.bicep' = {
+  name: 'current-images'
+  params: { appName: name, appExists: appExists, jobName: trainerName, jobExists: trainerExists }
+}
+
+var workerImage = !empty(image) ? image : (appExists ? current.outputs.appImage : placeholderImage)
+var jobImage = !empty(trainerImage) ? trainerImage : (trainerExists ? current.outputs.jobImage : placeholderImage)
+
+// The worker answers its health probes on this port (DpqHealth__port): liveness on /health/live,
+// readiness on /health/ready. The startup probe gives a replica about three and a half minutes
+// (10 s + 10 x 20 s) to load the GPU runtime and the model before liveness counts. Container Apps takes
+// thresholds of 1-10, initial delays of 1-60 s and periods of 1-240 s (the Bicep types do not check).
+var healthPort = 8080
+var probes = [
+  {
+    type: 'Startup'
+    httpGet: { path: '/health/live', port: healthPort }
+    initialDelaySeconds: 10
+    periodSeconds: 20
+    timeoutSeconds: 5
+    failureThreshold: 10
+  }
+  {
+    type: 'Liveness'
+    httpGet: { path: '/health/live', port: healthPort }
+    periodSeconds: 30
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+  {
+    type: 'Readiness'
+    httpGet: { path: '/health/ready', port: healthPort }
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+]
 
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
   name: 'cae-${name}'
@@ -84,13 +151,23 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   properties: {
     environmentId: environment.id
     workloadProfileName: 'gpu'
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: [ { server: registryServer, identity: workerIdentityId } ]
+    }
     template: {
       containers: [
         {
           name: 'worker'
-          image: image
+          image: workerImage
           resources: { cpu: json('8'), memory: '56Gi' }
-          env: concat(connectionEnv(storage.properties.primaryEndpoints, workerIdentityClientId), namesEnv)
+          env: concat(
+            identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
+            namesEnv,
+            [ { name: 'DpqHealth__port', value: string(healthPort) } ],
+            searchEnv(searchEndpoint, searchIndexName, workerIdentityClientId)
+          )
+          probes: probes
         }
       ]
       scale: {
@@ -122,19 +199,29 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
   }
 }
 
-// The DpqStorage connection as a given identity, and the storage names.
-func connectionEnv(endpoints object, clientId string) array => [
+// What a container signs in as: the DpqStorage connection and telemetry (the same contract as the
+// Function Apps' settings), both as the identity with this client id.
+func identityEnv(endpoints object, appInsightsConnectionString string, clientId string) array => [
   { name: 'DpqStorage__blobServiceUri', value: endpoints.blob }
   { name: 'DpqStorage__queueServiceUri', value: endpoints.queue }
   { name: 'DpqStorage__tableServiceUri', value: endpoints.table }
   { name: 'DpqStorage__credential', value: 'managedidentity' }
   { name: 'DpqStorage__clientId', value: clientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${clientId};Authorization=AAD' }
 ]
 
 var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
 
+// The search catalog as the identity with this client id, when there is one.
+func searchEnv(endpoint string, indexName string, clientId string) array => empty(endpoint) ? [] : [
+  { name: 'DpqSearch__endpoint', value: endpoint }
+  { name: 'DpqSearch__indexName', value: indexName }
+  { name: 'DpqSearch__clientId', value: clientId }
+]
+
 resource trainer 'Microsoft.App/jobs@2025-01-01' = {
-  name: '${take(name, 24)}-trainer'
+  name: trainerName
   location: location
   tags: union(tags, { 'azd-service-name': 'trainer' })
   identity: {
@@ -145,6 +232,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
     environmentId: environment.id
     workloadProfileName: 'Consumption'
     configuration: {
+      registries: [ { server: registryServer, identity: trainerIdentityId } ]
       triggerType: 'Event'
       replicaTimeout: trainerTimeoutSeconds
       replicaRetryLimit: 1
@@ -174,9 +262,14 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
       containers: [
         {
           name: 'trainer'
-          image: trainerImage
+          image: jobImage
           resources: { cpu: json('4'), memory: '8Gi' }
-          env: concat(connectionEnv(storage.properties.primaryEndpoints, trainerIdentityClientId), namesEnv, [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ])
+          env: concat(
+            identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
+            namesEnv,
+            [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ],
+            searchEnv(searchEndpoint, searchIndexName, trainerIdentityClientId)
+          )
         }
       ]
     }
@@ -185,3 +278,4 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
 
 output name string = app.name
 output trainerName string = trainer.name
+output environmentName string = environment.name

@@ -86,7 +86,8 @@ public sealed class BicepFilesTests
         var all = Resources("eventgrid.bicep");
         var topic = all.Single(r => r.GetProperty("type").GetString() == "Microsoft.EventGrid/systemTopics");
         Assert.Equal("SystemAssigned", topic.GetProperty("identity").GetProperty("type").GetString());
-        var subscription = all.Single(r => r.GetProperty("type").GetString() == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var subscription = CompiledTemplates.Resources("eventgrid-subscription.bicep").Single(r => r.GetProperty("type").GetString() == "Microsoft.EventGrid/systemTopics/eventSubscriptions"
+            && r.GetProperty("name").GetString()!.Contains("'blob-deleted'", StringComparison.Ordinal));
         var props = subscription.GetProperty("properties");
         Assert.Equal(["Microsoft.Storage.BlobDeleted"], props.GetProperty("filter").GetProperty("includedEventTypes").EnumerateArray().Select(e => e.GetString()));
         var delivery = props.GetProperty("deliveryWithResourceIdentity");

@@ -59,6 +59,26 @@ public sealed partial class DeploymentSettingsTests
     public void TheIdentityBasedConnectionsAreSet(string setting) => Assert.True(TemplateSets(setting), $"main.bicep does not set {setting}");
 
     [Fact]
+    public void TheWorkerAndTheJobSendTelemetryAsTheirOwnIdentity()
+    {
+        // The Function Apps' contract (modules/functionapp.bicep), evaluated for the two containers.
+        var snapshot = DeploymentSnapshots.Of();
+        var component = Regex.Escape(snapshot.Single("Microsoft.Insights/components").GetProperty("id").GetString()!);
+        foreach (var (resource, identity) in new[] { (snapshot.WorkerApp, "worker"), (snapshot.TrainerJob, "trainer") })
+        {
+            var env = Snapshot.Env(resource);
+            Assert.Matches($@"^\[reference\('{component}', '[^']+'\)\.ConnectionString\]$", env["APPLICATIONINSIGHTS_CONNECTION_STRING"]);
+            const string Format = "[format('ClientId={0};Authorization=AAD', ";
+            var authentication = env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"];
+            Assert.StartsWith(Format, authentication);
+            Assert.EndsWith(")]", authentication);
+            var clientId = authentication[Format.Length..^2]; // reference('<identity>', ...).clientId
+            Assert.Contains($"/userAssignedIdentities/id-dpq-{identity}-", clientId);
+            Assert.Equal(env["DpqStorage__clientId"], $"[{clientId}]"); // the identity it reads storage as
+        }
+    }
+
+    [Fact]
     public void NoSettingCarriesAnAccountKey()
     {
         Assert.DoesNotContain("AccountKey=", MainTemplate.Value, StringComparison.Ordinal);

@@ -9,8 +9,9 @@ namespace Dpq.Infra.Tests;
 /// One identity per component, each allowed only what it uses, read from the templates the real Bicep
 /// CLI compiles: the internet-facing query app reads only what it serves, the worker writes codes and
 /// segments, the retraining job writes models, nobody holds an owner role, the Functions hosts' state
-/// and deployment packages are where the worker and the job hold no role; telemetry and logs without
-/// keys; every Event Grid subscription dead-letters; the data account keeps deleted blobs.
+/// and deployment packages are where the worker and the job hold no role; only the worker and the job
+/// pull images, from the registry alone; telemetry and logs without keys; every Event Grid subscription
+/// dead-letters; the data account keeps deleted blobs. (The search catalog's roles: SearchCatalogTests.)
 /// </summary>
 public sealed partial class LeastPrivilegeTests
 {
@@ -23,8 +24,12 @@ public sealed partial class LeastPrivilegeTests
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
     private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string QueueMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
+    private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
-    /// <summary>The only roles any template may grant: data-plane roles below owner, and telemetry publishing.</summary>
+    /// <summary>
+    /// The only roles any template may grant: data-plane roles below owner, telemetry publishing, image
+    /// pull, and the search catalog's roles.
+    /// </summary>
     private static readonly HashSet<string> AllowedRoles = new(StringComparer.OrdinalIgnoreCase)
     {
         "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", // Storage Blob Data Reader
@@ -36,6 +41,10 @@ public sealed partial class LeastPrivilegeTests
         "76199698-9eea-4c19-bc75-cec21354c6b6", // Storage Table Data Reader
         "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", // Storage Table Data Contributor
         MonitoringMetricsPublisher,
+        AcrPull,
+        "1407120a-92aa-4202-b7e9-c0e197c71c8f", // Search Index Data Reader
+        "8ebe5a00-799e-43f5-93ac-243d3dce84a7", // Search Index Data Contributor
+        "7ca78c08-252a-4471-8644-bb5ff32d4ba0", // Search Service Contributor: index schemas, on the one search service
     };
 
     private const string DataAccount = "storage";
@@ -84,11 +93,48 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
-    public void EveryRoleTheTemplatesNameIsADataRoleOrTelemetryPublishing()
+    public void EveryRoleTheTemplatesNameIsOnTheList()
     {
         var named = Files().SelectMany(f => Guid().Matches(Text(f)).Select(m => (File: f, Role: m.Value))).ToList();
         Assert.All(named, n => Assert.True(AllowedRoles.Contains(n.Role), $"{n.File} names role {n.Role}, which is not on the list"));
         Assert.Contains(named, n => n.Role == MonitoringMetricsPublisher);
+        Assert.Contains(named, n => n.Role == AcrPull);
+    }
+
+    [Fact]
+    public void OnlyTheWorkerAndTheTrainerPullImagesAndOnlyFromTheRegistry()
+    {
+        var snapshot = DeploymentSnapshots.Of();
+        var registry = snapshot.Single("Microsoft.ContainerRegistry/registries");
+        var id = registry.GetProperty("id").GetString();
+        var pulls = snapshot.RoleAssignments.Where(a => a.Role == AcrPull).ToList();
+        Assert.All(pulls, a => Assert.Equal(id, a.Scope));
+        Assert.Equal(2, pulls.Count);
+        Assert.Single(pulls, a => a.IsIdentity("worker"));
+        Assert.Single(pulls, a => a.IsIdentity("trainer"));
+        Assert.All(snapshot.RoleAssignments.Where(a => a.Scope == id), a => Assert.Equal(AcrPull, a.Role)); // nothing else on it
+
+        // No way in but Entra ID: no admin user, no anonymous pull.
+        Assert.Equal("Basic", registry.GetProperty("sku").GetProperty("name").GetString());
+        var properties = registry.GetProperty("properties");
+        Assert.False(properties.GetProperty("adminUserEnabled").GetBoolean());
+        Assert.False(properties.GetProperty("anonymousPullEnabled").GetBoolean());
+    }
+
+    [Fact]
+    public void TheWorkerAndTheJobPullAsTheirOwnIdentity()
+    {
+        var snapshot = DeploymentSnapshots.Of();
+        var registry = Regex.Escape(snapshot.Single("Microsoft.ContainerRegistry/registries").GetProperty("id").GetString()!);
+        foreach (var (resource, component) in new[] { (snapshot.WorkerApp, "worker"), (snapshot.TrainerJob, "trainer") })
+        {
+            var configuration = resource.GetProperty("properties").GetProperty("configuration");
+            var pull = Assert.Single(configuration.GetProperty("registries").EnumerateArray());
+            Assert.Matches($@"^\[reference\('{registry}', '[^']+'\)\.loginServer\]$", pull.GetProperty("server").GetString());
+            Assert.Contains($"/userAssignedIdentities/id-dpq-{component}-", pull.GetProperty("identity").GetString());
+            Assert.False(pull.TryGetProperty("passwordSecretRef", out _));
+            Assert.False(configuration.TryGetProperty("secrets", out _)); // no registry password anywhere
+        }
     }
 
     [Fact]
@@ -141,10 +187,11 @@ public sealed partial class LeastPrivilegeTests
         // Beyond the data account, only its own app's host account.
         Assert.Equal(["host-storage-query"], query.Where(g => g.Account != DataAccount).Select(g => g.Account).Distinct());
 
-        // No other module hands the query identity's principal a role, except telemetry publishing.
+        // No other module hands the query identity's principal a role, except telemetry publishing and
+        // the search catalog (where it only reads: SearchCatalogTests).
         var principalUsers = Modules().Where(m => m.Value.GetProperty("properties").GetProperty("parameters").GetRawText()
             .Contains("'identity-query'), '2025-04-01').outputs.principalId", StringComparison.Ordinal)).Select(m => m.Key).Order();
-        Assert.Equal(["access-query", "access-query-host", "monitoring"], principalUsers);
+        Assert.Equal(["access-query", "access-query-host", "monitoring", "search"], principalUsers);
     }
 
     [Fact]
@@ -261,7 +308,7 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
-    public void TheFunctionAppsSendTelemetryAsTheirOwnIdentities()
+    public void EveryComponentSendsTelemetryAsItsOwnIdentity()
     {
         var resources = Resources("modules/monitoring.bicep");
         var insights = resources.Single(r => Type(r) == "Microsoft.Insights/components");
@@ -273,18 +320,25 @@ public sealed partial class LeastPrivilegeTests
         Assert.Contains("telemetryPublishers", publisher.GetProperty("properties").GetProperty("principalId").GetString());
 
         var publishers = Parameter(Module("monitoring"), "telemetryPublishers")!.Value.EnumerateArray().Select(p => ModuleReferredTo(p)).Order();
-        Assert.Equal(["identity-intake", "identity-query"], publishers);
+        Assert.Equal(["identity-intake", "identity-query", "identity-trainer", "identity-worker"], publishers);
         Assert.Matches(@"'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', format\('ClientId=\{0\};Authorization=AAD', parameters\('identityClientId'\)\)",
             Text("modules/functionapp.bicep"));
+        // Each publisher on the component itself, once (DeploymentSettingsTests: the containers' settings).
+        var snapshot = DeploymentSnapshots.Of();
+        var component = snapshot.Single("Microsoft.Insights/components").GetProperty("id").GetString();
+        var assignments = snapshot.RoleAssignments.Where(a => a.Role == MonitoringMetricsPublisher).ToList();
+        Assert.All(assignments, a => Assert.Equal(component, a.Scope));
+        Assert.All(new[] { "query", "intake", "worker", "trainer" }, c => Assert.Single(assignments, a => a.IsIdentity(c)));
+        Assert.Equal(4, assignments.Count);
     }
 
     [Fact]
     public void EveryEventGridSubscriptionDeadLettersWithTheTopicsIdentity()
     {
-        foreach (var file in new[] { "modules/eventgrid.bicep", "eventgrid-subscription.bicep" })
+        Assert.Contains(Files().SelectMany(f => Resources(f)), r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        foreach (var file in Files())
         {
             var subscriptions = Resources(file).Where(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions").ToList();
-            Assert.NotEmpty(subscriptions);
             foreach (var s in subscriptions)
             {
                 Assert.True(s.GetProperty("properties").TryGetProperty("deadLetterWithResourceIdentity", out var deadLetter),
@@ -313,6 +367,28 @@ public sealed partial class LeastPrivilegeTests
     }
 
     [Fact]
+    public void EachBlobEventSubscriptionIsDefinedOnceInTheTemplateDeployedAfterTheCode()
+    {
+        // main.bicep makes the topic (and, in a nested template, whatever its modules define): no subscription.
+        Assert.DoesNotContain("Microsoft.EventGrid/systemTopics/eventSubscriptions", Text("main.bicep"));
+        var defined = Files().SelectMany(f => Resources(f).Where(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+            .Select(r => (File: f, Name: r.GetProperty("name").GetString()!))).ToList();
+        Assert.All(defined, d => Assert.Equal("eventgrid-subscription.bicep", d.File));
+        Assert.Single(defined, d => d.Name.Contains("'blob-upload-trigger'", StringComparison.Ordinal));
+        Assert.Single(defined, d => d.Name.Contains("'blob-deleted'", StringComparison.Ordinal));
+        Assert.Equal(2, defined.Count);
+
+        // Its defaults are main.bicep's names, so the hook and step 3 pass only the topic and the app.
+        var names = Root("main.bicep").GetProperty("variables").GetProperty("names");
+        var parameters = Root("eventgrid-subscription.bicep").GetProperty("parameters");
+        string? Default(string p) => parameters.GetProperty(p).GetProperty("defaultValue").GetString();
+        Assert.Equal(names.GetProperty("DPQ_IMAGES_CONTAINER").GetString(), Default("imagesContainer"));
+        Assert.Equal(names.GetProperty("DPQ_BLOB_EVENTS_QUEUE").GetString(), Default("blobEventsQueue"));
+        Assert.Equal(new[] { names.GetProperty("DPQ_IMAGES_CONTAINER").GetString(), names.GetProperty("DPQ_IMPORTS_CONTAINER").GetString() },
+            parameters.GetProperty("watchedContainers").GetProperty("defaultValue").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public void TheTopicSendsBlobDeletedEventsToTheirQueueOnly()
     {
         var sends = Assert.Single(Resources("modules/eventgrid.bicep"), r => Type(r) == "Microsoft.Authorization/roleAssignments"
@@ -326,7 +402,8 @@ public sealed partial class LeastPrivilegeTests
     {
         var template = Root("eventgrid-subscription.bicep");
         Assert.True(template.GetProperty("parameters").TryGetProperty("intakeAppName", out _), "eventgrid-subscription.bicep takes no intake app");
-        var subscription = Resources(template).Single(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var subscription = Resources(template).Single(r => Type(r) == "Microsoft.EventGrid/systemTopics/eventSubscriptions"
+            && r.GetProperty("name").GetString()!.Contains("'blob-upload-trigger'", StringComparison.Ordinal));
         var url = subscription.GetProperty("properties").GetProperty("destination").GetProperty("properties").GetProperty("endpointUrl").GetString()!;
         Assert.Contains("parameters('intakeAppName')", url);
         Assert.Contains("BlobUploadTrigger", url);
