@@ -32,11 +32,11 @@ param trainerExists bool = false
 @description('Whether to add the Azure AI Search service of the image catalog (azd: SEARCH_CATALOG).')
 param searchCatalog bool = false
 
-@description('NCRONTAB schedule of retraining requests.')
-param retrainSchedule string = '0 0 3 * * 0'
+@description('NCRONTAB schedule of retraining requests. Empty (the default): no timer; retrain on demand (POST /api/admin/retrain on the intake app, ./dpq retrain). Every run trains and re-encodes every image on the GPU, so a schedule costs GPU time even when nothing changed.')
+param retrainSchedule string = ''
 
-@description('NCRONTAB schedule of the reconcile sweep.')
-param reconcileSchedule string = '0 */15 * * * *'
+@description('NCRONTAB schedule of the reconcile sweep, the safety net for blob events that were missed or dead-lettered. Daily by default: each pass lists every image, which is most of an idle deployment\'s cost when run often.')
+param reconcileSchedule string = '0 30 3 * * *'
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
 // Storage accounts and registries take letters and digits only; azd environment names often have dashes.
@@ -60,6 +60,8 @@ var deadLetterContainer = 'eventgrid-deadletter'
 // The functions in the package (functions/Dpq.Functions) and the app that runs each one.
 var queryFunctions = [ 'Query', 'IndexStatus', 'SearchPage', 'Thumbnail', 'Failures', 'OpenApi' ]
 var intakeFunctions = [ 'BlobUploadTrigger', 'IntakePoisonTrigger', 'ReconcileTimerTrigger', 'RetrainTimerTrigger', 'Retrain' ]
+// Without a retraining schedule the timer is off in the intake app as well.
+var retrainTimerOff = empty(retrainSchedule) ? [ 'RetrainTimerTrigger' ] : []
 
 // Where the Functions host moves a blob trigger that failed too often, and where its queue trigger
 // (IntakePoisonTrigger) moves a message of that queue that failed too often.
@@ -325,7 +327,8 @@ module search 'modules/search.bicep' = if (searchCatalog) {
 var searchEndpoint = searchCatalog ? search!.outputs.endpoint : ''
 
 var functionSettings = union(names, {
-  DPQ_RETRAIN_SCHEDULE: retrainSchedule
+  // A disabled timer is still indexed by the host, which needs a valid schedule for it.
+  DPQ_RETRAIN_SCHEDULE: empty(retrainSchedule) ? '0 0 3 * * 0' : retrainSchedule
   DPQ_RECONCILE_SCHEDULE: reconcileSchedule
   Models__CacheDirectory: '/tmp/dpq-models'
   // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
@@ -365,7 +368,7 @@ module intakeApp 'modules/functionapp.bicep' = {
     storageAccountName: storage.outputs.name
     hostStorageAccountName: intakeHost.outputs.name
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
-    disabledFunctions: queryFunctions
+    disabledFunctions: concat(queryFunctions, retrainTimerOff)
     // It answers no queries: loading the model and index as it starts would only cost memory.
     appSettings: union(functionSettings, { Query__WarmUp: 'false' })
   }

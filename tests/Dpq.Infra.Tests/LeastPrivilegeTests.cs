@@ -251,15 +251,12 @@ public sealed partial class LeastPrivilegeTests
         using var doc = JsonDocument.Parse(File.ReadAllText(metadata));
         var all = doc.RootElement.EnumerateArray().Select(f => f.GetProperty("name").GetString()!).ToHashSet();
 
-        var main = Root("main.bicep");
-        List<string> Disabled(string app)
-        {
-            var value = Parameter(Module(app), "disabledFunctions")!.Value.GetString()!; // [variables('...')]
-            var variable = Regex.Match(value, @"^\[variables\('(\w+)'\)\]$").Groups[1].Value;
-            return main.GetProperty("variables").GetProperty(variable).EnumerateArray().Select(e => e.GetString()!).ToList();
-        }
-        var offInQuery = Disabled("functions-query");
-        var offInIntake = Disabled("functions-intake");
+        // As deployed with a retraining schedule: then every function of the intake app runs there.
+        var deployed = DeploymentSnapshots.Of(("retrainSchedule", "'0 0 3 * * 0'"));
+        List<string> Disabled(string app) => [.. deployed.AppSettings(app).Where(s => s.Key.StartsWith("AzureWebJobs.", StringComparison.Ordinal) && s.Value == "true")
+            .Select(s => s.Key["AzureWebJobs.".Length..^".Disabled".Length])];
+        var offInQuery = Disabled("func-dpq-dev-");
+        var offInIntake = Disabled("func-dpq-intake-dev-");
         Assert.Subset(all, offInQuery.ToHashSet());
         Assert.Subset(all, offInIntake.ToHashSet());
         Assert.Empty(offInQuery.Intersect(offInIntake)); // nothing is off in both
@@ -268,6 +265,21 @@ public sealed partial class LeastPrivilegeTests
         Assert.Equal(all.Except(inBoth).Order(), offInQuery.Concat(offInIntake).Order());
         Assert.Equal(["Failures", "Health", "IndexStatus", "OpenApi", "Query", "SearchPage", "Thumbnail"], all.Except(offInQuery).Order()); // what the internet-facing app runs
         Assert.Contains("AzureWebJobs.{0}.Disabled", Text("modules/functionapp.bicep"));
+    }
+
+    [Fact]
+    public void ByDefaultRetrainingIsOnDemandAndTheReconcileSweepDaily()
+    {
+        var byDefault = DeploymentSnapshots.Of();
+        var intake = byDefault.AppSettings("func-dpq-intake-dev-");
+        Assert.Equal("true", intake["AzureWebJobs.RetrainTimerTrigger.Disabled"]);
+        Assert.False(intake.ContainsKey("AzureWebJobs.Retrain.Disabled")); // the on-demand route stays
+        Assert.Matches(@"^\S+ \S+ \S+ \* \* \S+$", intake["DPQ_RETRAIN_SCHEDULE"]); // still a valid schedule for the disabled timer
+        Assert.Equal("0 30 3 * * *", intake["DPQ_RECONCILE_SCHEDULE"]);
+
+        var scheduled = DeploymentSnapshots.Of(("retrainSchedule", "'0 0 4 * * 1'")).AppSettings("func-dpq-intake-dev-");
+        Assert.False(scheduled.ContainsKey("AzureWebJobs.RetrainTimerTrigger.Disabled"));
+        Assert.Equal("0 0 4 * * 1", scheduled["DPQ_RETRAIN_SCHEDULE"]);
     }
 
     [Fact]

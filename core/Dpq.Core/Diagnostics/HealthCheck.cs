@@ -12,6 +12,7 @@ public sealed record HealthEntry(string Name, [property: JsonConverter(typeof(Js
 /// <summary>The worst part's state, and every part's. Healthy and degraded hosts answer 200 (they serve), unhealthy ones 503.</summary>
 public sealed record HealthReport([property: JsonConverter(typeof(JsonStringEnumConverter<HealthStatus>))] HealthStatus Status, IReadOnlyList<HealthEntry> Checks)
 {
+    [JsonIgnore]
     public int HttpStatus => Status == HealthStatus.Unhealthy ? 503 : 200;
 
     public static HealthReport Of(IReadOnlyList<HealthEntry> checks) =>

@@ -19,9 +19,11 @@ public sealed class ApiConformanceTests
     /// <summary>Documented answers ("METHOD path status [title]") this test cannot get from a healthy local stack, and why.</summary>
     private static readonly Dictionary<string, string> NotProvokedHere = new()
     {
-        ["POST /api/query 500"] = "a fault the handler does not catch (storage unreachable before any model is held)",
-        ["GET /api/index 500"] = "as for the query",
-        ["POST /api/admin/retrain 500"] = "the train-requests queue cannot be written",
+        ["POST /api/query 503 Storage unavailable"] = "storage would have to fail before any model is held (ModelServingTests provokes it)",
+        ["GET /api/index 503 Storage unavailable"] = "as for the query",
+        ["POST /api/admin/retrain 503 Storage unavailable"] = "the train-requests queue would have to be unwritable",
+        ["POST /api/query 503 Search catalog unavailable"] = "the stack has no search catalog (SearchCatalogTests provokes it)",
+        ["GET /api/health 503"] = "storage would have to fail (HealthTests provokes it)",
         ["POST /api/query 503 No model"] = "the stack always has the tiny model active",
         ["POST /api/query 503 Busy"] = "the host would have to run short of memory while decoding",
         ["POST /api/query 503 Index unavailable"] = "the segments would have to be unreadable",
@@ -31,7 +33,7 @@ public sealed class ApiConformanceTests
         ["GET /api/thumbnails 503 Storage unavailable"] = "storage would have to fail",
     };
 
-    [Fact]
+    [StorageFact]
     public async Task EveryAnswerOfTheRunningAppIsOneTheDocumentDescribesAndTheLimitsAreTheDocumented()
     {
         await using var stack = await RunningStack.StartAsync();
@@ -119,6 +121,7 @@ public sealed class ApiConformanceTests
         yield return ApiRequest.Image("", "bytes that are no image", [.. png[..40], 1, 2, 3], "image/png", 400, "Invalid image");
 
         yield return ApiRequest.Get("/api/index", "", "the status", 200);
+        yield return ApiRequest.Get("/api/health", "", "the health probe", 200);
         yield return ApiRequest.Get("/api/failures", "", "the failures", 200);
         yield return ApiRequest.Get("/api/failures", "top=many", "top as text", 400, "Bad top");
         yield return ApiRequest.Get("/api/thumbnails", "name=" + Uri.EscapeDataString(name) + "&size=48", "a thumbnail", 200);
@@ -149,6 +152,8 @@ public sealed class ApiConformanceTests
             (json.GetProperty("labels"), "labels in JSON", (v, s, t) => ApiRequest.Json(Query, $"{v} labels", ById("labels", ApiRequest.ClassNames((long)v)), s, t), 200, "Invalid labels", "Invalid labels"),
             (document.ParameterSchema(query, "labels"), "labels in the query string", (v, s, t) => ApiRequest.Image(
                 "labels=" + string.Join(',', ApiRequest.ClassNames((long)v).Select(n => Uri.EscapeDataString(n!.GetValue<string>()))), $"{v} labels", Images.Png(TinyModel.TestImages, 100), "image/png", s, t), 200, "Invalid labels", "Invalid labels"),
+            (json.GetProperty("filter"), "filter in JSON", (v, s, t) => ApiRequest.Json(Query, $"a filter of {v} characters", ById("filter", new string('x', (int)v)), s, t), 400, "Invalid filter", "Invalid filter"),
+            (document.ParameterSchema(query, "filter"), "filter in the query string", (v, s, t) => ApiRequest.Image("filter=" + new string('x', (int)v), $"a filter of {v} characters", Images.Png(TinyModel.TestImages, 100), "image/png", s, t), 400, "Invalid filter", "Invalid filter"),
             (json.GetProperty("id"), "id", (v, s, t) => ApiRequest.Json(Query, $"an id of {v} characters", new JsonObject { ["id"] = new string('x', (int)v) }, s, t), 400, "Invalid id", "Invalid id"),
             (json.GetProperty("vector").GetProperty("items"), "a vector's values", (v, s, t) => ApiRequest.Json(Query, $"a vector holding {v}", new JsonObject { ["vector"] = Vector(v) }, s, t), 200, "Invalid vector", "Invalid vector"),
             (document.BodySchema(query, "image/png"), "an image body", (v, s, t) => ApiRequest.Image("", $"{v} bytes", new byte[(int)v], "image/png", s, t), 400, "Empty request", "Request too large"),
