@@ -15,6 +15,7 @@ var root = new RootCommand("DPQ Serverless: image similarity search whose index 
     VersionCommands.Retrain(),
     VersionCommands.Versions(),
     VersionCommands.Rollback(),
+    CatalogCommand.Create(),
     EvalCommand.Create(),
     StackCommands.Test(),
     BenchCommand.Create(StackCommands.BenchQuery()),

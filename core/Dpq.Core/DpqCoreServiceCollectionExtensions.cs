@@ -40,6 +40,7 @@ public static class DpqCoreServiceCollectionExtensions
         services.TryAddSingleton<Catalog.ISearchCatalog>(sp => sp.GetRequiredService<Catalog.SearchCatalogOptions>().IsEnabled
             ? ActivatorUtilities.CreateInstance<Catalog.AzureSearchCatalog>(sp)
             : new Catalog.DisabledSearchCatalog());
+        services.TryAddSingleton<Catalog.CatalogSync>();
         services.TryAddSingleton(UploadPolicy.Default);
 
         services.TryAddSingleton<UploadIntake>();

@@ -23,6 +23,7 @@ public sealed class HealthEndpoint(IConfiguration configuration, HealthCheck hea
         listener.Start();
         logger.LogInformation("Health probes on port {Port}: /health/live, /health/ready", port);
         using var stop = stoppingToken.Register(listener.Stop);
+        var answering = new List<Task>();
         while (!stoppingToken.IsCancellationRequested)
         {
             HttpListenerContext context;
@@ -34,12 +35,21 @@ public sealed class HealthEndpoint(IConfiguration configuration, HealthCheck hea
             {
                 break;
             }
-            _ = AnswerAsync(context, stoppingToken); // a slow readiness check must not hold up the next probe
+            catch (Exception e) when (e is HttpListenerException or InvalidOperationException)
+            {
+                // One broken connection must not stop the host (and with it the encode loop).
+                logger.LogWarning(e, "Accepting a health probe failed; the probes go on");
+                continue;
+            }
+            answering.RemoveAll(t => t.IsCompleted);
+            answering.Add(AnswerAsync(context, stoppingToken)); // a slow readiness check must not hold up the next probe
         }
+        await Task.WhenAll(answering);
     }
 
     private async Task AnswerAsync(HttpListenerContext context, CancellationToken cancellationToken)
     {
+        context.Response.StatusCode = 503; // until an answer is made: a fault below never reads as healthy
         try
         {
             var report = context.Request.Url?.AbsolutePath.TrimEnd('/') switch
@@ -58,13 +68,14 @@ public sealed class HealthEndpoint(IConfiguration configuration, HealthCheck hea
             context.Response.Headers["Cache-Control"] = "no-store";
             await context.Response.OutputStream.WriteAsync(answer.Body, cancellationToken);
         }
-        catch (Exception e) when (e is HttpListenerException or IOException or OperationCanceledException)
+        catch (Exception e)
         {
-            logger.LogDebug(e, "A health probe's connection went away before its answer");
+            logger.LogDebug(e, "A health probe was not answered in full");
         }
         finally
         {
-            context.Response.Close();
+            try { context.Response.Close(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { } // the connection is gone
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Dpq.Diagnostics;
 using Dpq.ModelVersions;
@@ -15,31 +16,57 @@ public sealed class HealthTests
     public async Task StorageThatAnswersWithoutAModelIsDegradedAndWithOneHealthy()
     {
         using var p = await Pipeline.CreateAsync(withModel: false);
-        var none = await p.Get<HealthCheck>().CheckAsync();
+        var clock = new AheadClock(TimeSpan.Zero);
+        var health = new HealthCheck(p.Storage, p.Registry, p.Models, clock);
+        var none = await health.CheckAsync();
         Assert.Equal(HealthStatus.Degraded, none.Status);
         Assert.Equal(200, none.HttpStatus);
         Assert.Contains(none.Checks, c => c is { Name: "model", Status: HealthStatus.Degraded });
 
         var version = await p.Registry.PublishAsync(TinyModel.Directory);
         await p.Get<VersionSwitch>().ActivatePublishedAsync(version);
-        var report = await p.Get<HealthCheck>().CheckAsync();
+        Assert.Same(none, await health.CheckAsync()); // reused while fresh: a public probe costs storage calls at most every ReuseFor
+        clock.Ahead = HealthCheck.ReuseFor;
+        var report = await health.CheckAsync();
         Assert.Equal(HealthStatus.Healthy, report.Status);
         Assert.Contains(version, report.Checks.Single(c => c.Name == "model").Detail);
     }
 
     [StorageFact]
-    public async Task StorageThatDoesNotAnswerIsUnhealthyWithinTheProbeTimeout()
+    public async Task StorageThatRefusesConnectionsIsUnhealthyAndNothingOfTheAccountLeaks()
     {
-        var down = new StorageClients(StorageConnection.FromConnectionString(DeadAccount()), StorageNames.WithPrefix("down"),
-            retry: StorageRetry.Default with { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(2) });
         using var p = await Pipeline.CreateAsync(withModel: false);
-        var check = new HealthCheck(down, new ModelRegistry(down.Container(down.Names.ModelsContainer)), p.Models);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var report = await check.CheckAsync();
+        var report = await CheckAgainstAsync(DeadAccount(LoopbackPort.Free()), p.Models); // nothing listens there
         Assert.Equal(HealthStatus.Unhealthy, report.Status);
         Assert.Equal(503, report.HttpStatus);
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, HealthCheck.Timeout * 3);
-        Assert.DoesNotContain("127.0.0.1", JsonSerializer.Serialize(report)); // nothing of the account leaks
+        Assert.DoesNotContain("127.0.0.1", JsonSerializer.Serialize(report));
+        Assert.DoesNotContain("devstoreaccount1", JsonSerializer.Serialize(report));
+    }
+
+    [StorageFact]
+    public async Task StorageThatNeverAnswersIsUnhealthyOnceTheProbeTimeoutPasses()
+    {
+        // Accepts connections and never answers: only the probe's own timeout ends the check.
+        using var hung = new TcpListener(IPAddress.Loopback, 0);
+        hung.Start();
+        var accepted = new List<TcpClient>();
+        var accepting = Task.Run(async () => { try { while (true) accepted.Add(await hung.AcceptTcpClientAsync()); } catch (Exception) { } });
+        using var p = await Pipeline.CreateAsync(withModel: false);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var report = await CheckAgainstAsync(DeadAccount(((IPEndPoint)hung.LocalEndpoint).Port), p.Models);
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.Contains("no answer within", report.Checks.Single(c => c.Name == "storage").Detail);
+        Assert.InRange(clock.Elapsed, HealthCheck.Timeout * 0.9, HealthCheck.Timeout * 3);
+        hung.Stop();
+        foreach (var c in accepted) c.Dispose();
+    }
+
+    private static Task<HealthReport> CheckAgainstAsync(string connectionString, ActiveModelCache models)
+    {
+        // Retries long past the probe's timeout: the probe must not wait for them.
+        var down = new StorageClients(StorageConnection.FromConnectionString(connectionString), StorageNames.WithPrefix("down"),
+            retry: StorageRetry.Default with { MaxRetries = 5, NetworkTimeout = TimeSpan.FromSeconds(60) });
+        return new HealthCheck(down, new ModelRegistry(down.Container(down.Names.ModelsContainer)), models, TimeProvider.System).CheckAsync();
     }
 
     [StorageFact]
@@ -94,11 +121,7 @@ public sealed class HealthTests
         }
     }
 
-    private static string DeadAccount()
-    {
-        var port = LoopbackPort.Free(); // nothing listens there
-        return $"DefaultEndpointsProtocol=http;AccountName={Azurite.AccountName};AccountKey={Azurite.AccountKey};" +
-            $"BlobEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};QueueEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};TableEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};";
-    }
-
+    private static string DeadAccount(int port) =>
+        $"DefaultEndpointsProtocol=http;AccountName={Azurite.AccountName};AccountKey={Azurite.AccountKey};" +
+        $"BlobEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};QueueEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};TableEndpoint=http://127.0.0.1:{port}/{Azurite.AccountName};";
 }

@@ -138,6 +138,74 @@ public sealed class SearchCatalogTests
     }
 
     [StorageFact]
+    public async Task AFilterSelectsEveryMatchAcrossPagesUpToTheLimitAndStaysInsideTheActiveVersion()
+    {
+        await using var search = await SearchServiceStandIn.StartAsync();
+        using var p = await PipelineWith(search);
+        var catalog = p.Get<ISearchCatalog>();
+        Indexing.IndexedImage Image(int i, string label) => new(Indexing.ImageId.FromBlobName($"p/{i}.png"), $"p/{i}.png", label, [(byte)(i % 256)], null);
+        await catalog.MirrorAsync("v1", [.. Enumerable.Range(0, 2300).Select(i => Image(i, i % 2 == 0 ? "Bag" : "Coat"))], []);
+        await catalog.MirrorAsync("v2", [.. Enumerable.Range(0, 50).Select(i => Image(i, "Bag"))], []);
+
+        var bags = await catalog.MatchAsync("v1", "label eq 'Bag'");
+        Assert.Equal(1150, bags.Count); // more than one page
+        Assert.Equal(Enumerable.Range(0, 2300).Where(i => i % 2 == 0).Select(i => Indexing.ImageId.FromBlobName($"p/{i}.png")).ToHashSet(), bags);
+
+        // A filter that closes the version scope's parenthesis would reach every version's documents: refused.
+        var escape = await Assert.ThrowsAsync<CatalogFilterException>(() => catalog.MatchAsync("v2", "label eq 'Bag') or (modelVersion ne 'v2'"));
+        Assert.Contains("self-contained", escape.Message);
+        Assert.Equal(50, (await catalog.MatchAsync("v2", "label eq 'Bag' or label eq ')'")).Count); // a parenthesis inside a literal is text
+        await Assert.ThrowsAsync<CatalogFilterException>(() => catalog.MatchAsync("v2", "label eq 'Bag"));
+    }
+
+    [StorageFact]
+    public async Task AFilterSelectingMoreThanTheLimitOrAnIndexNotYetCreatedIsRefusedClearly()
+    {
+        await using var search = await SearchServiceStandIn.StartAsync();
+        using var p = await Pipeline.CreateAsync(withModel: true, configure: s => s.AddSingleton(new SearchCatalogOptions
+        {
+            Endpoint = search.Endpoint, ApiKey = SearchServiceStandIn.ApiKey, MaxFilterMatches = 10, RetryDelay = TimeSpan.FromMilliseconds(10),
+        }).AddSingleton(search.ClientOptions()));
+        await p.IngestAsync([0]);
+        var none = await p.Http.QueryAsync("image/png", new MemoryStream(Images.Png(TinyModel.TestImages, 0)), q => q == "filter" ? "label ne 'x'" : null, default);
+        Assert.Equal(503, none.Status); // nothing mirrored yet: the index does not exist
+        Assert.Contains("does not exist yet", System.Text.Encoding.UTF8.GetString(none.Body));
+
+        await p.DrainAllAsync();
+        var catalog = p.Get<ISearchCatalog>();
+        var version = (await p.Registry.GetActiveAsync())!.Version;
+        await catalog.MirrorAsync(version, [.. Enumerable.Range(0, 11).Select(i => new Indexing.IndexedImage(Indexing.ImageId.FromBlobName($"m/{i}.png"), $"m/{i}.png", "Bag", [1], null))], []);
+        var tooMany = await QueryAsync(p, new { id = Images.Name(0), filter = "label eq 'Bag'" });
+        Assert.Equal(400, tooMany.Status);
+        Assert.Contains("at most 10", System.Text.Encoding.UTF8.GetString(tooMany.Body));
+    }
+
+    [StorageFact]
+    public async Task SyncFillsACatalogTurnedOnAfterImagesWereIndexed()
+    {
+        using var before = await Pipeline.CreateAsync(withModel: true); // no catalog yet
+        await before.IngestAsync([0, 1, 2]);
+        await before.DrainAllAsync();
+        await before.Storage.Container(before.Storage.Names.ImagesContainer).DeleteBlobAsync(Images.Name(2)); // indexed, blob since gone
+
+        await using var search = await SearchServiceStandIn.StartAsync();
+        using var after = before.Twin(s => s.AddSingleton(new SearchCatalogOptions { Endpoint = search.Endpoint, ApiKey = SearchServiceStandIn.ApiKey })
+            .AddSingleton(search.ClientOptions()));
+        var result = await after.Get<CatalogSync>().SyncAsync();
+        Assert.Equal(3, result.Mirrored);
+        Assert.Equal(1, result.WithoutUploadTime);
+        var version = (await after.Registry.GetActiveAsync())!.Version;
+        Assert.Equal(version, result.ModelVersion);
+        var doc = search.Documents[CatalogDocument.KeyOf(version, Indexing.ImageId.FromBlobName(Images.Name(0)))];
+        var uploaded = (await after.Storage.Container(after.Storage.Names.ImagesContainer).GetBlobClient(Images.Name(0)).GetPropertiesAsync()).Value.LastModified;
+        Assert.Equal(uploaded, DateTimeOffset.Parse(doc["uploadedAt"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Null(search.Documents[CatalogDocument.KeyOf(version, Indexing.ImageId.FromBlobName(Images.Name(2)))]["uploadedAt"]);
+
+        Assert.Equal(3, (await after.Get<CatalogSync>().SyncAsync()).Mirrored); // again: the same documents, no more
+        Assert.Equal(3, search.Documents.Count);
+    }
+
+    [StorageFact]
     public async Task WithoutACatalogAFilterIsRefusedSayingWhatToSet()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

@@ -17,11 +17,12 @@ namespace Dpq.Integration.Tests;
 /// A local stand-in for the few Azure AI Search REST calls the catalog makes (create or update an index,
 /// index documents, search with a filter), which records every request the SDK sends so tests can check them.
 /// Filters are evaluated for the subset of OData the tests use: eq/ne/gt/ge/lt/le on strings, numbers and
-/// dates, and/or/not, parentheses; one page of <c>top</c> results (no next page). It can be told to fail the next requests, as a service in trouble would.
+/// dates, and/or/not, parentheses; results in pages of at most 1,000 with the next page's parameters, as the service pages them. It can be told to fail the next requests, as a service in trouble would.
 /// </summary>
 public sealed partial class SearchServiceStandIn : IAsyncDisposable
 {
     public const string ApiKey = "stand-in-key";
+    private const int MaxPage = 1000;
 
     private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
     private readonly X509Certificate2 _certificate = SelfSigned();
@@ -82,6 +83,8 @@ public sealed partial class SearchServiceStandIn : IAsyncDisposable
             Schema = JsonNode.Parse(body)!.AsObject();
             return (201, body);
         }
+        if (path.Contains("/docs/", StringComparison.Ordinal) && Schema is null)
+            return (404, Error("No index with the name was found in the service")); // as the service answers before the index exists
         if (method == "POST" && path.EndsWith("/docs/search.index", StringComparison.Ordinal))
         {
             var results = new JsonArray();
@@ -105,16 +108,28 @@ public sealed partial class SearchServiceStandIn : IAsyncDisposable
             Func<JsonObject, bool> match;
             try { match = query["filter"] is { } f ? new ODataFilter(f.GetValue<string>()).Parse() : _ => true; }
             catch (FormatException e) { return (400, Error($"Invalid expression: {e.Message}")); }
-            var hits = Documents.Values.Where(match).ToList();
-            var top = query["top"]?.GetValue<int>() ?? 50; // the service's default page
+            var hits = Documents.Values.Where(match).OrderBy(d => d["id"]!.GetValue<string>(), StringComparer.Ordinal).ToList();
+            var top = query["top"]?.GetValue<int>() ?? 50; // the service's default
+            var skip = query["skip"]?.GetValue<int>() ?? 0;
+            var take = Math.Min(top, MaxPage);
             var select = query["select"]?.GetValue<string>().Split(',') ?? [];
-            var value = new JsonArray([.. hits.Take(top).Select(d =>
+            var value = new JsonArray([.. hits.Skip(skip).Take(take).Select(d =>
             {
                 var hit = new JsonObject { ["@search.score"] = 1.0 };
                 foreach (var field in select) hit[field] = d[field]?.DeepClone();
                 return (JsonNode)hit;
             })]);
-            return (200, new JsonObject { ["@odata.count"] = hits.Count, ["value"] = value }.ToJsonString());
+            var page = new JsonObject { ["@odata.count"] = hits.Count, ["value"] = value };
+            if (top > take && skip + take < hits.Count)
+            {
+                // As the service does: the rest of what was asked for, as the parameters of the next request.
+                var next = (JsonObject)query.DeepClone();
+                next["skip"] = skip + take;
+                next["top"] = top - take;
+                page["@search.nextPageParameters"] = next;
+                page["@odata.nextLink"] = $"{Endpoint}indexes('x')/docs/search.post.search?api-version=2024-07-01";
+            }
+            return (200, page.ToJsonString());
         }
         return (404, Error($"the stand-in does not serve {method} {path}"));
     }

@@ -47,6 +47,38 @@ public sealed class TelemetryTests
     }
 
     [StorageFact]
+    public async Task RequestsWithoutATraceOfTheirOwnAreChildrenOfTheBatchNotOfEachOther()
+    {
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == DpqTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var p = await Pipeline.CreateAsync(withModel: true);
+        var images = p.Storage.Container(p.Storage.Names.ImagesContainer);
+        var requests = new List<Ingest.EncodeRequest>();
+        foreach (var i in new[] { 4, 5, 6 })
+        {
+            await Images.UploadAsync(images, TinyModel.TestImages, i);
+            var blob = (await images.GetBlobClient(Images.Name(i)).GetPropertiesAsync()).Value;
+            requests.Add(Ingest.EncodeRequest.For(Images.Name(i), blob.ETag.ToString(), blob.ContentLength, DateTimeOffset.UtcNow)); // as a bulk import without a trace sends them
+        }
+        Assert.All(requests, r => Assert.Null(r.TraceParent));
+        await p.Storage.Queue(p.Storage.Names.EncodeQueue).SendMessageAsync(Ingest.EncodeMessage.Pack(requests));
+
+        Assert.Equal(3, (await p.DrainAllAsync()).Indexed);
+        var names = requests.Select(r => r.BlobName).ToHashSet();
+        var mine = spans.Where(s => s.OperationName == "dpq.index.image" && names.Contains((string)s.GetTagItem("dpq.blob.name")!)).ToList();
+        Assert.Equal(3, mine.Count);
+        var batch = Assert.Single(spans, s => s.OperationName == "dpq.encode.batch" && mine.Any(m => m.ParentSpanId == s.SpanId));
+        Assert.All(mine, m => Assert.Equal(batch.SpanId, m.ParentSpanId));
+        Assert.All(mine, m => Assert.Equal(batch.TraceId, m.TraceId));
+    }
+
+    [StorageFact]
     public async Task TheMetersCountIndexedAndRefusedImagesBatchesQueueLagAndScanTime()
     {
         using var p = await Pipeline.CreateAsync(withModel: true);

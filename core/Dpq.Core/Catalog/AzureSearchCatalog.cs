@@ -1,6 +1,5 @@
 using Azure;
 using Azure.Core;
-using Azure.Identity;
 using Azure.Search.Documents;
 using Azure.Search.Documents.Indexes;
 using Azure.Search.Documents.Models;
@@ -15,12 +14,14 @@ namespace Dpq.Catalog;
 /// The catalog in Azure AI Search. Writers create or update the index schema once per process before their
 /// first write (<see cref="SearchCatalogSchema"/>; needs Search Service Contributor); readers only search.
 /// Every write is an upsert or a delete by key, so a batch mirrored twice leaves one document per image and
-/// version. A call that fails after the retry budget throws, and the write it belongs to is retried as a whole.
+/// version. A write that fails after the retry budget throws <see cref="CatalogUnavailableException"/>, which the
+/// encode path treats like a storage fault: the write it belongs to is retried as a whole, later.
 /// </summary>
 public sealed class AzureSearchCatalog : ISearchCatalog
 {
     /// <summary>Most documents in one indexing request (the service's limit).</summary>
     public const int MaxBatch = 1000;
+    /// <summary>Most results one search page returns; the SDK follows the service's next pages.</summary>
     private const int PageSize = 1000;
 
     private readonly SearchCatalogOptions _options;
@@ -38,7 +39,7 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         var endpoint = options.Endpoint ?? throw new ArgumentException("the search catalog has no endpoint", nameof(options));
         clientOptions ??= new SearchClientOptions();
         clientOptions.Retry.MaxRetries = 0; // SearchCatalogResilience retries
-        clientOptions.Retry.NetworkTimeout = options.TryTimeout;
+        clientOptions.Retry.NetworkTimeout = options.TryTimeout * 2; // Polly's per-try timeout ends a try first, as a retryable timeout
         _indexes = options.ApiKey is { Length: > 0 } key
             ? new SearchIndexClient(endpoint, new AzureKeyCredential(key), clientOptions)
             : new SearchIndexClient(endpoint, Credential(options), clientOptions);
@@ -51,29 +52,48 @@ public sealed class AzureSearchCatalog : ISearchCatalog
     public async Task MirrorAsync(string modelVersion, IReadOnlyList<IndexedImage> images, IReadOnlyCollection<string> removed, CancellationToken cancellationToken = default)
     {
         if (images.Count + removed.Count == 0) return;
-        await EnsureSchemaAsync(cancellationToken);
-        foreach (var chunk in images.Select(i => CatalogDocument.From(modelVersion, i)).Chunk(MaxBatch))
-            await IndexAsync(IndexDocumentsBatch.MergeOrUpload(chunk), cancellationToken);
-        foreach (var chunk in removed.Select(name => CatalogDocument.KeyOf(modelVersion, ImageId.FromBlobName(name))).Chunk(MaxBatch))
-            await IndexAsync(IndexDocumentsBatch.Delete("id", chunk), cancellationToken);
+        try
+        {
+            await EnsureSchemaAsync(cancellationToken);
+            foreach (var chunk in images.Select(i => CatalogDocument.From(modelVersion, i)).Chunk(MaxBatch))
+                await IndexAsync(IndexDocumentsBatch.MergeOrUpload(chunk), cancellationToken);
+            foreach (var chunk in removed.Select(name => CatalogDocument.KeyOf(modelVersion, ImageId.FromBlobName(name))).Chunk(MaxBatch))
+                await IndexAsync(IndexDocumentsBatch.Delete("id", chunk), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new CatalogUnavailableException($"mirroring {images.Count} images and {removed.Count} removals of {modelVersion} failed: {Describe(e)}", inner: e);
+        }
     }
 
     public async Task ForgetVersionAsync(string modelVersion, CancellationToken cancellationToken = default)
     {
-        // A page of keys at a time, until none is left: each delete shifts what the next search returns.
-        var search = new SearchOptions { Filter = VersionFilter(modelVersion), Size = MaxBatch, Select = { "id" } };
-        while (true)
+        // A page of keys at a time. The service shows deletes after a moment, so a page may repeat keys just
+        // deleted (deleting again is harmless); the passes are bounded by the count the first search saw.
+        var search = new SearchOptions { Filter = VersionFilter(modelVersion), Size = MaxBatch, Select = { "id" }, IncludeTotalCount = true };
+        long? total = null;
+        for (var pass = 0; total is null || pass <= total / MaxBatch + 2; pass++)
         {
-            var keys = await _resilience.ExecuteAsync(async ct =>
+            List<string> keys;
+            try
             {
-                var page = new List<string>();
-                await foreach (var hit in (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value.GetResultsAsync().WithCancellation(ct))
+                keys = await _resilience.ExecuteAsync(async ct =>
                 {
-                    if (hit.Document.Id is { } id) page.Add(id);
-                    if (page.Count == MaxBatch) break;
-                }
-                return page;
-            }, cancellationToken);
+                    var answer = (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value;
+                    total ??= answer.TotalCount ?? 0;
+                    var page = new List<string>();
+                    await foreach (var hit in answer.GetResultsAsync().WithCancellation(ct))
+                    {
+                        if (hit.Document.Id is { } id) page.Add(id);
+                        if (page.Count == MaxBatch) break;
+                    }
+                    return page;
+                }, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                return; // no index: nothing was ever mirrored
+            }
             if (keys.Count == 0) return;
             await IndexAsync(IndexDocumentsBatch.Delete("id", keys), cancellationToken);
             _logger.LogInformation("Deleted {Count} search documents of retired version {ModelVersion}", keys.Count, modelVersion);
@@ -82,10 +102,12 @@ public sealed class AzureSearchCatalog : ISearchCatalog
 
     public async Task<IReadOnlySet<ImageId>> MatchAsync(string modelVersion, string filter, CancellationToken cancellationToken = default)
     {
+        if (ODataFilterScope.Problem(filter) is { } problem) throw new CatalogFilterException($"the filter is not self-contained: {problem}");
         var search = new SearchOptions
         {
             Filter = $"{VersionFilter(modelVersion)} and ({filter})",
-            Size = PageSize,
+            // Every match, up to the limit: the service answers in pages of PageSize and the SDK follows them.
+            Size = _options.MaxFilterMatches,
             IncludeTotalCount = true,
             Select = { "imageId" },
         };
@@ -106,10 +128,14 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         {
             throw new CatalogFilterException($"the search service refused the filter: {FirstLine(e.Message)}");
         }
-        catch (Exception e) when (IsUnavailable(e, cancellationToken))
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new CatalogUnavailableException($"the search index '{_options.IndexName}' does not exist yet: the worker creates it with its first write, and ./dpq catalog sync fills it from the index", inner: e);
+        }
+        catch (Exception e) when (e is not CatalogFilterException && (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
         {
             _logger.LogWarning(e, "The search catalog did not answer a filter");
-            throw new CatalogUnavailableException("the search catalog does not answer now; try again shortly, or query without a filter", inner: e);
+            throw new CatalogUnavailableException($"the search catalog does not answer now ({Describe(e)}); try again shortly, or query without a filter", inner: e);
         }
     }
 
@@ -135,17 +161,21 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         }
     }
 
-    private static bool IsUnavailable(Exception e, CancellationToken cancellationToken) =>
-        (e is RequestFailedException r && (SearchCatalogResilience.IsTransient(r) || r.Status is 401 or 403))
-        || e is HttpRequestException or TimeoutRejectedException
-        || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+    private static string Describe(Exception e) => e switch
+    {
+        RequestFailedException { Status: 401 or 403 } r => $"the service refused this identity ({r.Status}): check its search roles",
+        RequestFailedException { Status: 0 } => "no connection",
+        RequestFailedException r => $"the service answered {r.Status}",
+        TimeoutRejectedException or OperationCanceledException => "no answer in time",
+        _ => e.GetType().Name,
+    };
 
     private static string VersionFilter(string modelVersion) => $"modelVersion eq '{modelVersion.Replace("'", "''", StringComparison.Ordinal)}'";
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
     private static TokenCredential Credential(SearchCatalogOptions options) =>
-        options.ClientId is { Length: > 0 } id ? new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(id)) : new DefaultAzureCredential();
+        Storage.ComponentCredential.For(options.ClientId);
 
     private sealed record DocumentKey([property: System.Text.Json.Serialization.JsonPropertyName("id")] string? Id);
 

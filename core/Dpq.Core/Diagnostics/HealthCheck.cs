@@ -22,17 +22,44 @@ public sealed record HealthReport([property: JsonConverter(typeof(JsonStringEnum
 /// <summary>
 /// What the health endpoints report: whether the data account answers (unhealthy if not: nothing works
 /// without it) and whether a model is active and loads (degraded if not: the host runs, but queries and
-/// encoding wait). Each probe is bounded by <see cref="Timeout"/>, so a hung storage call cannot hang the probe.
+/// encoding wait). Each probe is bounded by <see cref="Timeout"/>, so a hung storage call cannot hang the probe,
+/// and a full report is reused for <see cref="ReuseFor"/>: a public endpoint that anyone may call costs storage
+/// calls at most that often.
 /// </summary>
-public sealed class HealthCheck(StorageClients storage, ModelRegistry registry, ActiveModelCache models)
+public sealed class HealthCheck(StorageClients storage, ModelRegistry registry, ActiveModelCache models, TimeProvider time)
 {
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(5);
+
+    public static TimeSpan ReuseFor { get; } = TimeSpan.FromSeconds(5);
+
+    private readonly SemaphoreSlim _checking = new(1, 1);
+    private (HealthReport Report, DateTimeOffset At)? _last;
 
     /// <summary>Storage only: a worker's readiness, which must not wait for a model download.</summary>
     public async Task<HealthReport> CheckStorageAsync(CancellationToken cancellationToken = default) =>
         HealthReport.Of([await StorageAsync(cancellationToken)]);
 
+    /// <summary>The full report: the last one while it is younger than <see cref="ReuseFor"/>, else one check at a time.</summary>
     public async Task<HealthReport> CheckAsync(CancellationToken cancellationToken = default)
+    {
+        if (Fresh() is { } fresh) return fresh;
+        await _checking.WaitAsync(cancellationToken);
+        try
+        {
+            if (Fresh() is { } checkedMeanwhile) return checkedMeanwhile;
+            var report = await CheckNowAsync(cancellationToken);
+            _last = (report, time.GetUtcNow());
+            return report;
+        }
+        finally
+        {
+            _checking.Release();
+        }
+    }
+
+    private HealthReport? Fresh() => _last is var (report, at) && time.GetUtcNow() - at < ReuseFor ? report : null;
+
+    private async Task<HealthReport> CheckNowAsync(CancellationToken cancellationToken)
     {
         var storageEntry = await StorageAsync(cancellationToken);
         if (storageEntry.Status == HealthStatus.Unhealthy)

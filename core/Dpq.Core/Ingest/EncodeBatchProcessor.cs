@@ -298,9 +298,9 @@ public sealed class EncodeBatchProcessor(StorageClients storage, IndexStore stor
     /// <summary>
     /// A storage call that failed and may work next time: an answer (RequestFailedException), the
     /// retry policy giving up on connection errors (it throws AggregateException then), an I/O error,
-    /// or a timeout that is not the caller's cancellation.
+    /// the search catalog's mirror failing past its retries, or a timeout that is not the caller's cancellation.
     /// </summary>
     internal static bool IsStorageFault(Exception e, CancellationToken cancellationToken) =>
-        e is RequestFailedException or AggregateException or IOException
+        e is RequestFailedException or AggregateException or IOException or Catalog.CatalogUnavailableException
         || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 }

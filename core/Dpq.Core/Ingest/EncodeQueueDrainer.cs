@@ -85,7 +85,6 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
             using var trace = Telemetry.IndexTrace.Start(slice);
             var outcome = await processor.ProcessAsync(slice, writable, cancellationToken);
             trace.Settle(outcome);
-            metrics.Outcome(outcome.Indexed, outcome.Failed, outcome.Removed, outcome.Retry.Count);
             doneIds.UnionWith(outcome.Done.Select(r => r.RequestId));
             retry.AddRange(outcome.Retry);
             indexed += outcome.Indexed;
@@ -109,6 +108,7 @@ public sealed class EncodeQueueDrainer(StorageClients storage, IEncoderProvider 
                 if (rest.Count == 0) await DeleteAsync(w.Message.MessageId, receipt, ct);
                 else if (rest.Count < w.Requests.Count) await ShrinkAsync(w.Message.MessageId, receipt, rest, ct);
             });
+        metrics.Outcome(indexed, failed, removed, retry.Count); // failed: refused, poisoned or malformed, as DrainResult counts them
         return new DrainResult(received, indexed, failed, retry.Count, false, removed);
     }
 

@@ -29,7 +29,15 @@ public sealed class VersionRetention(ModelRegistry registry, VersionRecords reco
             // Retired first: a rollback refuses it from then on, so nothing points at files being deleted.
             await records.UpdateAsync(r.Version, x => x with { State = VersionState.Retired, Reason = $"beyond the {options.KeepVersions} versions kept" }, cancellationToken);
             await store.DeleteVersionAsync(r.Version, cancellationToken);
-            await catalog.ForgetVersionAsync(r.Version, cancellationToken);
+            try
+            {
+                await catalog.ForgetVersionAsync(r.Version, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Harmless if left: a filter only ever selects the active version's documents.
+                logger.LogWarning(e, "The search documents of retired model {ModelVersion} could not be deleted; they stay, unused", r.Version);
+            }
             await registry.DeleteVersionAsync(r.Version, cancellationToken);
             logger.LogInformation("Retired model {ModelVersion}: its index and files are deleted", r.Version);
             retired.Add(r.Version);

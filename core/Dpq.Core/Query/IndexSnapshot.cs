@@ -125,21 +125,16 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
 
     /// <summary>
     /// This snapshot for one query whose candidates are <paramref name="ids"/> (the search catalog's matches):
-    /// every visible item not among them is left out of the scans. Costs one lookup per id and one pass over the items.
+    /// every visible item not among them is left out of the scans. Costs one lookup per id and one pass over the
+    /// index's bit words (N / 64), with a bit per item allocated for the query.
     /// </summary>
     public IndexSnapshot RestrictedTo(IReadOnlySet<ImageId> ids)
     {
-        var allowed = new ulong[Segments.Length][];
-        for (var s = 0; s < Segments.Length; s++) allowed[s] = new ulong[(Segments[s].Count + 63) >> 6];
+        var kept = new ulong[Segments.Length][];
+        for (var s = 0; s < Segments.Length; s++) kept[s] = new ulong[(Segments[s].Count + 63) >> 6];
         foreach (var id in ids)
-            if (Find(id) is var (s, i)) allowed[s][i >> 6] |= 1UL << i;
-        IEnumerable<(int Segment, int Item)> LeftOut()
-        {
-            for (var s = 0; s < Segments.Length; s++)
-                for (var i = 0; i < Segments[s].Count; i++)
-                    if ((allowed[s][i >> 6] & (1UL << i)) == 0) yield return (s, i);
-        }
-        return this with { Restriction = ItemExclusions.Create(Segments, LeftOut()) };
+            if (Find(id) is var (s, i)) kept[s][i >> 6] |= 1UL << i; // only visible items are found: hidden ones stay out
+        return this with { Restriction = ItemExclusions.AllBut(Segments, kept) };
     }
 
     private static readonly ConditionalWeakTable<ShardSegment[], long[]> ShardItemCounts = new();
@@ -182,8 +177,8 @@ public sealed record IndexSnapshot(string ModelVersion, ImmutableArray<ShardSegm
             throw new ArgumentException("a snapshot search applies the snapshot's own exclusions (Hidden); options.Exclude must be null", nameof(options));
         var set = CopySet();
         if (set.Views.IsEmpty) return [];
-        var hits = SegmentScanner.Search(set.Views, tables, k, set.Exclude is null ? options : options with { Exclude = set.Exclude }, cancellationToken);
-        // The copy set is shared by every query of these segments; a filter applies to its answer.
-        return Restriction is null ? hits : [.. hits.Where(h => !Restriction.Contains(h.Segment, h.Item))];
+        // The copy set is shared by every query of these segments; a filter's restriction joins it for this scan only.
+        var exclude = Restriction is null ? set.Exclude : set.Exclude?.Union(Restriction) ?? Restriction;
+        return SegmentScanner.Search(set.Views, tables, k, exclude is null ? options : options with { Exclude = exclude }, cancellationToken);
     }
 }

@@ -59,5 +59,5 @@ public sealed record StorageConnection
     }
 
     internal TokenCredential CreateCredential() =>
-        ClientId is null ? new DefaultAzureCredential() : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(ClientId));
+        ComponentCredential.For(ClientId);
 }

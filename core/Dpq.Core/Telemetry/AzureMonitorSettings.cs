@@ -1,5 +1,4 @@
 using Azure.Core;
-using Azure.Identity;
 using Microsoft.Extensions.Configuration;
 
 namespace Dpq.Telemetry;
@@ -30,6 +29,5 @@ public sealed record AzureMonitorSettings(string ConnectionString, string? Clien
 
     /// <summary>The credential for Entra ID ingestion: the named user-assigned identity, else the default chain; null without Entra ID.</summary>
     public TokenCredential? CreateCredential() => !UseEntraId ? null
-        : ClientId is { } id ? new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(id))
-        : new DefaultAzureCredential();
+        : Storage.ComponentCredential.For(ClientId);
 }

@@ -10,6 +10,7 @@ namespace Dpq.Telemetry;
 /// </summary>
 public sealed class IndexTrace : IDisposable
 {
+    private readonly Activity? _outer = Activity.Current;
     private readonly Activity? _batch;
     private readonly Dictionary<string, Activity> _requests = new(StringComparer.Ordinal);
 
@@ -21,17 +22,18 @@ public sealed class IndexTrace : IDisposable
         _batch?.SetTag("dpq.batch.size", requests.Count);
         foreach (var request in requests)
         {
-            var parent = DpqTelemetry.ParentFrom(request.TraceParent);
+            // A request without a trace of its own belongs to the batch's.
+            var parent = DpqTelemetry.ParentFrom(request.TraceParent) is { TraceId: var id } remote && id != default ? remote : _batch?.Context ?? default;
             var span = DpqTelemetry.Source.StartActivity(SpanName(request), ActivityKind.Consumer, parent,
                 links: _batch is null ? null : [new ActivityLink(_batch.Context)]);
+            // Starting a span makes it current; the next request's span must not become its child.
+            Activity.Current = _batch ?? _outer;
             if (span is null) continue;
             span.SetTag("dpq.blob.name", request.BlobName);
             span.SetTag("dpq.request.id", request.RequestId);
             span.SetTag("dpq.request.attempt", request.Attempt);
             _requests[request.RequestId] = span;
         }
-        // Work in the batch happens under the batch span, not under whichever request span started last.
-        if (_batch is not null) Activity.Current = _batch;
     }
 
     public static IndexTrace Start(IReadOnlyList<EncodeRequest> requests) => new(requests);
@@ -50,6 +52,7 @@ public sealed class IndexTrace : IDisposable
     {
         foreach (var id in _requests.Keys.ToList()) End(id, "abandoned", ActivityStatusCode.Error);
         _batch?.Dispose();
+        Activity.Current = _outer;
     }
 
     private void End(string requestId, string outcome, ActivityStatusCode status)
@@ -58,6 +61,7 @@ public sealed class IndexTrace : IDisposable
         span.SetTag("dpq.outcome", outcome);
         span.SetStatus(status);
         span.Stop();
+        Activity.Current = _batch ?? _outer; // Stop makes current whatever was current when the span started
     }
 
     private static string SpanName(EncodeRequest request) =>

@@ -147,6 +147,24 @@ public sealed class AnswerRankingTests
     }
 
     [Fact]
+    public void ARestrictionAppliesToNearDuplicatesAndClassNeighboursAlike()
+    {
+        int image = Copy(4);
+        var index = Index(withoutCopyCodes: i => i % 7 == 3); // two segments, one without copy codes: the copy scan's own exclusions join the restriction
+        var allowed = Enumerable.Range(0, Stored.Count).Where(i => i % 3 == 0 || i == image).Select(i => ImageId.FromBlobName(Name(i))).ToHashSet();
+        var restricted = index.RestrictedTo(allowed);
+        var answer = Answer(restricted, image, CopyVariant.Jpeg75, k: 30);
+        Assert.Equal(30, answer.Hits.Length);
+        Assert.All(answer.Hits, h => Assert.Contains(ImageId.FromBlobName(NameOf(restricted, h)), allowed));
+        Assert.Equal(Name(image), NameOf(restricted, answer.Hits[0]));
+        Assert.NotNull(answer.Hits[0].CopyDistance);
+
+        var without = index.RestrictedTo(allowed.Where(id => id != ImageId.FromBlobName(Name(image))).ToHashSet());
+        Assert.DoesNotContain(Answer(without, image, CopyVariant.Jpeg75, k: 30).Hits, h => NameOf(without, h) == Name(image));
+        Assert.Equal(index.Items, restricted.Items);
+    }
+
+    [Fact]
     public void TheCeilingBoundsEveryClassScore()
     {
         var rng = new Random(2);

@@ -87,18 +87,18 @@ public sealed class IndexSnapshotTests
     {
         var format = new CodeFormat(256, 1);
         IndexedImage Image(int i) => new(ImageId.FromBlobName($"r/{i}.png"), $"r/{i}.png", null, [(byte)i], null);
-        var sealedSegment = IndexSegments.FromImages(format, "v", [.. Enumerable.Range(0, 100).Select(Image)]);
+        var sealedSegment = IndexSegments.FromImages(format, "v", [.. Enumerable.Range(0, 150).Select(Image)]); // three bit words, the last one partial
         var tail = IndexSegments.FromImages(format, "v", [Image(7) with { Code = [200] }]); // rewrites r/7.png: the sealed one is hidden
         ShardSegment[] segments = [sealedSegment, tail];
         var snapshot = new IndexSnapshot("v", [.. segments], ItemExclusions.Create(segments, [(0, 7)]), DateTimeOffset.UnixEpoch);
-        var allowed = new HashSet<ImageId> { Image(3).Id, Image(7).Id, Image(42).Id, ImageId.FromBlobName("not/indexed.png") };
+        var allowed = new HashSet<ImageId> { Image(3).Id, Image(7).Id, Image(42).Id, Image(130).Id, ImageId.FromBlobName("not/indexed.png") };
         var restricted = snapshot.RestrictedTo(allowed);
 
         var values = new float[256];
         for (var c = 0; c < 256; c++) values[c] = c;
         var tables = new LookupTables(256, 1, values);
         var hits = restricted.Search(tables, 10, new ScanOptions());
-        Assert.Equal(["r/7.png", "r/42.png", "r/3.png"], hits.Select(h => restricted.Segments[h.Segment].Ids[h.Item]));
+        Assert.Equal(["r/7.png", "r/130.png", "r/42.png", "r/3.png"], hits.Select(h => restricted.Segments[h.Segment].Ids[h.Item]));
         Assert.Equal(1, restricted.Segments[hits[0].Segment].Count); // r/7.png from the tail, not its hidden sealed copy
         Assert.Equal(snapshot.Items, restricted.Items);
         Assert.Equal(10, snapshot.Search(tables, 10, new ScanOptions()).Length);

@@ -101,6 +101,32 @@ public sealed class SegmentScannerTests
         Assert.All(coats, hit => Assert.Equal("coat", data.Segments[hit.Segment].LabelOf(hit.Item)));
     }
 
+    [Fact]
+    public void AllButAndUnionLeaveOutWhatTheyWouldItemByItem()
+    {
+        var data = ScanData.Random(new CodeFormat(256, 4), seed: 21, 130, 64, 0, 5);
+        var rng = new Random(22);
+        var kept = data.Segments.Select(s => new ulong[(s.Count + 63) >> 6]).ToArray();
+        var keptItems = new HashSet<(int, int)>();
+        for (int s = 0; s < data.Segments.Count; s++)
+            for (int i = 0; i < data.Segments[s].Count; i++)
+                if (rng.Next(3) == 0) { kept[s][i >> 6] |= 1UL << i; keptItems.Add((s, i)); }
+        var allBut = ItemExclusions.AllBut(data.Segments, kept);
+        var expected = ItemExclusions.Create(data.Segments, Positions(data).Where(p => !keptItems.Contains(p)));
+        Assert.Equal(expected.Count, allBut.Count);
+        Assert.All(Positions(data), p => Assert.Equal(expected.Contains(p.Item1, p.Item2), allBut.Contains(p.Item1, p.Item2)));
+        Assert.True(allBut.Fits(data.Segments));
+
+        var other = ItemExclusions.Create(data.Segments, Positions(data).Where(p => rng.Next(4) == 0).ToList());
+        var union = allBut.Union(other);
+        Assert.All(Positions(data), p => Assert.Equal(allBut.Contains(p.Item1, p.Item2) || other.Contains(p.Item1, p.Item2), union.Contains(p.Item1, p.Item2)));
+        Assert.Equal(Positions(data).Count(p => union.Contains(p.Item1, p.Item2)), union.Count);
+        Assert.Throws<ArgumentException>(() => allBut.Union(ItemExclusions.Create([data.Segments[0]], [])));
+    }
+
+    private static IEnumerable<(int, int)> Positions(ScanData data) =>
+        data.Segments.SelectMany((s, si) => Enumerable.Range(0, s.Count).Select(i => (si, i)));
+
     [Theory]
     [InlineData(256, 4)]
     [InlineData(16, 8)]

@@ -76,7 +76,12 @@ public sealed class AzureMonitorExportTests
 
         var track = bodies.Where(b => b.Path.EndsWith("/track", StringComparison.Ordinal)).Select(b => b.Body).ToList();
         Assert.Contains(track, b => b.Contains("dpq.index.image") && b.Contains("shoes/a.png") && b.Contains("dpq-test"));
-        Assert.Contains(track, b => b.Contains("dpq.images.indexed") && b.Contains("7"));
+        // Each body is one JSON envelope a line; a metric's envelope carries its name and value.
+        var metrics = track.SelectMany(b => b.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Select(line => System.Text.Json.Nodes.JsonNode.Parse(line)!)
+            .Where(e => e["data"]?["baseData"]?["metrics"] is not null)
+            .SelectMany(e => e["data"]!["baseData"]!["metrics"]!.AsArray())
+            .Where(m => m!["name"]!.GetValue<string>() == "dpq.images.indexed").ToList();
+        Assert.Equal(7, Assert.Single(metrics)!["value"]!.GetValue<double>());
     }
 
     private static IConfiguration Settings(params (string Key, string Value)[] values) =>
