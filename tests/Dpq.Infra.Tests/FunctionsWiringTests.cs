@@ -26,6 +26,22 @@ public sealed class FunctionsWiringTests
         function.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString()!.EndsWith("Trigger", StringComparison.Ordinal));
 
     [Fact]
+    public void TheLocalSettingsSampleHoldsEverySettingTheBindingsName()
+    {
+        using var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(BicepCli.RepoRoot, "functions", "Dpq.Functions", "local.settings.sample.json")));
+        var values = sample.RootElement.GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
+        Assert.Equal("dotnet-isolated", values["FUNCTIONS_WORKER_RUNTIME"]);
+        var named = Functions().Values.SelectMany(f => f.GetProperty("bindings").EnumerateArray()).SelectMany(b => b.EnumerateObject())
+            .Where(p => p.Value.ValueKind == JsonValueKind.String)
+            .SelectMany(p => p.Name == "connection" ? [p.Value.GetString()!]
+                : System.Text.RegularExpressions.Regex.Matches(p.Value.GetString()!, "%([A-Za-z0-9_]+)%").Select(m => m.Groups[1].Value))
+            .ToHashSet();
+        Assert.Contains("DPQ_IMAGES_CONTAINER", named); // the bindings do name settings
+        Assert.All(named, setting => Assert.True(values.ContainsKey(setting), $"local.settings.sample.json lacks {setting}"));
+        Assert.All(Functions().Keys.Where(f => values.ContainsKey($"AzureWebJobs.{f}.Disabled")), f => Assert.Equal("RetrainTimerTrigger", f)); // as deployed by default
+    }
+
+    [Fact]
     public void TheAppHasExactlyTheExpectedFunctions()
     {
         Assert.Equal(["BlobUploadTrigger", "Failures", "Health", "IndexStatus", "IntakePoisonTrigger", "OpenApi", "Query", "ReconcileTimerTrigger", "Retrain", "RetrainTimerTrigger", "SearchPage", "Thumbnail"],
