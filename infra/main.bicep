@@ -303,8 +303,11 @@ module registry 'modules/registry.bicep' = {
   }
 }
 
-// The optional search catalog: the worker and the job create the index on first use and write it,
-// the query app reads it; the intake app has no part in it.
+// The optional search catalog: the worker creates the index on first use and writes its documents, the
+// job deletes a retired version's documents (its backfill only queues encode requests, which the worker
+// carries out), the query app reads it; the intake app has no part in it. Search Service Contributor,
+// which creating the index needs, can manage the whole service (its keys, key authentication): only the
+// worker holds it, on this service alone. Creating the index at deployment would take it away.
 var searchIndexName = 'dpq-images'
 
 module search 'modules/search.bicep' = if (searchCatalog) {
@@ -318,7 +321,6 @@ module search 'modules/search.bicep' = if (searchCatalog) {
       { principalId: workerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
       { principalId: workerIdentity.outputs.principalId, role: 'Search Service Contributor' }
       { principalId: trainerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
-      { principalId: trainerIdentity.outputs.principalId, role: 'Search Service Contributor' }
     ]
   }
 }

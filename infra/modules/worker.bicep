@@ -47,7 +47,7 @@ param trainerExists bool = false
 @description('Endpoint of the search catalog; empty: there is none.')
 param searchEndpoint string = ''
 
-@description('Name of the catalog\'s index, which the worker and the job create on first use.')
+@description('Name of the catalog\'s index, which the worker creates on first use.')
 param searchIndexName string = ''
 
 @description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
