@@ -9,7 +9,7 @@
 // deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
-@description('Short name of the environment, used in resource names (e.g. dev, prod).')
+@description('Short name of the environment, part of every resource name (e.g. dev, prod): 2 to 10 letters, digits and dashes, starting with a letter, not ending with a dash, no two dashes in a row. Resource names take it in lower case.')
 @minLength(2)
 @maxLength(10)
 param environmentName string
@@ -38,9 +38,24 @@ param retrainSchedule string = ''
 @description('NCRONTAB schedule of the reconcile sweep, the safety net for blob events that were missed or dead-lettered. Daily by default: each pass lists every image, which is most of an idle deployment\'s cost when run often.')
 param reconcileSchedule string = '0 30 3 * * *'
 
+// From the name as given, so that it stays the suffix earlier deployments used.
 var suffix = uniqueString(resourceGroup().id, environmentName)
+
+var letters = 'abcdefghijklmnopqrstuvwxyz'
+var lowerName = toLower(environmentName)
+// The rule in environmentName's description (Bicep has no patterns for parameters: each character is
+// looked up). Container Apps and the search service refuse two dashes in a row and a name that ends in
+// one: most names put a dash after the environment name, and the worker's ends with it. (Not a
+// user-defined function: one would compile the template to language version 2.0.)
+var otherCharacterIndexes = filter(range(0, length(lowerName)), i => !contains('${letters}0123456789-', substring(lowerName, i, 1)))
+var keepsTheRule = empty(otherCharacterIndexes) && contains(letters, first(lowerName)) && !endsWith(lowerName, '-') && !contains(lowerName, '--')
+// The environment name as resource names take it: in lower case, and only once it keeps the rule.
+// Anything else stops the deployment, with the rule, before it names a resource.
+var envName = keepsTheRule
+  ? lowerName
+  : fail('environmentName \'${environmentName}\' cannot be part of resource names: use 2 to 10 letters, digits and dashes, starting with a letter, not ending with a dash, with no two dashes in a row')
 // Storage accounts and registries take letters and digits only; azd environment names often have dashes.
-var compactName = replace(toLower(environmentName), '-', '')
+var compactName = replace(envName, '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
   DPQ_IMAGES_CONTAINER: 'images'
@@ -129,22 +144,22 @@ module intakeHost 'modules/storage.bicep' = {
 
 module queryIdentity 'modules/identity.bicep' = {
   name: 'identity-query'
-  params: { name: 'id-dpq-query-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-query-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module intakeIdentity 'modules/identity.bicep' = {
   name: 'identity-intake'
-  params: { name: 'id-dpq-intake-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-intake-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module workerIdentity 'modules/identity.bicep' = {
   name: 'identity-worker'
-  params: { name: 'id-dpq-worker-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-worker-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module trainerIdentity 'modules/identity.bicep' = {
   name: 'identity-trainer'
-  params: { name: 'id-dpq-trainer-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-trainer-${envName}-${suffix}', location: location, tags: tags }
 }
 
 // What each identity may do in the data account, one container, queue or table at a time.
@@ -278,7 +293,7 @@ module intakeHostAccess 'modules/storage-access.bicep' = {
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
-    name: 'dpq-${environmentName}-${suffix}'
+    name: 'dpq-${envName}-${suffix}'
     location: location
     tags: tags
     // Every component sends telemetry as its own identity (and the worker and the job log to the
@@ -313,7 +328,7 @@ var searchIndexName = 'dpq-images'
 module search 'modules/search.bicep' = if (searchCatalog) {
   name: 'search'
   params: {
-    name: 'srch-dpq-${toLower(environmentName)}-${suffix}'
+    name: 'srch-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     grants: [
@@ -341,7 +356,7 @@ module queryApp 'modules/functionapp.bicep' = {
   name: 'functions-query'
   dependsOn: [ queryAccess, queryHostAccess ]
   params: {
-    name: 'func-dpq-${environmentName}-${suffix}'
+    name: 'func-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     serviceName: 'query'
@@ -361,7 +376,7 @@ module intakeApp 'modules/functionapp.bicep' = {
   name: 'functions-intake'
   dependsOn: [ intakeAccess, intakeHostAccess ]
   params: {
-    name: 'func-dpq-intake-${environmentName}-${suffix}'
+    name: 'func-dpq-intake-${envName}-${suffix}'
     location: location
     tags: tags
     serviceName: 'intake'
@@ -379,7 +394,7 @@ module intakeApp 'modules/functionapp.bicep' = {
 module events 'modules/eventgrid.bicep' = {
   name: 'eventgrid'
   params: {
-    name: 'evgt-dpq-${environmentName}-${suffix}'
+    name: 'evgt-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
@@ -392,7 +407,7 @@ module worker 'modules/worker.bicep' = {
   name: 'worker'
   dependsOn: [ workerAccess, trainerAccess ]
   params: {
-    name: 'ca-dpq-worker-${environmentName}'
+    name: 'ca-dpq-worker-${envName}'
     location: location
     tags: tags
     workerIdentityId: workerIdentity.outputs.id

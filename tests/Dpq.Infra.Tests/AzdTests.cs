@@ -223,15 +223,5 @@ public sealed class AzdTests
         Assert.Equal(Trainer, Snapshot.Container(snapshot.TrainerJob).GetProperty("image").GetString());
     }
 
-    [Fact]
-    public void AnEnvironmentNameWithDashesMakesValidAccountAndRegistryNames()
-    {
-        var snapshot = DeploymentSnapshots.Of(("environmentName", "'my-env'"));
-        var accounts = snapshot.OfType("Microsoft.Storage/storageAccounts").Select(r => r.GetProperty("name").GetString()!).ToList();
-        Assert.Equal(3, accounts.Count);
-        Assert.All(accounts, name => Assert.Matches("^[a-z0-9]{3,24}$", name));
-        Assert.Matches("^[a-zA-Z0-9]{5,50}$", snapshot.Single("Microsoft.ContainerRegistry/registries").GetProperty("name").GetString());
-    }
-
     private static string Resolve(string relative) => Path.GetFullPath(Path.Combine(BicepCli.RepoRoot, relative));
 }
