@@ -35,6 +35,9 @@ param searchCatalog bool = false
 @description('NCRONTAB schedule of retraining requests. Empty (the default): no timer; retrain on demand (POST /api/admin/retrain on the intake app, ./dpq retrain). Every run trains and re-encodes every image on the GPU, so a schedule costs GPU time even when nothing changed.')
 param retrainSchedule string = ''
 
+@description('Share of traces kept, 0 to 1 (DpqTelemetry__samplingRatio), the same in the query app, the intake app, the worker and the job, so a trace that crosses them (an upload through intake and the worker) is kept or dropped whole. 0.1 by default: about a tenth of the trace volume, and of its ingestion cost, at the price of seeing one trace in ten of any path; metrics and the failures table still count everything. 1 keeps every trace. Empty: each component\'s exporter limits itself to a few traces a second, which can keep one half of a trace and drop the other.')
+param telemetrySamplingRatio string = '0.1'
+
 @description('NCRONTAB schedule of the reconcile sweep, the safety net for blob events that were missed or dead-lettered. Daily by default: each pass lists every image, which is most of an idle deployment\'s cost when run often.')
 param reconcileSchedule string = '0 30 3 * * *'
 
@@ -54,6 +57,14 @@ var keepsTheRule = empty(otherCharacterIndexes) && contains(letters, first(lower
 var envName = keepsTheRule
   ? lowerName
   : fail('environmentName \'${environmentName}\' cannot be part of resource names: use 2 to 10 letters, digits and dashes, starting with a letter, not ending with a dash, with no two dashes in a row')
+// The sampling ratio as the components read it (a float, invariant culture), once it is one from 0 to 1:
+// digits and a point only, then compared as a number.
+var ratioOtherCharacterIndexes = filter(range(0, length(telemetrySamplingRatio)), i => !contains('0123456789.', substring(telemetrySamplingRatio, i, 1)))
+var samplingRatio = empty(telemetrySamplingRatio) || (empty(ratioOtherCharacterIndexes) && json(telemetrySamplingRatio) <= 1)
+  ? telemetrySamplingRatio
+  : fail('telemetrySamplingRatio \'${telemetrySamplingRatio}\' is not a number from 0 to 1 (such as 0.1), nor empty')
+var samplingSettings = empty(samplingRatio) ? {} : { DpqTelemetry__samplingRatio: samplingRatio }
+
 // Storage accounts and registries take letters and digits only; azd environment names often have dashes.
 var compactName = replace(envName, '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
@@ -350,7 +361,7 @@ var functionSettings = union(names, {
   Models__CacheDirectory: '/tmp/dpq-models'
   // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
   Inference__IntraOpThreads: '1'
-})
+}, samplingSettings)
 
 module queryApp 'modules/functionapp.bicep' = {
   name: 'functions-query'
@@ -425,6 +436,7 @@ module worker 'modules/worker.bicep' = {
     trainerExists: trainerExists
     searchEndpoint: searchEndpoint
     searchIndexName: searchIndexName
+    telemetrySamplingRatio: samplingRatio
   }
 }
 

@@ -50,6 +50,9 @@ param searchEndpoint string = ''
 @description('Name of the catalog\'s index, which the worker creates on first use.')
 param searchIndexName string = ''
 
+@description('Share of traces both keep (DpqTelemetry__samplingRatio), as the Function Apps do; empty: not set.')
+param telemetrySamplingRatio string = ''
+
 @description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
 param trainerTimeoutSeconds int = 14400
 
@@ -164,6 +167,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
             namesEnv,
+            samplingEnv,
             [ { name: 'DpqHealth__port', value: string(healthPort) } ],
             searchEnv(searchEndpoint, searchIndexName, workerIdentityClientId)
           )
@@ -212,6 +216,8 @@ func identityEnv(endpoints object, appInsightsConnectionString string, clientId 
 ]
 
 var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
+
+var samplingEnv = empty(telemetrySamplingRatio) ? [] : [ { name: 'DpqTelemetry__samplingRatio', value: telemetrySamplingRatio } ]
 
 // The search catalog as the identity with this client id, when there is one.
 func searchEnv(endpoint string, indexName string, clientId string) array => empty(endpoint) ? [] : [
@@ -267,6 +273,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
             namesEnv,
+            samplingEnv,
             [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ],
             searchEnv(searchEndpoint, searchIndexName, trainerIdentityClientId)
           )

@@ -124,4 +124,13 @@ internal sealed class Snapshot(JsonElement root)
     public Dictionary<string, string> QuerySettings => AppSettings("func-dpq-dev-");
 
     public Dictionary<string, string> IntakeSettings => AppSettings("func-dpq-intake-dev-");
+
+    /// <summary>What each of the four components is configured with: a Function App's app settings, a container's environment.</summary>
+    public IEnumerable<(string Component, Dictionary<string, string> Settings)> ComponentSettings =>
+    [
+        ("query", QuerySettings),
+        ("intake", IntakeSettings),
+        ("worker", Env(WorkerApp)),
+        ("trainer", Env(TrainerJob)),
+    ];
 }

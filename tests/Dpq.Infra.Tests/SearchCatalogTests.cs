@@ -18,14 +18,6 @@ public sealed class SearchCatalogTests
 
     private static Snapshot On => DeploymentSnapshots.Of(("searchCatalog", "true"));
 
-    private static IEnumerable<(string Component, Dictionary<string, string> Settings)> Components(Snapshot s) =>
-    [
-        ("query", s.QuerySettings),
-        ("intake", s.IntakeSettings),
-        ("worker", Snapshot.Env(s.WorkerApp)),
-        ("trainer", Snapshot.Env(s.TrainerJob)),
-    ];
-
     [Fact]
     public void IsOffUnlessAskedFor()
     {
@@ -40,7 +32,7 @@ public sealed class SearchCatalogTests
         var off = Off;
         Assert.Empty(off.OfType("Microsoft.Search/searchServices"));
         Assert.DoesNotContain(off.RoleAssignments, a => SearchRoles.Contains(a.Role));
-        foreach (var (component, settings) in Components(off))
+        foreach (var (component, settings) in off.ComponentSettings)
             Assert.False(settings.Keys.Any(k => k.StartsWith("DpqSearch", StringComparison.Ordinal)), $"{component} has search settings");
         Assert.Equal("", off.Outputs.GetProperty("AZURE_SEARCH_ENDPOINT").GetString());
     }
@@ -87,7 +79,7 @@ public sealed class SearchCatalogTests
     {
         var on = On;
         var endpoint = $"https://{on.Single("Microsoft.Search/searchServices").GetProperty("name").GetString()}.search.windows.net";
-        foreach (var (component, settings) in Components(on))
+        foreach (var (component, settings) in on.ComponentSettings)
         {
             if (component == "intake")
             {
