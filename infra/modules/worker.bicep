@@ -87,8 +87,10 @@ var workerImage = !empty(image) ? image : (appExists ? current.outputs.appImage 
 var jobImage = !empty(trainerImage) ? trainerImage : (trainerExists ? current.outputs.jobImage : placeholderImage)
 
 // The worker answers its health probes on this port (DpqHealth__port): liveness on /health/live,
-// readiness on /health/ready. The startup probe gives a replica about three and a half minutes
-// (10 s + 10 x 20 s) to load the GPU runtime and the model before liveness counts. Container Apps takes
+// readiness on /health/ready. /health/live answers 200 as soon as the process listens (503 only once the
+// drain loop has finished no pass for 15 minutes), so the startup probe gives a replica about three and
+// a half minutes (10 s + 10 x 20 s) to start and listen; the GPU runtime and the model load later, in the
+// loop's passes. Container Apps takes
 // thresholds of 1-10, initial delays of 1-60 s and periods of 1-240 s (the Bicep types do not check).
 var healthPort = 8080
 var probes = [
