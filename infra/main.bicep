@@ -9,7 +9,7 @@
 // deployed (azd's postdeploy hook, scripts/azd-postdeploy.sh).
 targetScope = 'resourceGroup'
 
-@description('Short name of the environment, used in resource names (e.g. dev, prod).')
+@description('Short name of the environment, part of every resource name (e.g. dev, prod): 2 to 10 letters, digits and dashes, starting with a letter, not ending with a dash, no two dashes in a row. Resource names take it in lower case.')
 @minLength(2)
 @maxLength(10)
 param environmentName string
@@ -35,12 +35,38 @@ param searchCatalog bool = false
 @description('NCRONTAB schedule of retraining requests. Empty (the default): no timer; retrain on demand (POST /api/admin/retrain on the intake app, ./dpq retrain). Every run trains and re-encodes every image on the GPU, so a schedule costs GPU time even when nothing changed.')
 param retrainSchedule string = ''
 
+@description('Share of traces kept, 0 to 1 (DpqTelemetry__samplingRatio), the same in the query app, the intake app, the worker and the job, so a trace that crosses them (an upload through intake and the worker) is kept or dropped whole. 0.1 by default: about a tenth of the trace volume, and of its ingestion cost, at the price of seeing one trace in ten of any path; metrics and the failures table still count everything. 1 keeps every trace. Empty: each component\'s exporter limits itself to a few traces a second, which can keep one half of a trace and drop the other.')
+param telemetrySamplingRatio string = '0.1'
+
 @description('NCRONTAB schedule of the reconcile sweep, the safety net for blob events that were missed or dead-lettered. Daily by default: each pass lists every image, which is most of an idle deployment\'s cost when run often.')
 param reconcileSchedule string = '0 30 3 * * *'
 
+// From the name as given, so that it stays the suffix earlier deployments used.
 var suffix = uniqueString(resourceGroup().id, environmentName)
+
+var letters = 'abcdefghijklmnopqrstuvwxyz'
+var lowerName = toLower(environmentName)
+// The rule in environmentName's description (Bicep has no patterns for parameters: each character is
+// looked up). Container Apps and the search service refuse two dashes in a row and a name that ends in
+// one: most names put a dash after the environment name, and the worker's ends with it. (Not a
+// user-defined function: one would compile the template to language version 2.0.)
+var otherCharacterIndexes = filter(range(0, length(lowerName)), i => !contains('${letters}0123456789-', substring(lowerName, i, 1)))
+var keepsTheRule = empty(otherCharacterIndexes) && contains(letters, first(lowerName)) && !endsWith(lowerName, '-') && !contains(lowerName, '--')
+// The environment name as resource names take it: in lower case, and only once it keeps the rule.
+// Anything else stops the deployment, with the rule, before it names a resource.
+var envName = keepsTheRule
+  ? lowerName
+  : fail('environmentName \'${environmentName}\' cannot be part of resource names: use 2 to 10 letters, digits and dashes, starting with a letter, not ending with a dash, with no two dashes in a row')
+// The sampling ratio as the components read it (a float, invariant culture), once it is one from 0 to 1:
+// digits and a point only, then compared as a number.
+var ratioOtherCharacterIndexes = filter(range(0, length(telemetrySamplingRatio)), i => !contains('0123456789.', substring(telemetrySamplingRatio, i, 1)))
+var samplingRatio = empty(telemetrySamplingRatio) || (empty(ratioOtherCharacterIndexes) && json(telemetrySamplingRatio) <= 1)
+  ? telemetrySamplingRatio
+  : fail('telemetrySamplingRatio \'${telemetrySamplingRatio}\' is not a number from 0 to 1 (such as 0.1), nor empty')
+var samplingSettings = empty(samplingRatio) ? {} : { DpqTelemetry__samplingRatio: samplingRatio }
+
 // Storage accounts and registries take letters and digits only; azd environment names often have dashes.
-var compactName = replace(toLower(environmentName), '-', '')
+var compactName = replace(envName, '-', '')
 var tags = { 'azd-env-name': environmentName, application: 'dpq-serverless' }
 var names = {
   DPQ_IMAGES_CONTAINER: 'images'
@@ -129,22 +155,22 @@ module intakeHost 'modules/storage.bicep' = {
 
 module queryIdentity 'modules/identity.bicep' = {
   name: 'identity-query'
-  params: { name: 'id-dpq-query-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-query-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module intakeIdentity 'modules/identity.bicep' = {
   name: 'identity-intake'
-  params: { name: 'id-dpq-intake-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-intake-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module workerIdentity 'modules/identity.bicep' = {
   name: 'identity-worker'
-  params: { name: 'id-dpq-worker-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-worker-${envName}-${suffix}', location: location, tags: tags }
 }
 
 module trainerIdentity 'modules/identity.bicep' = {
   name: 'identity-trainer'
-  params: { name: 'id-dpq-trainer-${environmentName}-${suffix}', location: location, tags: tags }
+  params: { name: 'id-dpq-trainer-${envName}-${suffix}', location: location, tags: tags }
 }
 
 // What each identity may do in the data account, one container, queue or table at a time.
@@ -278,7 +304,7 @@ module intakeHostAccess 'modules/storage-access.bicep' = {
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
-    name: 'dpq-${environmentName}-${suffix}'
+    name: 'dpq-${envName}-${suffix}'
     location: location
     tags: tags
     // Every component sends telemetry as its own identity (and the worker and the job log to the
@@ -303,14 +329,17 @@ module registry 'modules/registry.bicep' = {
   }
 }
 
-// The optional search catalog: the worker and the job create the index on first use and write it,
-// the query app reads it; the intake app has no part in it.
+// The optional search catalog: the worker creates the index on first use and writes its documents, the
+// job deletes a retired version's documents (its backfill only queues encode requests, which the worker
+// carries out), the query app reads it; the intake app has no part in it. Search Service Contributor,
+// which creating the index needs, can manage the whole service (its keys, key authentication): only the
+// worker holds it, on this service alone. Creating the index at deployment would take it away.
 var searchIndexName = 'dpq-images'
 
 module search 'modules/search.bicep' = if (searchCatalog) {
   name: 'search'
   params: {
-    name: 'srch-dpq-${toLower(environmentName)}-${suffix}'
+    name: 'srch-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     grants: [
@@ -318,7 +347,6 @@ module search 'modules/search.bicep' = if (searchCatalog) {
       { principalId: workerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
       { principalId: workerIdentity.outputs.principalId, role: 'Search Service Contributor' }
       { principalId: trainerIdentity.outputs.principalId, role: 'Search Index Data Contributor' }
-      { principalId: trainerIdentity.outputs.principalId, role: 'Search Service Contributor' }
     ]
   }
 }
@@ -333,13 +361,13 @@ var functionSettings = union(names, {
   Models__CacheDirectory: '/tmp/dpq-models'
   // Queries arrive concurrently: one thread per forward pass serves more of them (docs/pipeline.md).
   Inference__IntraOpThreads: '1'
-})
+}, samplingSettings)
 
 module queryApp 'modules/functionapp.bicep' = {
   name: 'functions-query'
   dependsOn: [ queryAccess, queryHostAccess ]
   params: {
-    name: 'func-dpq-${environmentName}-${suffix}'
+    name: 'func-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     serviceName: 'query'
@@ -359,7 +387,7 @@ module intakeApp 'modules/functionapp.bicep' = {
   name: 'functions-intake'
   dependsOn: [ intakeAccess, intakeHostAccess ]
   params: {
-    name: 'func-dpq-intake-${environmentName}-${suffix}'
+    name: 'func-dpq-intake-${envName}-${suffix}'
     location: location
     tags: tags
     serviceName: 'intake'
@@ -377,7 +405,7 @@ module intakeApp 'modules/functionapp.bicep' = {
 module events 'modules/eventgrid.bicep' = {
   name: 'eventgrid'
   params: {
-    name: 'evgt-dpq-${environmentName}-${suffix}'
+    name: 'evgt-dpq-${envName}-${suffix}'
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
@@ -390,7 +418,7 @@ module worker 'modules/worker.bicep' = {
   name: 'worker'
   dependsOn: [ workerAccess, trainerAccess ]
   params: {
-    name: 'ca-dpq-worker-${environmentName}'
+    name: 'ca-dpq-worker-${envName}'
     location: location
     tags: tags
     workerIdentityId: workerIdentity.outputs.id
@@ -408,6 +436,7 @@ module worker 'modules/worker.bicep' = {
     trainerExists: trainerExists
     searchEndpoint: searchEndpoint
     searchIndexName: searchIndexName
+    telemetrySamplingRatio: samplingRatio
   }
 }
 

@@ -47,8 +47,11 @@ param trainerExists bool = false
 @description('Endpoint of the search catalog; empty: there is none.')
 param searchEndpoint string = ''
 
-@description('Name of the catalog\'s index, which the worker and the job create on first use.')
+@description('Name of the catalog\'s index, which the worker creates on first use.')
 param searchIndexName string = ''
+
+@description('Share of traces both keep (DpqTelemetry__samplingRatio), as the Function Apps do; empty: not set.')
+param telemetrySamplingRatio string = ''
 
 @description('Longest run of one retraining execution, in seconds; a job cut off goes on in the next execution from its last stored stage.')
 param trainerTimeoutSeconds int = 14400
@@ -84,8 +87,10 @@ var workerImage = !empty(image) ? image : (appExists ? current.outputs.appImage 
 var jobImage = !empty(trainerImage) ? trainerImage : (trainerExists ? current.outputs.jobImage : placeholderImage)
 
 // The worker answers its health probes on this port (DpqHealth__port): liveness on /health/live,
-// readiness on /health/ready. The startup probe gives a replica about three and a half minutes
-// (10 s + 10 x 20 s) to load the GPU runtime and the model before liveness counts. Container Apps takes
+// readiness on /health/ready. /health/live answers 200 as soon as the process listens (503 only once the
+// drain loop has finished no pass for 15 minutes), so the startup probe gives a replica about three and
+// a half minutes (10 s + 10 x 20 s) to start and listen; the GPU runtime and the model load later, in the
+// loop's passes. Container Apps takes
 // thresholds of 1-10, initial delays of 1-60 s and periods of 1-240 s (the Bicep types do not check).
 var healthPort = 8080
 var probes = [
@@ -164,6 +169,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, workerIdentityClientId),
             namesEnv,
+            samplingEnv,
             [ { name: 'DpqHealth__port', value: string(healthPort) } ],
             searchEnv(searchEndpoint, searchIndexName, workerIdentityClientId)
           )
@@ -212,6 +218,8 @@ func identityEnv(endpoints object, appInsightsConnectionString string, clientId 
 ]
 
 var namesEnv = map(items(storageNames), s => { name: s.key, value: s.value })
+
+var samplingEnv = empty(telemetrySamplingRatio) ? [] : [ { name: 'DpqTelemetry__samplingRatio', value: telemetrySamplingRatio } ]
 
 // The search catalog as the identity with this client id, when there is one.
 func searchEnv(endpoint string, indexName string, clientId string) array => empty(endpoint) ? [] : [
@@ -267,6 +275,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
           env: concat(
             identityEnv(storage.properties.primaryEndpoints, appInsightsConnectionString, trainerIdentityClientId),
             namesEnv,
+            samplingEnv,
             [ { name: 'Trainer__ExitWhenIdle', value: 'true' } ],
             searchEnv(searchEndpoint, searchIndexName, trainerIdentityClientId)
           )

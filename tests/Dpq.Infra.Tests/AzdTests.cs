@@ -81,16 +81,55 @@ public sealed class AzdTests
         Assert.True(Version.Parse(version.Groups[1].Value) >= new Version(1, 23, 8), required);
     }
 
+    private static YamlMaps.Map PostdeployHook => YamlMaps.Read(AzureYaml).Child("hooks").Child("postdeploy");
+
     [Fact]
-    public void ThePostdeployHookIsTheScriptInTheRepository()
+    public void ThePostdeployHookRunsTheScriptInTheRepositoryWithBash()
     {
-        var hook = YamlMaps.Read(AzureYaml).Child("hooks").Child("postdeploy");
+        // azd's one Unix shell is "sh": a path it runs as the file itself (its shebang decides on Linux and
+        // macOS, bash on Windows), an inline command in a /bin/sh script. The hook is a bash script
+        // (arrays, ${!name}, BASH_SOURCE), so the command names bash rather than leaving it to the file.
+        var hook = PostdeployHook;
         Assert.Equal("sh", hook.Scalar("shell"));
-        var script = Resolve(hook.Scalar("run"));
-        Assert.Equal(PostdeployHookTests.Script, script);
-        // On Linux and macOS azd runs the file itself, so it must be executable.
-        if (!OperatingSystem.IsWindows()) Assert.True(File.GetUnixFileMode(script).HasFlag(UnixFileMode.UserExecute), $"{script} is not executable");
-        Assert.StartsWith("#!/usr/bin/env bash", File.ReadAllText(script));
+        var run = hook.Scalar("run");
+        Assert.StartsWith("bash ", run);
+        Assert.Equal(PostdeployHookTests.Script, Resolve(run["bash ".Length..]));
+        Assert.StartsWith("#!/usr/bin/env bash", File.ReadAllText(PostdeployHookTests.Script));
+    }
+
+    [Fact]
+    public async Task ThePostdeployCommandRunsUnderAPlainPosixShell()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        // As azd runs an inline "sh" hook: the command in a script of its own, run by /bin/sh from the
+        // project's folder. Without azd's environment the hook stops at its first check; that it says so
+        // itself (rather than "Bad substitution") shows bash, not /bin/sh, read the script.
+        var script = Path.Combine(Path.GetTempPath(), $"dpq-azd-postdeploy-{Guid.NewGuid():N}.sh");
+        File.WriteAllText(script, $"#!/bin/sh\nset -e\n\n{PostdeployHook.Scalar("run")}\n");
+        try
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                WorkingDirectory = BicepCli.RepoRoot,
+            };
+            psi.ArgumentList.Add(script);
+            foreach (var name in PostdeployHookTests.OutputsTheHookReads.Append("AZURE_SUBSCRIPTION_ID")) psi.Environment.Remove(name);
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            var output = await stdout + await stderr;
+            Assert.True(process.ExitCode == 1, output);
+            Assert.Contains("azd-postdeploy: error: AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_GROUP", output);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
     }
 
     private static JsonElement ParametersFile()
@@ -182,16 +221,6 @@ public sealed class AzdTests
         var snapshot = DeploymentSnapshots.Of(("workerImage", $"'{Worker}'"), ("trainerImage", $"'{Trainer}'"), ("workerExists", "true"));
         Assert.Equal(Worker, Snapshot.Container(snapshot.WorkerApp).GetProperty("image").GetString());
         Assert.Equal(Trainer, Snapshot.Container(snapshot.TrainerJob).GetProperty("image").GetString());
-    }
-
-    [Fact]
-    public void AnEnvironmentNameWithDashesMakesValidAccountAndRegistryNames()
-    {
-        var snapshot = DeploymentSnapshots.Of(("environmentName", "'my-env'"));
-        var accounts = snapshot.OfType("Microsoft.Storage/storageAccounts").Select(r => r.GetProperty("name").GetString()!).ToList();
-        Assert.Equal(3, accounts.Count);
-        Assert.All(accounts, name => Assert.Matches("^[a-z0-9]{3,24}$", name));
-        Assert.Matches("^[a-zA-Z0-9]{5,50}$", snapshot.Single("Microsoft.ContainerRegistry/registries").GetProperty("name").GetString());
     }
 
     private static string Resolve(string relative) => Path.GetFullPath(Path.Combine(BicepCli.RepoRoot, relative));

@@ -20,12 +20,29 @@ internal static class DeploymentSnapshots
     /// <summary>main.bicep deployed with environmentName "dev" and these parameters (Bicep literals: "true", "'text'").</summary>
     public static Snapshot Of(params (string Name, string Value)[] parameters)
     {
-        var all = new[] { ("environmentName", "'dev'") }.Where(d => parameters.All(p => p.Name != d.Item1)).Concat(parameters).ToList();
+        var all = WithDefaults(parameters);
         var key = string.Join(";", all.Select(p => $"{p.Item1}={p.Item2}"));
-        return Cache.GetOrAdd(key, _ => new Lazy<Snapshot>(() => Predict(all))).Value;
+        return Cache.GetOrAdd(key, _ => new Lazy<Snapshot>(() => Predict(all, (result, snapshot) =>
+        {
+            Assert.True(result.ExitCode == 0, $"bicep snapshot failed:\n{result.StdOut}\n{result.StdErr}");
+            using var doc = JsonDocument.Parse(File.ReadAllText(snapshot));
+            Assert.Empty(doc.RootElement.GetProperty("diagnostics").EnumerateArray());
+            return new Snapshot(doc.RootElement.Clone());
+        }))).Value;
     }
 
-    private static Snapshot Predict(IReadOnlyList<(string Name, string Value)> parameters)
+    /// <summary>What the CLI says when it cannot predict a deployment with these parameters (the template refuses them).</summary>
+    public static string Refusal(params (string Name, string Value)[] parameters) =>
+        Predict(WithDefaults(parameters), (result, _) =>
+        {
+            Assert.True(result.ExitCode != 0, $"bicep snapshot accepted {string.Join(", ", parameters.Select(p => $"{p.Name} = {p.Value}"))}");
+            return result.StdOut + result.StdErr;
+        });
+
+    private static List<(string Name, string Value)> WithDefaults((string Name, string Value)[] parameters) =>
+        new[] { ("environmentName", "'dev'") }.Where(d => parameters.All(p => p.Name != d.Item1)).Concat(parameters).ToList();
+
+    private static T Predict<T>(IReadOnlyList<(string Name, string Value)> parameters, Func<BicepCli.Result, string, T> read)
     {
         var dir = Directory.CreateTempSubdirectory("dpq-snapshot-");
         try
@@ -35,10 +52,7 @@ internal static class DeploymentSnapshots
             File.WriteAllLines(file, [$"using '{main}'", .. parameters.Select(p => $"param {p.Name} = {p.Value}")]);
             var result = BicepCli.Run("snapshot", file, "--mode", "overwrite", "--subscription-id", Subscription,
                 "--resource-group", ResourceGroup, "--location", "swedencentral");
-            Assert.True(result.ExitCode == 0, $"bicep snapshot failed:\n{result.StdOut}\n{result.StdErr}");
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.ChangeExtension(file, ".snapshot.json")));
-            Assert.Empty(doc.RootElement.GetProperty("diagnostics").EnumerateArray());
-            return new Snapshot(doc.RootElement.Clone());
+            return read(result, Path.ChangeExtension(file, ".snapshot.json"));
         }
         finally
         {
@@ -110,4 +124,13 @@ internal sealed class Snapshot(JsonElement root)
     public Dictionary<string, string> QuerySettings => AppSettings("func-dpq-dev-");
 
     public Dictionary<string, string> IntakeSettings => AppSettings("func-dpq-intake-dev-");
+
+    /// <summary>What each of the four components is configured with: a Function App's app settings, a container's environment.</summary>
+    public IEnumerable<(string Component, Dictionary<string, string> Settings)> ComponentSettings =>
+    [
+        ("query", QuerySettings),
+        ("intake", IntakeSettings),
+        ("worker", Env(WorkerApp)),
+        ("trainer", Env(TrainerJob)),
+    ];
 }

@@ -4,8 +4,8 @@ using System.Text.Json;
 namespace Dpq.Infra.Tests;
 
 /// <summary>
-/// The azd postdeploy hook (scripts/azd-postdeploy.sh), run as azd runs it, with a stand-in `az` first
-/// on PATH that logs every call and answers the intake app's key lookup with nothing until a chosen try:
+/// The azd postdeploy hook (scripts/azd-postdeploy.sh), run with bash as azure.yaml runs it, with a
+/// stand-in `az` first on PATH that logs every call and answers the intake app's key lookup with nothing until a chosen try:
 /// the hook waits for the key a bounded number of times, then deploys the subscription template with
 /// the values of azd's environment, and fails with a message that says what is wrong otherwise.
 /// </summary>
@@ -51,12 +51,13 @@ public sealed class PostdeployHookTests : IDisposable
 
     private (int ExitCode, string Err) Run(int keyAt, Action<IDictionary<string, string?>>? change = null)
     {
-        var psi = new ProcessStartInfo(Script)
+        var psi = new ProcessStartInfo("bash")
         {
+            ArgumentList = { Script },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = _dir, // azd may run it from elsewhere than the repository root
+            WorkingDirectory = _dir, // it finds its template from its own path, wherever it is run from
         };
         var env = psi.Environment;
         env["PATH"] = $"{Path.Combine(_dir, "bin")}:{Environment.GetEnvironmentVariable("PATH")}";

@@ -18,14 +18,6 @@ public sealed class SearchCatalogTests
 
     private static Snapshot On => DeploymentSnapshots.Of(("searchCatalog", "true"));
 
-    private static IEnumerable<(string Component, Dictionary<string, string> Settings)> Components(Snapshot s) =>
-    [
-        ("query", s.QuerySettings),
-        ("intake", s.IntakeSettings),
-        ("worker", Snapshot.Env(s.WorkerApp)),
-        ("trainer", Snapshot.Env(s.TrainerJob)),
-    ];
-
     [Fact]
     public void IsOffUnlessAskedFor()
     {
@@ -40,7 +32,7 @@ public sealed class SearchCatalogTests
         var off = Off;
         Assert.Empty(off.OfType("Microsoft.Search/searchServices"));
         Assert.DoesNotContain(off.RoleAssignments, a => SearchRoles.Contains(a.Role));
-        foreach (var (component, settings) in Components(off))
+        foreach (var (component, settings) in off.ComponentSettings)
             Assert.False(settings.Keys.Any(k => k.StartsWith("DpqSearch", StringComparison.Ordinal)), $"{component} has search settings");
         Assert.Equal("", off.Outputs.GetProperty("AZURE_SEARCH_ENDPOINT").GetString());
     }
@@ -64,13 +56,22 @@ public sealed class SearchCatalogTests
         Assert.All(granted, a => Assert.Equal(service, a.Scope));
         Assert.All(on.RoleAssignments.Where(a => a.Scope == service), a => Assert.Contains(a.Role, SearchRoles));
         string[] Roles(string component) => granted.Where(a => a.IsIdentity(component)).Select(a => a.Role).Order().ToArray();
-        // The query app reads; the worker and the job write documents and create or update the index.
+        // The query app reads; the worker writes documents and creates the index on first use; the job
+        // only deletes a retired version's documents.
         Assert.Equal([IndexDataReader], Roles("query"));
-        string[] writer = [.. new[] { IndexDataContributor, ServiceContributor }.Order()];
-        Assert.Equal(writer, Roles("worker"));
-        Assert.Equal(writer, Roles("trainer"));
+        Assert.Equal([.. new[] { IndexDataContributor, ServiceContributor }.Order()], Roles("worker"));
+        Assert.Equal([IndexDataContributor], Roles("trainer"));
         Assert.Empty(Roles("intake"));
-        Assert.Equal(5, granted.Count); // and no other principal
+        Assert.Equal(4, granted.Count); // and no other principal
+    }
+
+    [Fact]
+    public void OnlyTheWorkerCanManageTheService()
+    {
+        // Search Service Contributor manages the whole service, its keys and key authentication included:
+        // one identity holds it, the one that creates the index schema.
+        var holders = On.RoleAssignments.Where(a => a.Role == ServiceContributor).ToList();
+        Assert.True(Assert.Single(holders).IsIdentity("worker"), $"held by {holders[0].Principal}");
     }
 
     [Fact]
@@ -78,7 +79,7 @@ public sealed class SearchCatalogTests
     {
         var on = On;
         var endpoint = $"https://{on.Single("Microsoft.Search/searchServices").GetProperty("name").GetString()}.search.windows.net";
-        foreach (var (component, settings) in Components(on))
+        foreach (var (component, settings) in on.ComponentSettings)
         {
             if (component == "intake")
             {

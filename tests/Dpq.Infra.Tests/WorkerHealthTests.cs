@@ -52,7 +52,8 @@ public sealed class WorkerHealthTests
     {
         var probes = Probes();
         int Budget(JsonElement p) => Int(p, "initialDelaySeconds", 0) + Int(p, "periodSeconds", 10) * Int(p, "failureThreshold", 3);
-        // Loading the GPU runtime and the model must not count as a hang.
+        // A process slow to start listening must not count as a hang (the model loads later, in the drain
+        // loop's passes, which /health/live allows 15 minutes of silence).
         Assert.True(Budget(probes["Startup"]) > Budget(probes["Liveness"]), $"startup {Budget(probes["Startup"])} s, liveness {Budget(probes["Liveness"])} s");
         Assert.True(Budget(probes["Startup"]) >= 120, $"startup gives {Budget(probes["Startup"])} s");
     }
