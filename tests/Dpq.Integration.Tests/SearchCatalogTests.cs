@@ -181,7 +181,7 @@ public sealed class SearchCatalogTests
     }
 
     [StorageFact]
-    public async Task SyncFillsACatalogTurnedOnAfterImagesWereIndexed()
+    public async Task SyncFillsACatalogTurnedOnAfterImagesWereIndexedAndDeletesWhatTheIndexNoLongerHolds()
     {
         using var before = await Pipeline.CreateAsync(withModel: true); // no catalog yet
         await before.IngestAsync([0, 1, 2]);
@@ -191,18 +191,27 @@ public sealed class SearchCatalogTests
         await using var search = await SearchServiceStandIn.StartAsync();
         using var after = before.Twin(s => s.AddSingleton(new SearchCatalogOptions { Endpoint = search.Endpoint, ApiKey = SearchServiceStandIn.ApiKey })
             .AddSingleton(search.ClientOptions()));
+        var version = (await after.Registry.GetActiveAsync())!.Version;
+        // Documents of images the index no longer holds (removed while the catalog was behind): more than a page of them,
+        // and another version's, which stay.
+        var catalog = after.Get<ISearchCatalog>();
+        await catalog.MirrorAsync(version, [.. Enumerable.Range(0, 1200).Select(i => new Indexing.IndexedImage(Indexing.ImageId.FromBlobName($"gone/{i}.png"), $"gone/{i}.png", "Bag", [1], null))], []);
+        await catalog.MirrorAsync("other", [new Indexing.IndexedImage(Indexing.ImageId.FromBlobName("gone/0.png"), "gone/0.png", "Bag", [1], null)], []);
+
         var result = await after.Get<CatalogSync>().SyncAsync();
         Assert.Equal(3, result.Mirrored);
         Assert.Equal(1, result.WithoutUploadTime);
-        var version = (await after.Registry.GetActiveAsync())!.Version;
+        Assert.Equal(1200, result.Pruned);
+        Assert.Equal(4, search.Documents.Count); // the three indexed images, and the other version's document
         Assert.Equal(version, result.ModelVersion);
         var doc = search.Documents[CatalogDocument.KeyOf(version, Indexing.ImageId.FromBlobName(Images.Name(0)))];
         var uploaded = (await after.Storage.Container(after.Storage.Names.ImagesContainer).GetBlobClient(Images.Name(0)).GetPropertiesAsync()).Value.LastModified;
         Assert.Equal(uploaded, DateTimeOffset.Parse(doc["uploadedAt"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture));
         Assert.Null(search.Documents[CatalogDocument.KeyOf(version, Indexing.ImageId.FromBlobName(Images.Name(2)))]["uploadedAt"]);
 
-        Assert.Equal(3, (await after.Get<CatalogSync>().SyncAsync()).Mirrored); // again: the same documents, no more
-        Assert.Equal(3, search.Documents.Count);
+        var again = await after.Get<CatalogSync>().SyncAsync(); // again: the same documents, nothing more to delete
+        Assert.Equal((3, 0), (again.Mirrored, again.Pruned));
+        Assert.Equal(4, search.Documents.Count);
     }
 
     [StorageFact]

@@ -13,7 +13,7 @@ public static class CatalogCommand
     public static Command Create()
     {
         var version = CliOptions.Text("--version", "the model version to mirror (default: the active one)", "VERSION");
-        var sync = new Command("sync", "mirror every indexed image of a version into the search catalog (adds and updates; safe to repeat)")
+        var sync = new Command("sync", "mirror every indexed image of a version into the search catalog and delete documents of images no longer indexed (safe to repeat)")
             .With(version)
             .Runs((r, ct) => SyncAsync(r.GetValue(version), ct));
         return new Command("catalog", "the optional Azure AI Search catalog") { sync };
@@ -34,7 +34,8 @@ public static class CatalogCommand
         }
         Console.Error.WriteLine();
         Console.WriteLine($"dpq catalog sync: {result.Mirrored} images of {result.ModelVersion} mirrored" +
-            (result.WithoutUploadTime > 0 ? $" ({result.WithoutUploadTime} whose blob is gone: without an upload time)" : ""));
+            (result.WithoutUploadTime > 0 ? $" ({result.WithoutUploadTime} whose blob is gone: without an upload time)" : "") +
+            $", {result.Pruned} documents of images no longer indexed deleted");
         return 0;
     }
 }

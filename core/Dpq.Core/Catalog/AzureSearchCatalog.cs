@@ -100,6 +100,38 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         }
     }
 
+    public async Task<int> PruneAsync(string modelVersion, IReadOnlySet<ImageId> kept, CancellationToken cancellationToken = default)
+    {
+        // In key order, a page after the last key seen: unlike skip, this reaches past the service's 100,000-result limit.
+        var stale = new List<string>();
+        string? after = null;
+        while (true)
+        {
+            var search = new SearchOptions
+            {
+                Filter = after is null ? VersionFilter(modelVersion) : $"{VersionFilter(modelVersion)} and id gt '{after}'", // keys hold no quote
+                Size = PageSize,
+                OrderBy = { "id asc" },
+                Select = { "id", "imageId" },
+            };
+            var page = await _resilience.ExecuteAsync(async ct =>
+            {
+                var hits = new List<DocumentKey>();
+                await foreach (var hit in (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value.GetResultsAsync().WithCancellation(ct))
+                {
+                    hits.Add(hit.Document);
+                    if (hits.Count == PageSize) break;
+                }
+                return hits;
+            }, cancellationToken);
+            stale.AddRange(page.Where(d => d.ImageId is not { Length: 32 } id || !kept.Contains(ImageId.Parse(id))).Select(d => d.Id!));
+            if (page.Count < PageSize) break;
+            after = page[^1].Id;
+        }
+        foreach (var chunk in stale.Chunk(MaxBatch)) await IndexAsync(IndexDocumentsBatch.Delete("id", chunk), cancellationToken);
+        return stale.Count;
+    }
+
     public async Task<IReadOnlySet<ImageId>> MatchAsync(string modelVersion, string filter, CancellationToken cancellationToken = default)
     {
         if (ODataFilterScope.Problem(filter) is { } problem) throw new CatalogFilterException($"the filter is not self-contained: {problem}");
@@ -177,7 +209,9 @@ public sealed class AzureSearchCatalog : ISearchCatalog
     private static TokenCredential Credential(SearchCatalogOptions options) =>
         Storage.ComponentCredential.For(options.ClientId);
 
-    private sealed record DocumentKey([property: System.Text.Json.Serialization.JsonPropertyName("id")] string? Id);
+    private sealed record DocumentKey(
+        [property: System.Text.Json.Serialization.JsonPropertyName("id")] string? Id,
+        [property: System.Text.Json.Serialization.JsonPropertyName("imageId")] string? ImageId = null);
 
     private sealed record MatchedImage([property: System.Text.Json.Serialization.JsonPropertyName("imageId")] string? ImageId);
 }

@@ -5,14 +5,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Dpq.Catalog;
 
-/// <summary>What a sync did: the version, the documents written, and the images whose blob was not found (written without an upload time).</summary>
-public sealed record CatalogSyncResult(string ModelVersion, int Mirrored, int WithoutUploadTime);
+/// <summary>What a sync did: the version, the documents written, the images whose blob was not found (written without an upload time), and the documents deleted because the index no longer holds their image.</summary>
+public sealed record CatalogSyncResult(string ModelVersion, int Mirrored, int WithoutUploadTime, int Pruned = 0);
 
 /// <summary>
 /// Fills the search catalog from the index: every code row of one version (the active one by default) mirrored
-/// again, with each blob's last-modified time from one listing of the image containers. For a catalog turned on
-/// after images were indexed, or one that fell behind (a mirror set aside after its retries). Upserts by key,
-/// so it may run at any time and any number of times; it adds and updates, and deletes nothing.
+/// again, with each blob's last-modified time from one listing of the image containers, then the version's
+/// documents whose image the index no longer holds deleted. For a catalog turned on after images were indexed,
+/// or one that fell behind (a mirror set aside after its retries). Upserts and deletes by key, so it may run at
+/// any time and any number of times.
 /// </summary>
 public sealed class CatalogSync(StorageClients storage, IndexStore store, ModelRegistry registry, ISearchCatalog catalog, ILogger<CatalogSync> logger)
 {
@@ -30,6 +31,7 @@ public sealed class CatalogSync(StorageClients storage, IndexStore store, ModelR
                 if (blob.Properties.LastModified is { } at) uploaded[ImageLocation.IndexName(storage.Names, container, blob.Name)] = at;
 
         int mirrored = 0, unknown = 0;
+        var indexed = new HashSet<ImageId>();
         var batch = new List<IndexedImage>(AzureSearchCatalog.MaxBatch);
         async Task FlushAsync()
         {
@@ -43,11 +45,14 @@ public sealed class CatalogSync(StorageClients storage, IndexStore store, ModelR
         {
             var at = uploaded.TryGetValue(image.BlobName, out var t) ? t : (DateTimeOffset?)null;
             if (at is null) unknown++;
+            indexed.Add(image.Id);
             batch.Add(image with { UploadedAt = at });
             if (batch.Count == AzureSearchCatalog.MaxBatch) await FlushAsync();
         }
         await FlushAsync();
-        logger.LogInformation("Mirrored {Count} images of {ModelVersion} into the search catalog ({Unknown} without a blob)", mirrored, version, unknown);
-        return new CatalogSyncResult(version, mirrored, unknown);
+        var pruned = await catalog.PruneAsync(version, indexed, cancellationToken);
+        logger.LogInformation("Mirrored {Count} images of {ModelVersion} into the search catalog ({Unknown} without a blob); deleted {Pruned} documents of images no longer indexed",
+            mirrored, version, unknown, pruned);
+        return new CatalogSyncResult(version, mirrored, unknown, pruned);
     }
 }

@@ -16,6 +16,9 @@ public interface ISearchCatalog
     /// <summary>Deletes every document of <paramref name="modelVersion"/> (a retired version).</summary>
     Task ForgetVersionAsync(string modelVersion, CancellationToken cancellationToken = default);
 
+    /// <summary>Deletes the documents of <paramref name="modelVersion"/> whose image is not in <paramref name="kept"/>; returns how many.</summary>
+    Task<int> PruneAsync(string modelVersion, IReadOnlySet<ImageId> kept, CancellationToken cancellationToken = default);
+
     /// <summary>The images of <paramref name="modelVersion"/> that match <paramref name="filter"/> (OData).</summary>
     /// <exception cref="CatalogFilterException">the filter is invalid or selects too many images</exception>
     /// <exception cref="CatalogUnavailableException">the service does not answer, or no catalog is configured</exception>
@@ -40,6 +43,8 @@ public sealed class DisabledSearchCatalog : ISearchCatalog
         Task.CompletedTask;
 
     public Task ForgetVersionAsync(string modelVersion, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task<int> PruneAsync(string modelVersion, IReadOnlySet<ImageId> kept, CancellationToken cancellationToken = default) => Task.FromResult(0);
 
     public Task<IReadOnlySet<ImageId>> MatchAsync(string modelVersion, string filter, CancellationToken cancellationToken = default) =>
         throw new CatalogUnavailableException($"a filter needs the search catalog, which this deployment does not have (set {SearchCatalogOptions.Section}__endpoint)", notConfigured: true);

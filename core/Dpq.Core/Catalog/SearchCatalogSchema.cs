@@ -13,7 +13,7 @@ public static class SearchCatalogSchema
     {
         Fields =
         {
-            new SimpleField("id", SearchFieldDataType.String) { IsKey = true },
+            new SimpleField("id", SearchFieldDataType.String) { IsKey = true, IsFilterable = true, IsSortable = true }, // paged through in key order
             new SimpleField("imageId", SearchFieldDataType.String) { IsFilterable = true },
             new SimpleField("blobName", SearchFieldDataType.String) { IsFilterable = true, IsSortable = true },
             new SimpleField("label", SearchFieldDataType.String) { IsFilterable = true, IsFacetable = true },
