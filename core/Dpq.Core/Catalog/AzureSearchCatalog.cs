@@ -1,5 +1,4 @@
 using Azure;
-using Azure.Core;
 using Azure.Search.Documents;
 using Azure.Search.Documents.Indexes;
 using Azure.Search.Documents.Models;
@@ -42,7 +41,7 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         clientOptions.Retry.NetworkTimeout = options.TryTimeout * 2; // Polly's per-try timeout ends a try first, as a retryable timeout
         _indexes = options.ApiKey is { Length: > 0 } key
             ? new SearchIndexClient(endpoint, new AzureKeyCredential(key), clientOptions)
-            : new SearchIndexClient(endpoint, Credential(options), clientOptions);
+            : new SearchIndexClient(endpoint, Storage.ComponentCredential.For(options.ClientId), clientOptions);
         _search = _indexes.GetSearchClient(options.IndexName);
         _resilience = SearchCatalogResilience.Create(options);
     }
@@ -68,36 +67,8 @@ public sealed class AzureSearchCatalog : ISearchCatalog
 
     public async Task ForgetVersionAsync(string modelVersion, CancellationToken cancellationToken = default)
     {
-        // A page of keys at a time. The service shows deletes after a moment, so a page may repeat keys just
-        // deleted (deleting again is harmless); the passes are bounded by the count the first search saw.
-        var search = new SearchOptions { Filter = VersionFilter(modelVersion), Size = MaxBatch, Select = { "id" }, IncludeTotalCount = true };
-        long? total = null;
-        for (var pass = 0; total is null || pass <= total / MaxBatch + 2; pass++)
-        {
-            List<string> keys;
-            try
-            {
-                keys = await _resilience.ExecuteAsync(async ct =>
-                {
-                    var answer = (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value;
-                    total ??= answer.TotalCount ?? 0;
-                    var page = new List<string>();
-                    await foreach (var hit in answer.GetResultsAsync().WithCancellation(ct))
-                    {
-                        if (hit.Document.Id is { } id) page.Add(id);
-                        if (page.Count == MaxBatch) break;
-                    }
-                    return page;
-                }, cancellationToken);
-            }
-            catch (RequestFailedException e) when (e.Status == 404)
-            {
-                return; // no index: nothing was ever mirrored
-            }
-            if (keys.Count == 0) return;
-            await IndexAsync(IndexDocumentsBatch.Delete("id", keys), cancellationToken);
-            _logger.LogInformation("Deleted {Count} search documents of retired version {ModelVersion}", keys.Count, modelVersion);
-        }
+        var deleted = await PruneAsync(modelVersion, new HashSet<ImageId>(), cancellationToken);
+        _logger.LogInformation("Deleted {Count} search documents of retired version {ModelVersion}", deleted, modelVersion);
     }
 
     public async Task<int> PruneAsync(string modelVersion, IReadOnlySet<ImageId> kept, CancellationToken cancellationToken = default)
@@ -114,16 +85,15 @@ public sealed class AzureSearchCatalog : ISearchCatalog
                 OrderBy = { "id asc" },
                 Select = { "id", "imageId" },
             };
-            var page = await _resilience.ExecuteAsync(async ct =>
+            List<DocumentKey> page;
+            try
             {
-                var hits = new List<DocumentKey>();
-                await foreach (var hit in (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value.GetResultsAsync().WithCancellation(ct))
-                {
-                    hits.Add(hit.Document);
-                    if (hits.Count == PageSize) break;
-                }
-                return hits;
-            }, cancellationToken);
+                page = await KeysAsync(search, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                return 0; // no index: nothing was ever mirrored
+            }
             stale.AddRange(page.Where(d => d.ImageId is not { Length: 32 } id || !kept.Contains(ImageId.Parse(id))).Select(d => d.Id!));
             if (page.Count < PageSize) break;
             after = page[^1].Id;
@@ -131,6 +101,19 @@ public sealed class AzureSearchCatalog : ISearchCatalog
         foreach (var chunk in stale.Chunk(MaxBatch)) await IndexAsync(IndexDocumentsBatch.Delete("id", chunk), cancellationToken);
         return stale.Count;
     }
+
+    /// <summary>One page of document keys.</summary>
+    private Task<List<DocumentKey>> KeysAsync(SearchOptions search, CancellationToken cancellationToken) =>
+        _resilience.ExecuteAsync(async ct =>
+        {
+            var hits = new List<DocumentKey>();
+            await foreach (var hit in (await _search.SearchAsync<DocumentKey>("*", search, ct)).Value.GetResultsAsync().WithCancellation(ct))
+            {
+                hits.Add(hit.Document);
+                if (hits.Count == PageSize) break;
+            }
+            return hits;
+        }, cancellationToken).AsTask();
 
     public async Task<IReadOnlySet<ImageId>> MatchAsync(string modelVersion, string filter, CancellationToken cancellationToken = default)
     {
@@ -206,8 +189,6 @@ public sealed class AzureSearchCatalog : ISearchCatalog
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
-    private static TokenCredential Credential(SearchCatalogOptions options) =>
-        Storage.ComponentCredential.For(options.ClientId);
 
     private sealed record DocumentKey(
         [property: System.Text.Json.Serialization.JsonPropertyName("id")] string? Id,
